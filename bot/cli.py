@@ -1,8 +1,132 @@
-"""The command line `kern-coach`: parses arguments and calls the library."""
+"""The command line `kern-coach`: parses arguments and calls the library.
 
+Each command imports what it needs when it runs, so `kern-coach console` does not pay for
+python-telegram-bot and `flows check` does not pay for the database.
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("kern-coach: not built yet", file=sys.stderr)
-    return 1
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    return int(args.run(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kern-coach",
+        description="A chat coach for 'Stap 4 – Balans geven en nemen'.",
+    )
+    commands = parser.add_subparsers(title="commands")
+
+    console = commands.add_parser("console", help="chat in the terminal as one local person")
+    console.add_argument("--lang", choices=["nl", "en"], default=None,
+                         help="the language to begin in (default: nl)")
+    console.set_defaults(run=_console)
+
+    telegram = commands.add_parser("telegram", help="serve Telegram (TELEGRAM_BOT_TOKEN)")
+    telegram.add_argument("--webhook-url", default=None,
+                          help="receive updates by webhook at this public URL instead of polling")
+    telegram.add_argument("--port", type=int, default=8443, help="webhook port (default 8443)")
+    telegram.set_defaults(run=_telegram)
+
+    flows = commands.add_parser("flows", help="tools for the author: check, transcript, diagram")
+    flow_commands = flows.add_subparsers(title="flow commands")
+    check = flow_commands.add_parser("check", help="validate every flow and text")
+    check.set_defaults(run=_flows_check)
+    transcript = flow_commands.add_parser("transcript", help="a whole journey as text")
+    transcript.add_argument("flow", help="the flow id, e.g. oefening-1")
+    transcript.add_argument("--lang", choices=["nl", "en"], default="nl")
+    transcript.add_argument("--answers", type=Path, default=None,
+                            help="YAML file: step id → the reply to give there")
+    transcript.set_defaults(run=_flows_transcript)
+    diagram = flow_commands.add_parser("diagram", help="the flow as a Mermaid diagram")
+    diagram.add_argument("flow")
+    diagram.set_defaults(run=_flows_diagram)
+
+    db = commands.add_parser("db", help="the database")
+    db_commands = db.add_subparsers(title="database commands")
+    upgrade = db_commands.add_parser("upgrade", help="apply migrations")
+    upgrade.set_defaults(run=_db_upgrade)
+    return parser
+
+
+def _flows_check(args: argparse.Namespace) -> int:
+    from bot.content import check
+
+    problems = check()
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("flows and texts are in order")
+    return 0
+
+
+def _library():  # type: ignore[no-untyped-def]
+    from bot.content import load_library
+    from flows.diagnostics import ContentError
+
+    try:
+        return load_library()
+    except ContentError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _flows_transcript(args: argparse.Namespace) -> int:
+    import yaml
+
+    from flows.transcript import render_transcript
+
+    library = _library()
+    if args.flow not in library.flows:
+        print(f"unknown flow '{args.flow}'; known: {', '.join(sorted(library.flows))}",
+              file=sys.stderr)
+        return 2
+    answers = yaml.safe_load(args.answers.read_text(encoding="utf-8")) if args.answers else {}
+    sys.stdout.write(render_transcript(library, args.flow, args.lang, answers or {}))
+    return 0
+
+
+def _flows_diagram(args: argparse.Namespace) -> int:
+    from flows.diagram import mermaid
+
+    library = _library()
+    if args.flow not in library.flows:
+        print(f"unknown flow '{args.flow}'", file=sys.stderr)
+        return 2
+    sys.stdout.write(mermaid(library.flows[args.flow]))
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    from bot.channels.console import run_console
+
+    return run_console(lang=args.lang)
+
+
+def _telegram(args: argparse.Namespace) -> int:
+    from bot.channels.telegram import run_telegram
+
+    return run_telegram(webhook_url=args.webhook_url, port=args.port)
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from bot.config import Config
+    from bot.storage.migrations import upgrade
+
+    config = Config.from_environment()
+    upgrade(config.database_url)
+    print("the database is up to date")
+    return 0

@@ -1,0 +1,131 @@
+"""The terminal: one local person chats with the coach, on the same path as every channel.
+
+Buttons are shown as numbered lines (`[1] Verder`); typing the number or the label presses it.
+Each message is printed and flushed as it is sent, so the console works the same from a pipe;
+end of input ends it cleanly, and every turn is committed before its reply is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import build_coach, configure_logging
+from bot.coach import Coach
+from bot.config import Config
+from bot.scheduler import CheckinScheduler
+from bot.storage import store
+from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
+from flows.messages import Button, Message
+
+CHANNEL = "console"
+ADDRESS = "local"
+INDENT = "        "
+
+log = logging.getLogger(__name__)
+
+
+class ConsoleChannel:
+    def __init__(self, coach: Coach, *, lang: str | None, stdin: TextIO = sys.stdin,
+                 stdout: TextIO = sys.stdout, export_dir: Path | None = None):
+        self.coach = coach
+        self.lang = lang
+        self.stdin = stdin
+        self.stdout = stdout
+        self.export_dir = export_dir or Path.cwd()
+        self.buttons: list[Button] = []  # the buttons of the last message, numbered from 1
+        self.scheduler = CheckinScheduler(coach, on_delivered=self.flush)
+        self._printing = asyncio.Lock()
+
+    async def run(self) -> None:
+        self.scheduler.start()
+        try:
+            await self.send(Started(language=self.lang))
+            if self.lang:
+                await self.send(CommandGiven(name="language", argument=self.lang))
+            while True:
+                line = await asyncio.to_thread(self.stdin.readline)
+                if not line:  # end of input
+                    break
+                event = self.event_for(line.rstrip("\n"))
+                if event is not None:
+                    await self.send(event)
+        finally:
+            self.scheduler.shutdown()
+
+    def event_for(self, line: str) -> Event | None:
+        text = line.strip()
+        if not text:
+            return None
+        if text.startswith("/"):
+            return parse_command(text) or TextReceived(text=text)
+        if text.isdigit() and 1 <= int(text) <= len(self.buttons):
+            return ChoiceMade(token=self.buttons[int(text) - 1].token)
+        for button in self.buttons:
+            if text.casefold() == button.label.casefold():
+                return ChoiceMade(token=button.token)
+        return TextReceived(text=line)
+
+    async def send(self, event: Event) -> None:
+        await asyncio.to_thread(self.coach.handle, CHANNEL, ADDRESS, event)
+        await self.flush()
+        await self.scheduler.rearm()
+
+    async def flush(self) -> None:
+        """Print every waiting message for this terminal, oldest first."""
+        async with self._printing:
+            while True:
+                batch = await asyncio.to_thread(self._take_batch)
+                if not batch:
+                    return
+
+    def _take_batch(self) -> list[store.Outgoing]:
+        now = self.coach.clock.now()
+        with self.coach.store.transaction() as session:
+            batch = [o for o in store.ready_outgoing(session, CHANNEL, now, 20)
+                     if o.address == ADDRESS]
+            for outgoing in batch:
+                self.show(outgoing.payload)
+                store.sent(session, outgoing.id)
+        return batch
+
+    def show(self, payload: dict) -> None:
+        if "document" in payload:
+            document = payload["document"]
+            path = self.export_dir / document["filename"]
+            path.write_text(document["content"], encoding="utf-8")
+            os.chmod(path, 0o600)  # it holds what the person wrote
+            self.stdout.write(f"\ncoach › ({path})\n")
+            self.stdout.flush()
+            return
+        message = Message.from_json(payload)
+        lines = message.plain.splitlines() or [""]
+        out = [f"\ncoach › {lines[0]}"] + [f"{INDENT}{line}".rstrip() for line in lines[1:]]
+        if message.buttons:
+            self.buttons = [b for row in message.buttons for b in row]
+            number = 0
+            for row in message.buttons:
+                labels = []
+                for button in row:
+                    number += 1
+                    labels.append(f"[{number}] {button.label}")
+                out.append(INDENT + "   ".join(labels))
+        self.stdout.write("\n".join(out) + "\n")
+        self.stdout.flush()
+
+
+def run_console(lang: str | None = None) -> int:
+    config = Config.from_environment()
+    # The terminal is the conversation: only warnings go to stderr unless asked for more.
+    configure_logging(os.environ.get("KERN_COACH_LOG_LEVEL", "WARNING").upper())
+    coach = build_coach(config)
+    try:
+        asyncio.run(ConsoleChannel(coach, lang=lang).run())
+    except KeyboardInterrupt:
+        # Every turn was committed before its reply was shown: nothing is lost.
+        sys.stdout.write("\n")
+    return 0

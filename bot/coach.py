@@ -1,0 +1,170 @@
+"""The coach's one path: an event in, one transaction out.
+
+channel → `Coach.handle` → engine → effects → storage (answers, check-ins, outbox) → commit.
+The channel's sender then delivers the outbox. A check-in that falls due takes the same path
+(`Coach.deliver_due`). Nothing here knows Telegram or the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot import records
+from bot.clock import Clock
+from bot.storage import db, store
+from bot.storage.models import Person
+from flows.effects import (
+    CancelCheckins,
+    DeletionRequested,
+    Effect,
+    ExportRequested,
+    HoldCheckins,
+    RunFinished,
+    RunStarted,
+    SaveAnswer,
+    ScheduleCheckin,
+    ShowAnswers,
+)
+from flows.engine import Engine
+from flows.events import CheckinDue, Event
+from flows.model import Library
+
+log = logging.getLogger(__name__)
+
+# How many due check-ins one pass of the dispatcher takes on.
+DISPATCH_BATCH = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class Handled:
+    """What one turn did, for the caller: whether it was new, and whom it wrote to."""
+
+    new: bool
+    person_id: int | None
+    deleted: bool = False
+
+
+class Coach:
+    def __init__(self, library: Library, store_: store.Store, clock: Clock):
+        self.library = library
+        self.engine = Engine(library)
+        self.store = store_
+        self.clock = clock
+
+    # --- incoming ---------------------------------------------------------------------------------
+
+    def handle(self, channel: str, address: str, event: Event, *,
+               update_id: int | None = None) -> Handled:
+        """Handle one event of the person at `address`: the state, their answer and the replies
+        are committed together. An update seen before is skipped."""
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            person = store.lock_person(session, channel, address, now)
+            if update_id is not None and not store.mark_update(session, channel, update_id, now):
+                return Handled(new=False, person_id=person.id)
+            if person.unreachable:  # they wrote again, so they can be reached again
+                person.unreachable = False
+            deleted = self._turn(session, person, event, now)
+        if deleted:
+            db.checkpoint(self.store.engine)
+        return Handled(new=True, person_id=None if deleted else person.id, deleted=deleted)
+
+    def _turn(self, session: Session, person: Person, event: Event, now: datetime) -> bool:
+        assert person.id is not None
+        state = store.load_state(person)
+        step = self.engine.advance(state, event, now)
+        log.info("turn person=%s event=%s messages=%d effects=%s", person.id, event.type_name,
+                 len(step.messages), ",".join(e.type_name for e in step.effects) or "-")
+        first: list[dict[str, Any]] = []  # what storage adds goes before the engine's replies
+        deleted = False
+        for effect in step.effects:
+            if isinstance(effect, DeletionRequested):
+                store.delete_person(session, person.id)
+                deleted = True
+            else:
+                first += self._apply(session, person, step.state.lang, effect, now)
+        payloads = first + [m.to_json() for m in step.messages]
+        if not deleted:
+            store.save_state(session, person, step.state, now)
+        store.add_outgoing(session, person_id=None if deleted else person.id,
+                           channel=person.channel, address=person.address, payloads=payloads,
+                           now=now)
+        return deleted
+
+    def _apply(self, session: Session, person: Person, lang: str, effect: Effect,
+               now: datetime) -> list[dict[str, Any]]:
+        person_id = person.id
+        assert person_id is not None
+        if isinstance(effect, SaveAnswer):
+            store.save_answer(session, person_id, run=effect.run, flow=effect.flow,
+                              step=effect.step, question=effect.question, kind=effect.kind,
+                              item=effect.item, value=effect.value, at=effect.at)
+        elif isinstance(effect, RunStarted):
+            store.start_run(session, person_id, effect.run, effect.flow, effect.flow_version,
+                            effect.at)
+        elif isinstance(effect, RunFinished):
+            store.finish_run(session, person_id, effect.run, effect.at)
+        elif isinstance(effect, ScheduleCheckin):
+            store.schedule_checkin(session, person_id, key=effect.checkin, kind=effect.kind,
+                                   flow=effect.flow, step=effect.step, run=effect.run,
+                                   due_at=effect.due_at, every=effect.every, now=now)
+        elif isinstance(effect, CancelCheckins):
+            store.cancel_checkins(session, person_id, effect.kinds, effect.flow)
+        elif isinstance(effect, HoldCheckins):
+            pass  # the state carries `held_until`; save_state writes it
+        elif isinstance(effect, ShowAnswers):
+            return [m.to_json() for m in records.overview(session, person, self.library, lang)]
+        elif isinstance(effect, ExportRequested):
+            return records.export_payloads(session, person, self.library, lang, now)
+        else:  # a programming error: an effect nobody carries out
+            raise TypeError(f"no handler for {effect!r}")
+        return []
+
+    # --- check-ins ----------------------------------------------------------------------------------
+
+    def deliver_due(self, limit: int = DISPATCH_BATCH) -> int:
+        """Feed every due check-in to the engine, one transaction each; returns how many.
+        Several processes may run this at once: each check-in is claimed by one of them."""
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            due = store.due_checkins(session, now, limit)
+        delivered = 0
+        for checkin_id, person_id in due:
+            if self._deliver(checkin_id, person_id, now):
+                delivered += 1
+        return delivered
+
+    def _deliver(self, checkin_id: int, person_id: int, now: datetime) -> bool:
+        with self.store.transaction() as session:
+            person = store.lock_person_by_id(session, person_id)
+            checkin = store.claim_checkin(session, checkin_id, now)
+            if person is None or checkin is None:
+                return False  # another process has it, or it was cancelled meanwhile
+            checkin.status = "done"
+            session.add(checkin)
+            event = CheckinDue(checkin=checkin.key, kind=checkin.kind, flow=checkin.flow,
+                               step=checkin.step, run=checkin.run_key, due_at=checkin.due_at,
+                               every=checkin.every)
+            self._turn(session, person, event, now)
+        return True
+
+    def next_due_at(self) -> datetime | None:
+        with self.store.transaction() as session:
+            return store.next_due_at(session)
+
+    # --- channels' feedback ----------------------------------------------------------------------------
+
+    def mark_unreachable(self, channel: str, address: str) -> None:
+        """The person blocked the bot: hold their check-ins and drop what waited for them."""
+        with self.store.transaction() as session:
+            person = store.find_person(session, channel, address)
+            if person is not None and person.id is not None:
+                store.set_unreachable(session, person.id, True)
+            dropped = store.drop_outgoing_of(session, channel, address)
+        log.warning("chat unreachable (blocked the bot); %d waiting message(s) dropped", dropped)
+

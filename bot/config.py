@@ -1,0 +1,48 @@
+"""Configuration from the environment: one place, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    database_url: str
+    log_level: str = "INFO"
+    telegram_token: str | None = None
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    telegram_webhook_secret: str | None = None
+    health_port: int | None = None
+    # Moves the coach's clock forward; for demos and tests of check-ins weeks ahead.
+    clock_offset: timedelta = timedelta(0)
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        health = env.get("KERN_COACH_HEALTH_PORT")
+        return cls(
+            database_url=env.get("KERN_COACH_DATABASE_URL") or default_database_url(),
+            log_level=env.get("KERN_COACH_LOG_LEVEL", "INFO").upper(),
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_url=env.get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL,
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            health_port=int(health) if health else None,
+            clock_offset=_duration(env.get("KERN_COACH_CLOCK_OFFSET", "")),
+        )
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'kern-coach.db'}"
+
+
+def _duration(text: str) -> timedelta:
+    if not text:
+        return timedelta(0)
+    from flows.moments import parse_duration
+
+    return parse_duration(text)

@@ -1,0 +1,50 @@
+"""The database: one URL, SQLite by default, PostgreSQL when it grows.
+
+SQLite runs in WAL mode with a busy timeout and `secure_delete`, so deleted rows are overwritten
+rather than left readable in the file. Each transaction that writes takes the write lock at its
+start (`BEGIN IMMEDIATE`), so two turns never interleave.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+
+def make_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's BEGIN below decide when a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(engine: sa.Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def checkpoint(engine: sa.Engine) -> None:
+    """Fold the write-ahead log into the database file and empty it, so old page images of
+    deleted rows are not left in `-wal`."""
+    if not is_sqlite(engine):
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

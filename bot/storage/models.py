@@ -1,0 +1,127 @@
+"""The tables. One person's rows all carry `person_id`, so export and deletion are one query each.
+
+Times are stored as UTC; `UTCDateTime` hands back aware datetimes on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out; stored without zone, always in UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("store only aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _time(**kwargs: object) -> object:
+    return Field(sa_type=UTCDateTime, **kwargs)  # type: ignore[arg-type]
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    __table_args__ = (sa.UniqueConstraint("channel", "address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)  # console | telegram | signal
+    address: str = Field(max_length=64)  # the chat id on that channel
+    lang: str = Field(default="nl", max_length=8)
+    timezone: str = Field(default="Europe/Amsterdam", max_length=64)
+    consent: str = Field(default="unknown", max_length=16)
+    checkin_time: str | None = Field(default=None, max_length=5)
+    paused: bool = False
+    unreachable: bool = False  # the person blocked the bot; a new message clears it
+    held_until: datetime | None = _time(default=None, nullable=True)
+    state: str = Field(default="{}", sa_type=sa.Text)  # flows.state.State as JSON
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class RunRow(SQLModel, table=True):
+    __tablename__ = "run"
+    __table_args__ = (sa.UniqueConstraint("person_id", "run_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    run_key: str = Field(max_length=16)
+    flow: str = Field(max_length=64)
+    flow_version: int
+    started_at: datetime = _time()
+    finished_at: datetime | None = _time(default=None, nullable=True)
+
+
+class AnswerRow(SQLModel, table=True):
+    __tablename__ = "answer"
+    __table_args__ = (sa.UniqueConstraint("person_id", "run_key", "step", "item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    run_key: str = Field(max_length=16)
+    flow: str = Field(max_length=64)
+    step: str = Field(max_length=64)
+    question: str = Field(max_length=128)  # the text key of the question asked
+    kind: str = Field(max_length=16)
+    item: int = 0
+    value: str = Field(sa_type=sa.Text)  # JSON
+    answered_at: datetime = _time()
+
+
+class CheckinRow(SQLModel, table=True):
+    __tablename__ = "checkin"
+    __table_args__ = (
+        sa.UniqueConstraint("person_id", "key"),
+        sa.Index("ix_checkin_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    key: str = Field(max_length=16)
+    kind: str = Field(max_length=16)
+    flow: str = Field(max_length=64)
+    step: str = Field(max_length=64)
+    run_key: str | None = Field(default=None, max_length=16)
+    every: str | None = Field(default=None, max_length=16)
+    due_at: datetime = _time()
+    status: str = Field(default="pending", max_length=16)  # pending | done | cancelled
+    created_at: datetime = _time()
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message committed with the turn that made it, sent after commit, deleted once sent.
+    The address is kept here (not only the person) so a goodbye after /vergeet still goes out."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_ready", "channel", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int | None = Field(default=None, index=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=64)
+    payload: str = Field(sa_type=sa.Text)  # JSON: a flows.messages.Message, or a document
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    created_at: datetime = _time()
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """A platform update already handled, so one delivered again is not handled twice."""
+
+    __tablename__ = "processed_update"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    update_id: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    processed_at: datetime = _time()

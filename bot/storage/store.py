@@ -1,0 +1,307 @@
+"""Reading and writing a person's rows. Every function takes an open session: the caller owns
+the transaction, so one turn of the conversation is one commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from bot.storage.models import (
+    AnswerRow,
+    CheckinRow,
+    OutboxRow,
+    Person,
+    ProcessedUpdate,
+    RunRow,
+    UTCDateTime,
+)
+from flows.state import State
+
+
+class Store:
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+# --- people ------------------------------------------------------------------------------------
+
+
+def lock_person(session: Session, channel: str, address: str, now: datetime) -> Person:
+    """The person at this address, created if new, locked until the transaction ends so that
+    their events are handled one at a time, across processes too."""
+    session.execute(
+        _insert(session, Person)
+        .values(channel=channel, address=address, state="{}", created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["channel", "address"])
+    )
+    statement = (
+        select(Person)
+        .where(Person.channel == channel, Person.address == address)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(statement).one()
+
+
+def lock_person_by_id(session: Session, person_id: int) -> Person | None:
+    statement = (
+        select(Person).where(Person.id == person_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(statement).first()
+
+
+def find_person(session: Session, channel: str, address: str) -> Person | None:
+    statement = select(Person).where(Person.channel == channel, Person.address == address)
+    return session.exec(statement).first()
+
+
+def load_state(person: Person) -> State:
+    return State.from_json(json.loads(person.state or "{}"))
+
+
+def save_state(session: Session, person: Person, state: State, now: datetime) -> None:
+    """The state, and the profile columns that queries need (paused, held, language …)."""
+    person.state = json.dumps(state.to_json(), ensure_ascii=False)
+    person.lang = state.lang
+    person.timezone = state.timezone
+    person.consent = state.consent
+    person.checkin_time = state.checkin_time
+    person.paused = state.paused
+    person.held_until = state.held_until
+    person.updated_at = now
+    session.add(person)
+
+
+def mark_update(session: Session, channel: str, update_id: int, now: datetime) -> bool:
+    """Record a platform update; False when it was handled before."""
+    result = session.execute(
+        _insert(session, ProcessedUpdate)
+        .values(channel=channel, update_id=update_id, processed_at=now)
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+    )
+    return result.rowcount == 1
+
+
+def set_unreachable(session: Session, person_id: int, unreachable: bool) -> None:
+    session.execute(sa.update(Person).where(col(Person.id) == person_id)
+                    .values(unreachable=unreachable))
+
+
+# --- answers and runs ----------------------------------------------------------------------------
+
+
+def save_answer(session: Session, person_id: int, *, run: str, flow: str, step: str,
+                question: str, kind: str, item: int, value: Any, at: datetime) -> None:
+    values = dict(person_id=person_id, run_key=run, flow=flow, step=step, question=question,
+                  kind=kind, item=item, value=json.dumps(value, ensure_ascii=False),
+                  answered_at=at)
+    statement = _insert(session, AnswerRow).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["person_id", "run_key", "step", "item"],
+        set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at,
+              "question": statement.excluded.question},
+    )
+    session.execute(statement)
+
+
+def start_run(session: Session, person_id: int, run: str, flow: str, version: int,
+              at: datetime) -> None:
+    session.execute(
+        _insert(session, RunRow)
+        .values(person_id=person_id, run_key=run, flow=flow, flow_version=version, started_at=at)
+        .on_conflict_do_nothing(index_elements=["person_id", "run_key"])
+    )
+
+
+def finish_run(session: Session, person_id: int, run: str, at: datetime) -> None:
+    session.execute(sa.update(RunRow)
+                    .where(col(RunRow.person_id) == person_id, col(RunRow.run_key) == run)
+                    .values(finished_at=at))
+
+
+def runs_of(session: Session, person_id: int) -> Sequence[RunRow]:
+    return session.exec(select(RunRow).where(RunRow.person_id == person_id)
+                        .order_by(col(RunRow.started_at), col(RunRow.id))).all()
+
+
+def answers_of(session: Session, person_id: int) -> Sequence[AnswerRow]:
+    return session.exec(select(AnswerRow).where(AnswerRow.person_id == person_id)
+                        .order_by(col(AnswerRow.answered_at), col(AnswerRow.id))).all()
+
+
+# --- check-ins -------------------------------------------------------------------------------------
+
+
+def schedule_checkin(session: Session, person_id: int, *, key: str, kind: str, flow: str,
+                     step: str, run: str | None, due_at: datetime, every: str | None,
+                     now: datetime) -> None:
+    session.add(CheckinRow(person_id=person_id, key=key, kind=kind, flow=flow, step=step,
+                           run_key=run, due_at=due_at, every=every, created_at=now))
+
+
+def cancel_checkins(session: Session, person_id: int, kinds: Sequence[str],
+                    flow: str | None) -> None:
+    statement = sa.update(CheckinRow).where(
+        col(CheckinRow.person_id) == person_id,
+        col(CheckinRow.status) == "pending",
+        col(CheckinRow.kind).in_(kinds),
+    )
+    if flow is not None:
+        statement = statement.where(col(CheckinRow.flow) == flow)
+    session.execute(statement.values(status="cancelled"))
+
+
+def checkins_of(session: Session, person_id: int) -> Sequence[CheckinRow]:
+    return session.exec(select(CheckinRow).where(CheckinRow.person_id == person_id)
+                        .order_by(col(CheckinRow.due_at))).all()
+
+
+def _deliverable(now: datetime) -> Any:
+    """Check-ins that are due, for people who are reachable, not paused and not held."""
+    return sa.and_(
+        col(CheckinRow.status) == "pending",
+        col(CheckinRow.due_at) <= now,
+        col(Person.paused).is_(False),
+        col(Person.unreachable).is_(False),
+        sa.or_(col(Person.held_until).is_(None), col(Person.held_until) <= now),
+    )
+
+
+def due_checkins(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(check-in id, person id) of up to `limit` deliverable check-ins, oldest first."""
+    statement = (
+        sa.select(CheckinRow.id, CheckinRow.person_id)
+        .join(Person, col(Person.id) == col(CheckinRow.person_id))
+        .where(_deliverable(now))
+        .order_by(col(CheckinRow.due_at))
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in session.execute(statement)]
+
+
+def claim_checkin(session: Session, checkin_id: int, now: datetime) -> CheckinRow | None:
+    """The check-in, locked, if it is still pending; None when another process has it."""
+    statement = (
+        select(CheckinRow)
+        .where(CheckinRow.id == checkin_id, CheckinRow.status == "pending",
+               col(CheckinRow.due_at) <= now)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(statement).first()
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the next check-in can be delivered: its due time, or the end of a hold."""
+    held = col(Person.held_until)
+    due = col(CheckinRow.due_at)
+    deliverable_at = sa.case((sa.and_(held.is_not(None), held > due), held), else_=due)
+    statement = (
+        sa.select(sa.func.min(sa.type_coerce(deliverable_at, UTCDateTime())))
+        .join(Person, col(Person.id) == col(CheckinRow.person_id))
+        .where(col(CheckinRow.status) == "pending", col(Person.paused).is_(False),
+               col(Person.unreachable).is_(False))
+    )
+    value = session.execute(statement).scalar()
+    return _as_utc(value)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- the outbox -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outgoing:
+    id: int
+    person_id: int | None
+    channel: str
+    address: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def add_outgoing(session: Session, *, person_id: int | None, channel: str, address: str,
+                 payloads: Sequence[dict[str, Any]], now: datetime) -> None:
+    for payload in payloads:
+        session.add(OutboxRow(person_id=person_id, channel=channel, address=address,
+                              payload=json.dumps(payload, ensure_ascii=False),
+                              next_attempt_at=now, created_at=now))
+
+
+def ready_outgoing(session: Session, channel: str, now: datetime, limit: int) -> list[Outgoing]:
+    """Messages to send, oldest first; only the first waiting one of each chat is ready, so a
+    chat's messages go out in order even when one of them has to wait."""
+    first_per_chat = (
+        sa.select(sa.func.min(OutboxRow.id))
+        .where(col(OutboxRow.channel) == channel)
+        .group_by(col(OutboxRow.address))
+    )
+    statement = (
+        select(OutboxRow)
+        .where(col(OutboxRow.id).in_(first_per_chat), col(OutboxRow.next_attempt_at) <= now)
+        .order_by(col(OutboxRow.id))
+        .limit(limit)
+    )
+    return [_outgoing(row) for row in session.exec(statement)]
+
+
+def _outgoing(row: OutboxRow) -> Outgoing:
+    assert row.id is not None
+    return Outgoing(id=row.id, person_id=row.person_id, channel=row.channel, address=row.address,
+                    payload=json.loads(row.payload), attempts=row.attempts)
+
+
+def sent(session: Session, outgoing_id: int) -> None:
+    """Delivered: the row goes, so what it said is not kept."""
+    session.execute(sa.delete(OutboxRow).where(col(OutboxRow.id) == outgoing_id))
+
+
+def retry_later(session: Session, outgoing_id: int, at: datetime) -> None:
+    session.execute(sa.update(OutboxRow).where(col(OutboxRow.id) == outgoing_id)
+                    .values(next_attempt_at=at, attempts=OutboxRow.attempts + 1))
+
+
+def drop_outgoing_of(session: Session, channel: str, address: str) -> int:
+    """A person who blocked the bot gets nothing more; what waited for them is dropped."""
+    result = session.execute(sa.delete(OutboxRow).where(col(OutboxRow.channel) == channel,
+                                                        col(OutboxRow.address) == address))
+    return result.rowcount
+
+
+def next_outgoing_at(session: Session, channel: str) -> datetime | None:
+    value = session.execute(sa.select(sa.func.min(OutboxRow.next_attempt_at))
+                            .where(col(OutboxRow.channel) == channel)).scalar()
+    return _as_utc(value)
+
+
+# --- deletion -----------------------------------------------------------------------------------------
+
+
+def delete_person(session: Session, person_id: int) -> None:
+    """Everything of one person: answers, runs, check-ins, waiting messages, the person."""
+    for table in (AnswerRow, RunRow, CheckinRow, OutboxRow):
+        session.execute(sa.delete(table).where(table.person_id == person_id))  # type: ignore[attr-defined]
+    session.execute(sa.delete(Person).where(col(Person.id) == person_id))

@@ -1,0 +1,107 @@
+"""What the shell must do after a step: the engine's outputs besides messages.
+
+The engine never writes or schedules anything itself; it returns these, and `bot/` carries them
+out in the same transaction as the new state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flows.records import Record
+
+CHECKIN_KINDS = ("reminder", "evaluation", "repeat", "daily")
+
+
+class Effect(Record):
+    """Something the shell must carry out."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaveAnswer(Effect, type_name="save_answer"):
+    """Store what the person answered. `item` numbers the entries of a list answer (0 otherwise);
+    saving the same run, step and item again replaces the earlier answer."""
+
+    run: str
+    flow: str
+    step: str
+    question: str  # the text key of the question, so /mijn and exports can show it
+    kind: str  # what the step expected: text, entries, choice, scale, when, clock
+    value: Any  # JSON: a string for most kinds
+    item: int = 0
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForgetAnswer(Effect, type_name="forget_answer"):
+    """The person went back and skipped a step they had answered: its answer no longer holds."""
+
+    run: str
+    step: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Effect, type_name="run_started"):
+    """The person began (or began again) an exercise."""
+
+    run: str
+    flow: str
+    flow_version: int
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Effect, type_name="run_finished"):
+    run: str
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleCheckin(Effect, type_name="schedule_checkin"):
+    """Come back at `due_at` (UTC) and enter `flow` at `step`; `every` repeats it."""
+
+    checkin: str  # unique per person
+    kind: str
+    flow: str
+    step: str
+    run: str | None  # None: the check-in starts a new run
+    due_at: datetime
+    every: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in CHECKIN_KINDS:
+            raise ValueError(f"unknown check-in kind {self.kind!r}")
+        if self.due_at.utcoffset() is None:
+            raise ValueError("due_at must carry its time zone")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelCheckins(Effect, type_name="cancel_checkins"):
+    """Cancel the person's pending check-ins of these kinds (of one flow, when given)."""
+
+    kinds: tuple[str, ...]
+    flow: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldCheckins(Effect, type_name="hold_checkins"):
+    """Deliver none of the person's check-ins before `until` (after a crisis message)."""
+
+    until: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShowAnswers(Effect, type_name="show_answers"):
+    """The person asked what they wrote (`/mijn`): the shell reads it from storage."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportRequested(Effect, type_name="export_requested"):
+    """The person asked for everything (`/export`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeletionRequested(Effect, type_name="deletion_requested"):
+    """The person confirmed `/vergeet`: delete them and everything of theirs."""

@@ -1,0 +1,590 @@
+"""Turns the author's files into a `Library`, and finds every problem in them.
+
+No file is opened here: the shell reads `flows/*.yaml`, `flows/safety/*.yaml` and
+`locales/<lang>/*.yaml` and hands their texts in, keyed by their path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import yaml
+
+from flows import moments, safety, yaml_lines
+from flows.diagnostics import ContentError, Problem
+from flows.messages import LABEL_LIMIT, TOKEN_LIMIT
+from flows.model import (
+    END,
+    EXPECTS,
+    FLOW_KINDS,
+    Flow,
+    Library,
+    Option,
+    Rule,
+    Schedule,
+    StepSpec,
+)
+from flows.texts import LANGUAGES, SOURCE_LANGUAGE, Texts, TextSource
+
+SPEC_VERSION = 1
+
+# Each function turns a flow file of spec_version N into N + 1; none are needed yet. When the
+# format changes, add one here with a comment saying why, so old files keep working.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+FLOW_FIELDS = {"spec_version", "id", "version", "kind", "title", "start", "after", "moved", "steps"}
+STEP_FIELDS = {
+    "say", "say_one_of", "expect", "options", "next", "skip", "skip_label", "schedule",
+}
+OPTION_FIELDS = {"id", "next", "flow", "command", "sets", "cancel", "schedule"}
+SCHEDULE_FIELDS = {"flow", "step", "kind", "after", "at", "run", "every"}
+OPTION_COMMANDS = ("mine", "export", "pause", "resume", "forget", "help", "time", "language")
+PROFILE_FIELDS = {"consent": ("given", "declined")}
+TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre",
+                 "blockquote", "a", "tg-spoiler"}
+# The longest run id the engine makes ("r" and the counter in base 36), for the token budget.
+LONGEST_RUN_ID = "r" + "z" * 7
+
+
+def parse_library(sources: Mapping[str, str]) -> Library:
+    """The library, or ContentError listing every structural problem."""
+    problems: list[Problem] = []
+    flows = _parse_flows(sources, problems)
+    texts = _parse_texts(sources, problems)
+    safety_sources = {p: t for p, t in sources.items() if p.startswith("flows/safety/")}
+    problems += safety.check_safety_rules(safety_sources)
+    if problems:
+        raise ContentError(problems)
+    return Library(flows=flows, texts=texts, safety=safety.parse_safety_rules(safety_sources))
+
+
+def check_sources(sources: Mapping[str, str]) -> list[Problem]:
+    """Every problem an author should fix: structure, references, texts, limits."""
+    try:
+        library = parse_library(sources)
+    except ContentError as error:
+        return error.problems
+    return validate(library)
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def _parse_flows(sources: Mapping[str, str], problems: list[Problem]) -> dict[str, Flow]:
+    flows: dict[str, Flow] = {}
+    for path, text in sorted(sources.items()):
+        if not re.fullmatch(r"flows/[^/]+\.yaml", path):
+            continue
+        data = _load_yaml(path, text, problems)
+        if data is None:
+            continue
+        flow = _parse_flow(path, data, problems)
+        if flow is not None:
+            flows[flow.id] = flow
+    return flows
+
+
+def _load_yaml(path: str, text: str, problems: list[Problem]) -> Any:
+    try:
+        data = yaml_lines.load(text)
+    except yaml.YAMLError as error:
+        problems.append(Problem(path=path, line=yaml_lines.error_line(error),
+                                message=f"not valid YAML: {error}"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(path=path, line=1, message="the file must be a mapping"))
+        return None
+    return data
+
+
+def _unknown_fields(path: str, data: Any, allowed: set[str], what: str,
+                    problems: list[Problem]) -> None:
+    for key in data:
+        if key not in allowed:
+            problems.append(Problem(path=path, line=data.line_of(key),
+                                    message=f"{what} has an unknown field '{key}'"))
+
+
+def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
+    version = data.get("spec_version")
+    if not isinstance(version, int) or version > SPEC_VERSION or version < 1:
+        problems.append(Problem(path=path, line=data.line_of("spec_version"),
+                                message=f"spec_version must be 1 to {SPEC_VERSION}"))
+        return None
+    while version < SPEC_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+    _unknown_fields(path, data, FLOW_FIELDS, "the flow", problems)
+    flow_id = path.removeprefix("flows/").removesuffix(".yaml")
+    if data.get("id") != flow_id:
+        problems.append(Problem(path=path, line=data.line_of("id"),
+                                message=f"id must be '{flow_id}', the file's name"))
+    for required in ("version", "kind", "title", "start", "steps"):
+        if required not in data:
+            problems.append(Problem(path=path, line=1, message=f"the flow needs '{required}'"))
+    if data.get("kind") not in FLOW_KINDS:
+        problems.append(Problem(path=path, line=data.line_of("kind"),
+                                message=f"kind must be one of {', '.join(FLOW_KINDS)}"))
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, dict) or not raw_steps:
+        problems.append(Problem(path=path, line=data.line_of("steps"),
+                                message="steps must be a mapping of step id to step"))
+        return None
+    steps = {}
+    for step_id, raw in raw_steps.items():
+        line = raw_steps.line_of(step_id)
+        if not isinstance(raw, dict):
+            problems.append(Problem(path=path, line=line, message=f"step '{step_id}' must be a mapping"))
+            continue
+        steps[step_id] = _parse_step(path, flow_id, str(step_id), raw, line, problems)
+    moved = data.get("moved") or {}
+    return Flow(
+        id=flow_id,
+        version=int(data.get("version") or 1),
+        kind=str(data.get("kind")),
+        title=_text_key(flow_id, str(data.get("title", ""))),
+        start=str(data.get("start", "")),
+        after=data.get("after"),
+        moved={str(k): str(v) for k, v in moved.items()},
+        steps=steps,
+        path=path,
+    )
+
+
+def _text_key(flow_id: str, key: str) -> str:
+    return key if ":" in key else f"{flow_id}:{key}"
+
+
+def _keys(flow_id: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    return tuple(_text_key(flow_id, str(k)) for k in items)
+
+
+def _parse_step(path: str, flow_id: str, step_id: str, raw: Any, line: int,
+                problems: list[Problem]) -> StepSpec:
+    _unknown_fields(path, raw, STEP_FIELDS, f"step '{step_id}'", problems)
+    expect = raw.get("expect")
+    if expect is not None and expect not in EXPECTS:
+        problems.append(Problem(path=path, line=raw.line_of("expect"),
+                                message=f"step '{step_id}' expects '{expect}'; "
+                                        f"known: {', '.join(EXPECTS)}"))
+    options: list[Option] = []
+    for raw_option in raw.get("options") or []:
+        option = _parse_option(path, flow_id, step_id, raw_option, raw, problems)
+        if option is not None:
+            options.append(option)
+    if expect == "choice" and not options:
+        problems.append(Problem(path=path, line=line, message=f"step '{step_id}' is a choice "
+                                                              "without options"))
+    if options and expect != "choice":
+        problems.append(Problem(path=path, line=raw.line_of("options"),
+                                message=f"step '{step_id}' has options but expects '{expect}'"))
+    return StepSpec(
+        id=step_id,
+        say=_keys(flow_id, raw.get("say")),
+        say_one_of=_keys(flow_id, raw.get("say_one_of")),
+        expect=expect,
+        options=tuple(options),
+        next=_parse_next(path, raw, "next", problems),
+        skip=raw.get("skip"),
+        skip_label=_text_key(flow_id, raw["skip_label"]) if raw.get("skip_label") else None,
+        schedule=_parse_schedule(path, flow_id, raw, problems),
+        line=line,
+    )
+
+
+def _parse_option(path: str, flow_id: str, step_id: str, raw: Any, step_raw: Any,
+                  problems: list[Problem]) -> Option | None:
+    if isinstance(raw, str):
+        return Option(id=raw, line=getattr(step_raw.get("options"), "line", 0))
+    if not isinstance(raw, dict) or "id" not in raw:
+        problems.append(Problem(path=path, line=step_raw.line_of("options"),
+                                message=f"an option of step '{step_id}' needs an id"))
+        return None
+    _unknown_fields(path, raw, OPTION_FIELDS, f"option '{raw['id']}'", problems)
+    command = raw.get("command")
+    if command is not None and command not in OPTION_COMMANDS:
+        problems.append(Problem(path=path, line=raw.line_of("command"),
+                                message=f"unknown command '{command}'"))
+    sets = dict(raw.get("sets") or {})
+    for name, value in sets.items():
+        if value not in PROFILE_FIELDS.get(name, ()):
+            problems.append(Problem(path=path, line=raw.line_of("sets"),
+                                    message=f"option '{raw['id']}' cannot set {name} to {value!r}"))
+    return Option(
+        id=str(raw["id"]),
+        next=_parse_next(path, raw, "next", problems),
+        flow=raw.get("flow"),
+        command=command,
+        sets=sets,
+        cancel=tuple(raw.get("cancel") or ()),
+        schedule=_parse_schedule(path, flow_id, raw, problems),
+        line=raw.line,
+    )
+
+
+def _parse_next(path: str, raw: Any, field: str, problems: list[Problem]) -> tuple[Rule, ...] | None:
+    value = raw.get(field)
+    line = raw.line_of(field)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (Rule(answer=None, values=(), goto=value, line=line),)
+    if not isinstance(value, list):
+        problems.append(Problem(path=path, line=line, message=f"{field} must be a step id or rules"))
+        return None
+    rules = []
+    for item in value:
+        if not isinstance(item, dict) or "goto" not in item:
+            problems.append(Problem(path=path, line=getattr(item, "line", line),
+                                    message="each rule needs 'goto'"))
+            continue
+        condition = item.get("if")
+        if condition is None:
+            rules.append(Rule(answer=None, values=(), goto=str(item["goto"]), line=item.line))
+        elif isinstance(condition, dict) and "answer" in condition and "in" in condition:
+            rules.append(Rule(answer=str(condition["answer"]),
+                              values=tuple(str(v) for v in condition["in"]),
+                              goto=str(item["goto"]), line=item.line))
+        else:
+            problems.append(Problem(path=path, line=item.line,
+                                    message="'if' needs 'answer' and 'in'"))
+    if rules and rules[-1].answer is not None:
+        problems.append(Problem(path=path, line=line,
+                                message="the last rule must have no 'if' (where to go otherwise)"))
+    return tuple(rules)
+
+
+def _parse_schedule(path: str, flow_id: str, raw: Any, problems: list[Problem]) -> Schedule | None:
+    spec = raw.get("schedule")
+    if spec is None:
+        return None
+    line = raw.line_of("schedule")
+    if not isinstance(spec, dict):
+        problems.append(Problem(path=path, line=line, message="schedule must be a mapping"))
+        return None
+    _unknown_fields(path, spec, SCHEDULE_FIELDS, "schedule", problems)
+    after = None
+    if "after" in spec:
+        try:
+            after = moments.parse_duration(str(spec["after"]))
+        except ValueError:
+            problems.append(Problem(path=path, line=spec.line_of("after"),
+                                    message=f"after '{spec['after']}' is not a duration like 7d"))
+    every = spec.get("every")
+    if every is not None:
+        try:
+            moments.parse_duration(str(every))
+        except ValueError:
+            problems.append(Problem(path=path, line=spec.line_of("every"),
+                                    message=f"every '{every}' is not a duration like 14d"))
+    at_answer = spec.get("at") == "answer"
+    if (after is None) == (not at_answer):
+        problems.append(Problem(path=path, line=line,
+                                message="schedule needs either 'after' or 'at: answer'"))
+    if spec.get("run", "same") not in ("same", "new"):
+        problems.append(Problem(path=path, line=spec.line_of("run"),
+                                message="run must be 'same' or 'new'"))
+    return Schedule(
+        flow=str(spec.get("flow", flow_id)),
+        step=str(spec.get("step", "")),
+        kind=str(spec.get("kind", "")),
+        after=after,
+        at_answer=at_answer,
+        new_run=spec.get("run") == "new",
+        every=str(every) if every is not None else None,
+        line=line,
+    )
+
+
+def _parse_texts(sources: Mapping[str, str], problems: list[Problem]) -> Texts:
+    catalogs: dict[str, dict[str, TextSource]] = {lang: {} for lang in LANGUAGES}
+    for path, text in sorted(sources.items()):
+        match = re.fullmatch(r"locales/([a-z]{2})/([^/]+)\.yaml", path)
+        if not match:
+            continue
+        lang, name = match.groups()
+        if lang not in catalogs:
+            problems.append(Problem(path=path, line=0, message=f"unknown language '{lang}'"))
+            continue
+        data = _load_yaml(path, text, problems)
+        if data is not None:
+            _flatten(path, name, "", data, catalogs[lang], problems)
+    return Texts(catalogs)
+
+
+def _flatten(path: str, name: str, prefix: str, data: Any, out: dict[str, TextSource],
+             problems: list[Problem]) -> None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _flatten(path, name, f"{dotted}.", value, out, problems)
+        elif isinstance(value, str):
+            out[f"{name}:{dotted}"] = TextSource(source=value, path=path, line=data.line_of(key))
+        else:
+            problems.append(Problem(path=path, line=data.line_of(key),
+                                    message=f"'{dotted}' must be text"))
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+# Flows and texts the engine itself relies on.
+REQUIRED_FLOWS = {"opening": ("toestemming",), "menu": (), "dagelijks": ("checkin",)}
+
+
+def validate(library: Library) -> list[Problem]:
+    from flows.engine import ENGINE_TEXT_KEYS
+
+    problems: list[Problem] = []
+    flows = library.flows
+    texts = library.texts
+    for flow_id, steps in REQUIRED_FLOWS.items():
+        flow = flows.get(flow_id)
+        if flow is None:
+            problems.append(Problem(path=f"flows/{flow_id}.yaml", line=0,
+                                    message="the engine needs this flow"))
+            continue
+        for step_id in steps:
+            if step_id not in flow.steps:
+                problems.append(Problem(path=flow.path, line=0,
+                                        message=f"the engine needs step '{step_id}'"))
+    used_keys: dict[str, tuple[str, int]] = {}
+    for flow in flows.values():
+        problems += _validate_flow(flow, flows, used_keys)
+    for key in ENGINE_TEXT_KEYS:
+        used_keys.setdefault(key, ("flows/engine.py", 0))
+    problems += _validate_texts(texts, used_keys, flows)
+    return problems
+
+
+def _rule_targets(rules: tuple[Rule, ...] | None) -> list[Rule]:
+    return list(rules or ())
+
+
+def _validate_flow(flow: Flow, flows: dict[str, Flow],
+                   used_keys: dict[str, tuple[str, int]]) -> list[Problem]:
+    problems: list[Problem] = []
+    path = flow.path
+
+    def need_step(target_flow: str, step_id: str, line: int, what: str) -> None:
+        target = flows.get(target_flow)
+        if target is None:
+            problems.append(Problem(path=path, line=line, message=f"{what} names unknown flow "
+                                                                  f"'{target_flow}'"))
+        elif step_id != END and step_id not in target.steps:
+            problems.append(Problem(path=path, line=line,
+                                    message=f"{what} jumps to unknown step '{step_id}'"))
+
+    def use(key: str, line: int) -> None:
+        used_keys.setdefault(key, (path, line))
+
+    need_step(flow.id, flow.start, 0, "start")
+    if flow.after is not None and flow.after not in flows:
+        problems.append(Problem(path=path, line=0, message=f"after names unknown flow "
+                                                           f"'{flow.after}'"))
+    for old, new in flow.moved.items():
+        if old in flow.steps:
+            problems.append(Problem(path=path, line=0, message=f"moved: step '{old}' still exists"))
+        need_step(flow.id, new, 0, f"moved '{old}'")
+    use(flow.title, 0)
+    entries = {flow.start}
+    for step in flow.steps.values():
+        where = f"step '{step.id}'"
+        for key in step.say + step.say_one_of:
+            use(key, step.line)
+        if step.skip_label:
+            use(step.skip_label, step.line)
+        if step.skip is not None:
+            need_step(flow.id, step.skip, step.line, where)
+        for rule in _rule_targets(step.next):
+            need_step(flow.id, rule.goto, rule.line, where)
+            if rule.answer is not None and rule.answer not in flow.steps:
+                problems.append(Problem(path=path, line=rule.line,
+                                        message=f"{where} looks at the answer of unknown step "
+                                                f"'{rule.answer}'"))
+        schedules = [step.schedule] + [o.schedule for o in step.options]
+        for schedule in filter(None, schedules):
+            need_step(schedule.flow, schedule.step, schedule.line, f"{where} schedules a check-in "
+                                                                   "that")
+            if schedule.flow == flow.id:
+                entries.add(schedule.step)
+            if schedule.at_answer and step.expect not in ("when", "clock"):
+                problems.append(Problem(path=path, line=schedule.line,
+                                        message=f"{where} schedules 'at: answer' but does not "
+                                                "ask for a moment"))
+        for option in step.options:
+            use(f"{flow.id}:{step.id}.{option.id}", option.line or step.line)
+            for rule in _rule_targets(option.next):
+                need_step(flow.id, rule.goto, rule.line, f"option '{option.id}'")
+            if option.flow is not None and option.flow not in flows:
+                problems.append(Problem(path=path, line=option.line,
+                                        message=f"option '{option.id}' enters unknown flow "
+                                                f"'{option.flow}'"))
+            token = f"{LONGEST_RUN_ID}:{step.id}:{option.id}"
+            if len(token.encode()) > TOKEN_LIMIT:
+                problems.append(Problem(path=path, line=option.line or step.line,
+                                        message=f"button data '{token}' is over {TOKEN_LIMIT} "
+                                                "bytes: shorten the step or option id"))
+        leaves_by_option = step.options and all(
+            o.next is not None or o.flow is not None for o in step.options)
+        if step.next is None and not leaves_by_option:
+            problems.append(Problem(path=path, line=step.line,
+                                    message=f"{where} is a dead end: it has no 'next'"))
+    # Other flows' check-ins enter here too.
+    for other in flows.values():
+        for step in other.steps.values():
+            for schedule in filter(None, [step.schedule] + [o.schedule for o in step.options]):
+                if schedule.flow == flow.id:
+                    entries.add(schedule.step)
+    entries.update(flow.moved.values())
+    reached = _reachable(flow, entries)
+    for step in flow.steps.values():
+        if step.id not in reached:
+            problems.append(Problem(path=path, line=step.line,
+                                    message=f"step '{step.id}' can never be reached"))
+    return problems
+
+
+def _reachable(flow: Flow, entries: set[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = [e for e in entries if e in flow.steps]
+    while todo:
+        step_id = todo.pop()
+        if step_id in seen:
+            continue
+        seen.add(step_id)
+        step = flow.steps[step_id]
+        targets = [r.goto for r in _rule_targets(step.next)]
+        targets += [r.goto for o in step.options for r in _rule_targets(o.next)]
+        if step.skip:
+            targets.append(step.skip)
+        todo += [t for t in targets if t in flow.steps]
+    return seen
+
+
+_ANSWER_REF = re.compile(r"answers(?:\.([a-z0-9_]+)|\[['\"]([a-z0-9_-]+)['\"]\])")
+_TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z-]+)[^>]*>")
+
+
+def _validate_texts(texts: Texts, used_keys: dict[str, tuple[str, int]],
+                    flows: dict[str, Flow]) -> list[Problem]:
+    problems: list[Problem] = []
+    source_keys = set(texts.catalogs.get(SOURCE_LANGUAGE, {}))
+    for lang in LANGUAGES:
+        keys = set(texts.catalogs.get(lang, {}))
+        for key, (path, line) in sorted(used_keys.items()):
+            if key not in keys:
+                problems.append(Problem(path=path, line=line,
+                                        message=f"text '{key}' is missing in {lang}"))
+        if lang != SOURCE_LANGUAGE:
+            for key in sorted(source_keys - keys):
+                source = texts.source(SOURCE_LANGUAGE, key)
+                problems.append(Problem(path=source.path, line=source.line,
+                                        message=f"'{key}' has no translation in {lang}"))
+            for key in sorted(keys - source_keys):
+                source = texts.source(lang, key)
+                problems.append(Problem(path=source.path, line=source.line,
+                                        message=f"'{key}' is not in the {SOURCE_LANGUAGE} "
+                                                "source"))
+        for key in sorted(keys):
+            problems += _check_template(texts, lang, key, flows)
+    labels = {k for k in used_keys if _is_label(k, flows)}
+    for lang in LANGUAGES:
+        for key in labels:
+            if texts.has(lang, key):
+                label = _render_sample(texts, lang, key)
+                if label is not None and len(label) > LABEL_LIMIT:
+                    source = texts.source(lang, key)
+                    problems.append(Problem(path=source.path, line=source.line,
+                                            message=f"button label '{label}' is longer than "
+                                                    f"{LABEL_LIMIT} characters"))
+    return problems
+
+
+COMMON_LABELS = {"when.morgen", "when.weekend", "when.volgende-week", "crisis.pause",
+                 "crisis.continue", "menu.resume", "language.nl", "language.en"}
+
+
+def _is_label(key: str, flows: dict[str, Flow]) -> bool:
+    name, _, dotted = key.partition(":")
+    if name == "common":
+        return dotted.startswith(("buttons.", "scale.")) or dotted in COMMON_LABELS
+    flow = flows.get(name)
+    if flow is None:
+        return False
+    step_id, _, option = dotted.rpartition(".")
+    step = flow.steps.get(step_id)
+    if step is not None and step.option(option) is not None:
+        return True
+    return any(s.skip_label == key for s in flow.steps.values())
+
+
+class _SampleAnswer:
+    """Stands in for any answer when a template is rendered for checking."""
+
+    value = "2026-03-03T20:00:00+01:00"
+    text = "…"
+    items = ("…",)
+    at = datetime(2026, 3, 3, 19, 0, tzinfo=UTC)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class _SampleAnswers(dict):
+    def __getattr__(self, name: str) -> _SampleAnswer:
+        return _SampleAnswer()
+
+    def __getitem__(self, name: str) -> _SampleAnswer:
+        return _SampleAnswer()
+
+
+def _sample_context() -> dict[str, Any]:
+    return {"answers": _SampleAnswers(), "late": False, "time": "20:00",
+            "timezone": "Europe/Amsterdam", "moment": "vrijdag 5 december om 20:00",
+            "question": "…", "answer": "…", "flow_title": "…", "date": "3 maart", "count": 2}
+
+
+def _render_sample(texts: Texts, lang: str, key: str) -> str | None:
+    try:
+        return texts.render(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
+    except Exception:  # reported by _check_template
+        return None
+
+
+def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -> list[Problem]:
+    source = texts.source(lang, key)
+    where = {"path": source.path, "line": source.line}
+    try:
+        rendered = texts.render(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
+    except jinja2.TemplateSyntaxError as error:
+        return [Problem(path=source.path, line=source.line + max(error.lineno - 1, 0),
+                        message=f"'{key}' is not a valid template: {error.message}")]
+    except Exception as error:  # an undefined name, a bad filter: the author must see it
+        return [Problem(**where, message=f"'{key}' fails to render: {error}")]
+    problems = []
+    name = key.partition(":")[0]
+    flow = flows.get(name)
+    for match in _ANSWER_REF.finditer(source.source):
+        step_id = match.group(1) or match.group(2)
+        if flow is not None and step_id not in flow.steps:
+            problems.append(Problem(**where, message=f"'{key}' quotes the answer of unknown step "
+                                                     f"'{step_id}'"))
+    for match in _TAG.finditer(rendered):
+        if match.group(2).lower() not in TELEGRAM_TAGS:
+            problems.append(Problem(**where, message=f"'{key}' uses <{match.group(2)}>, which "
+                                                     "Telegram does not show"))
+    if "!" in re.sub(r"<[^>]+>", "", rendered) and lang in LANGUAGES:
+        problems.append(Problem(**where, message=f"'{key}' has an exclamation mark; the coach "
+                                                 "speaks calmly"))
+    if not rendered.strip():
+        problems.append(Problem(**where, message=f"'{key}' is empty"))
+    return problems
+

@@ -1,0 +1,99 @@
+"""The parsed form of flow files: what the engine walks. Built by `flows.loader`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+EXPECTS = ("continue", "text", "entries", "choice", "scale", "when", "clock")
+WAITING = EXPECTS  # every step that expects something waits for the person
+FLOW_KINDS = ("opening", "reading", "exercise", "checkin", "menu")
+# Flows whose answers are stored: they need the person's consent first.
+CONSENT_KINDS = ("exercise", "checkin")
+SCALE = ("geef-veel", "geef-wat", "gelijk", "neem-wat", "neem-veel")
+WHEN_PRESETS = ("morgen", "weekend", "volgende-week")
+END = "end"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Schedule:
+    """Come back later: enter `flow` at `step` after `after`, or at the moment the answer names."""
+
+    flow: str
+    step: str
+    kind: str
+    after: timedelta | None
+    at_answer: bool
+    new_run: bool
+    every: str | None  # kept as written ("14d") so it travels in check-in rows
+    line: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """`if: {answer: step, in: [...]}, goto: target`; `answer` None means "otherwise"."""
+
+    answer: str | None
+    values: tuple[str, ...]
+    goto: str
+    line: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Option:
+    id: str
+    next: tuple[Rule, ...] | None = None
+    flow: str | None = None
+    command: str | None = None
+    sets: dict[str, Any] = field(default_factory=dict)
+    cancel: tuple[str, ...] = ()
+    schedule: Schedule | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSpec:
+    id: str
+    say: tuple[str, ...]  # absolute text keys, e.g. "oefening-1.relatie.vraag"
+    say_one_of: tuple[str, ...]
+    expect: str | None
+    options: tuple[Option, ...]
+    next: tuple[Rule, ...] | None
+    skip: str | None
+    skip_label: str | None
+    schedule: Schedule | None
+    line: int
+
+    @property
+    def waits(self) -> bool:
+        return self.expect is not None
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flow:
+    id: str
+    version: int
+    kind: str
+    title: str
+    start: str
+    after: str | None
+    moved: dict[str, str]
+    steps: dict[str, StepSpec]
+    path: str
+
+    @property
+    def needs_consent(self) -> bool:
+        return self.kind in CONSENT_KINDS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Library:
+    """Everything the engine needs to know about the chapter: flows, texts, safety rules."""
+
+    flows: dict[str, Flow]
+    texts: Any  # flows.texts.Texts
+    safety: Any  # flows.safety.SafetyRules

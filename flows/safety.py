@@ -1,0 +1,629 @@
+"""The crisis check: does a message speak of suicide, self-harm or acute danger?
+
+Before the engine handles any text a person sends, it calls `assess(text, rules)`. When
+`is_crisis` is true, the coach answers with help first (113, 0800-0113, 1813, 112) and only then
+offers to go on ("Tone and care" in the design).
+
+The rules are data, written by the author in `flows/safety/<lang>.yaml`; the header of those files
+explains the format. Every language's rules are applied to every message, whatever the person's
+language: people switch languages, and a Dutch message may carry an English sentence.
+
+This module is pure: it reads no files. The shell reads the rule files and hands their text in:
+`parse_safety_rules({"flows/safety/nl.yaml": text, ...})`. Everything is compiled once, there.
+
+How a message is matched:
+
+1. The message is normalised (`SafetyRules.normalise`): lowercase, accents stripped ("suïcide" is
+   "suicide"), apostrophes removed ("m'n" is "mn", "don't" is "dont"), every other character that
+   is not a letter or digit becomes a space, a letter repeated three or more times counts twice
+   ("dooood" is "dood"), and the files' `spellings` replace chat spellings word by word ("k" is
+   "ik", "wanna" is "want to"). Patterns are normalised the same way, so an author writes
+   ordinary words.
+2. A rule fires when one of its patterns matches whole words, and that match does not overlap a
+   match of one of its exceptions (`not_if` of the rule, and `not_if` of its file). Overlap, not
+   "anywhere in the message": "ik schaam me dood, ik wil dood" still fires on "ik wil dood".
+3. No rule looks at negation: "ik wil niet dood" and "ik ben niet suïcidaal" fire. A person who
+   brings up the subject is the moment to show where help is; the reply is gentle and lets them
+   go on. (See the header of the rule files.)
+
+Assessments carry rule ids only, never the text, so they may be logged.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import yaml
+
+from flows.diagnostics import ContentError, Problem
+
+SPEC_VERSION = 1
+RULES_DIR = "flows/safety"  # the shell reads RULES_DIR/*.yaml
+KINDS = ("suicide", "self-harm", "danger")
+GAP_WORDS = 3  # "..." in a phrase stands for 0 to GAP_WORDS words
+
+FILE_FIELDS = ("spec_version", "spellings", "not_if", "rules")
+RULE_FIELDS = ("id", "kind", "why", "patterns", "not_if", "examples")
+REGEX_PREFIX = "re:"
+
+_RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4\u02bc\u2032")
+_NON_WORD = re.compile(r"[\W_]+")
+_REPEATED_LETTER = re.compile(r"([^\W\d_])\1{2,}")
+_PHRASE_TOKEN = re.compile(r"\.\.\.|\u2026|[()\[\]|]|[^\s()\[\]|]+")
+_REGEX_LOOKING = set("?+{}\\^$")
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the check found in one message: whether to answer with help first, and why.
+
+    `rule_ids` are the ids of the rules that fired, in the order of the rule files; `kinds` their
+    kinds (suicide, self-harm, danger), each once, in that order too. Never the text itself.
+    """
+
+    is_crisis: bool
+    rule_ids: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+
+NOT_A_CRISIS = Assessment(is_crisis=False)
+
+
+@dataclass(frozen=True)
+class SafetyRule:
+    """One rule as the author wrote it (its patterns are compiled inside `SafetyRules`)."""
+
+    id: str
+    kind: str
+    why: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One match of a pattern, for authors finding out why a message fires (or does not)."""
+
+    rule_id: str
+    path: str
+    line: int  # the line of the pattern
+    suppressed_by: tuple[str, int] | None  # (path, line) of the not_if that silenced it
+
+
+@dataclass(frozen=True, eq=False)
+class _Exception:
+    regex: re.Pattern[str]
+    path: str
+    line: int
+
+
+@dataclass(frozen=True, eq=False)
+class _CompiledRule:
+    rule: SafetyRule
+    patterns: tuple[tuple[re.Pattern[str], int], ...]  # (regex, line)
+    not_if: tuple[_Exception, ...]  # the rule's own, then its file's
+
+
+@dataclass(frozen=True, eq=False)
+class SafetyRules:
+    """Every rule file, compiled. Make it with `parse_safety_rules`; use it with `assess`."""
+
+    rules: tuple[SafetyRule, ...]
+    spellings: Mapping[str, str]
+    _compiled: tuple[_CompiledRule, ...]
+    _prefilter: tuple[re.Pattern[str], ...]
+
+    def normalise(self, text: str) -> str:
+        """The message as the patterns see it: words separated by single spaces."""
+        return _normalise(text, self.spellings)
+
+    def rule(self, rule_id: str) -> SafetyRule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+# --- assessing -----------------------------------------------------------------------------------
+
+
+def assess(text: str, rules: SafetyRules) -> Assessment:
+    """Whether `text` speaks of suicide, self-harm or acute danger, by every language's rules."""
+    padded = f" {_normalise(text, rules.spellings)} "
+    if not any(regex.search(padded) for regex in rules._prefilter):
+        return NOT_A_CRISIS
+    spans = _SpanCache(padded)
+    fired = [c.rule for c in rules._compiled if _fires(c, padded, spans)]
+    if not fired:
+        return NOT_A_CRISIS
+    kinds = tuple(dict.fromkeys(rule.kind for rule in fired))
+    return Assessment(is_crisis=True, rule_ids=tuple(r.id for r in fired), kinds=kinds)
+
+
+def explain(text: str, rules: SafetyRules) -> tuple[Hit, ...]:
+    """Every pattern that matches `text`, and the exception that silenced it, if one did."""
+    padded = f" {_normalise(text, rules.spellings)} "
+    spans = _SpanCache(padded)
+    hits: list[Hit] = []
+    for compiled in rules._compiled:
+        for regex, line in compiled.patterns:
+            for start, end in _all_spans(regex, padded):
+                silencer = _silencer(compiled, start, end, spans)
+                where = (silencer.path, silencer.line) if silencer else None
+                hits.append(Hit(compiled.rule.id, compiled.rule.path, line, where))
+    return tuple(hits)
+
+
+def _fires(compiled: _CompiledRule, padded: str, spans: _SpanCache) -> bool:
+    for regex, _line in compiled.patterns:
+        match = regex.search(padded)
+        while match:
+            start, end = match.span()
+            if _silencer(compiled, start, end, spans) is None:
+                return True
+            match = regex.search(padded, start + 1)
+    return False
+
+
+def _silencer(
+    compiled: _CompiledRule, start: int, end: int, spans: _SpanCache
+) -> _Exception | None:
+    for exception in compiled.not_if:
+        for a, b in spans.of(exception.regex):
+            if a < end and start < b:
+                return exception
+    return None
+
+
+class _SpanCache:
+    """Where each exception matches in one message; computed only when a pattern matched."""
+
+    def __init__(self, padded: str):
+        self.padded = padded
+        self.cache: dict[int, list[tuple[int, int]]] = {}
+
+    def of(self, regex: re.Pattern[str]) -> list[tuple[int, int]]:
+        key = id(regex)
+        if key not in self.cache:
+            self.cache[key] = _all_spans(regex, self.padded)
+        return self.cache[key]
+
+
+def _all_spans(regex: re.Pattern[str], padded: str) -> list[tuple[int, int]]:
+    """Every match, one per starting position, so a short match inside a long one is not lost."""
+    spans = []
+    match = regex.search(padded)
+    while match:
+        spans.append(match.span())
+        match = regex.search(padded, match.start() + 1)
+    return spans
+
+
+# --- normalising ---------------------------------------------------------------------------------
+
+
+def _normalise_chars(text: str) -> str:
+    if text.isascii():
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", text.casefold())
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.translate(_APOSTROPHES)
+    text = _NON_WORD.sub(" ", text)
+    text = _REPEATED_LETTER.sub(r"\1\1", text)
+    return text.strip()
+
+
+def _normalise(text: str, spellings: Mapping[str, str]) -> str:
+    words = _normalise_chars(text)
+    if not spellings or not words:
+        return words
+    return " ".join([spellings.get(word, word) for word in words.split(" ")])
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def parse_safety_rules(sources: Mapping[str, str]) -> SafetyRules:
+    """The rules of every file in `sources` (path -> YAML text), or ContentError with problems."""
+    rules, problems = _build(sources)
+    if problems or rules is None:
+        raise ContentError(problems)
+    return rules
+
+
+def check_safety_rules(sources: Mapping[str, str]) -> list[Problem]:
+    """Every problem in the rule files, each with file and line; empty when all is well."""
+    return _build(sources)[1]
+
+
+@dataclass
+class _Text:
+    value: str
+    line: int
+
+
+@dataclass
+class _RawRule:
+    path: str
+    line: int
+    id: _Text
+    kind: str
+    why: str
+    patterns: list[_Text]
+    not_if: list[_Text]
+    examples: list[_Text]
+
+
+@dataclass
+class _RawFile:
+    path: str
+    spellings: list[tuple[_Text, _Text]]
+    not_if: list[_Text]
+    rules: list[_RawRule]
+
+
+def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem]]:
+    problems: list[Problem] = []
+    if not sources:
+        problems.append(Problem(path=RULES_DIR, line=0, message=(
+            "no rule files: without them the crisis check never fires")))
+        return None, problems
+    files = [_read_file(path, sources[path], problems) for path in sorted(sources)]
+    raw_files = [f for f in files if f is not None]
+
+    spellings = _merge_spellings(raw_files, problems)
+    seen: dict[str, _RawRule] = {}
+    compiled: list[_CompiledRule] = []
+    for raw_file in raw_files:
+        file_not_if = _compile_exceptions(raw_file.path, raw_file.not_if, spellings, problems)
+        for raw in raw_file.rules:
+            if raw.id.value in seen:
+                other = seen[raw.id.value]
+                problems.append(Problem(path=raw.path, line=raw.id.line, message=(
+                    f"rule id '{raw.id.value}' is also used in {other.path}:{other.id.line}")))
+                continue
+            seen[raw.id.value] = raw
+            rule = _compile_rule(raw, file_not_if, spellings, problems)
+            if rule is not None:
+                compiled.append(rule)
+
+    rules = _assemble(compiled, spellings)
+    for raw_file in raw_files:
+        for raw in raw_file.rules:
+            _check_examples(raw, rules, problems)
+    return rules, problems
+
+
+def _assemble(compiled: list[_CompiledRule], spellings: dict[str, str]) -> SafetyRules:
+    phrases = [regex.pattern for c in compiled for regex, _ in c.patterns
+               if regex.pattern.startswith(" ")]
+    raw = [regex for c in compiled for regex, _ in c.patterns if not regex.pattern.startswith(" ")]
+    prefilter = list(raw)
+    if phrases:
+        # Every phrase regex is " (?:...)(?= )"; one alternation is much faster than many searches.
+        inner = "|".join(p[1:-len("(?= )")] for p in phrases)
+        prefilter.insert(0, re.compile(f" (?:{inner})(?= )"))
+    return SafetyRules(
+        rules=tuple(c.rule for c in compiled),
+        spellings=dict(spellings),
+        _compiled=tuple(compiled),
+        _prefilter=tuple(prefilter),
+    )
+
+
+def _check_examples(raw: _RawRule, rules: SafetyRules, problems: list[Problem]) -> None:
+    if not any(rule.id == raw.id.value and rule.path == raw.path for rule in rules.rules):
+        return  # the rule itself is broken; that problem is already reported
+    for example in raw.examples:
+        if raw.id.value not in assess(example.value, rules).rule_ids:
+            hits = [h for h in explain(example.value, rules) if h.rule_id == raw.id.value]
+            why = next((f" (silenced by not_if at {h.suppressed_by[0]}:{h.suppressed_by[1]})"
+                        for h in hits if h.suppressed_by), " (no pattern matches it)")
+            problems.append(Problem(path=raw.path, line=example.line, message=(
+                f"this example does not fire rule '{raw.id.value}'{why}")))
+
+
+# --- reading one file (YAML nodes, so every problem has its line) --------------------------------
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _read_file(path: str, text: str, problems: list[Problem]) -> _RawFile | None:
+    def problem(line: int, message: str) -> None:
+        problems.append(Problem(path=path, line=line, message=message))
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        reason = getattr(error, "problem", None) or str(error)
+        problem(mark.line + 1 if mark else 0, f"not valid YAML: {reason}")
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        problem(_line(root) if root else 0, "a rule file is a mapping with spec_version and rules")
+        return None
+    fields = _mapping(root, FILE_FIELDS, "a rule file", problem)
+
+    version = fields.get("spec_version")
+    if version is None:
+        problem(_line(root), f"spec_version is missing (this format is {SPEC_VERSION})")
+    elif not (isinstance(version, yaml.ScalarNode) and version.value == str(SPEC_VERSION)):
+        shown = version.value if isinstance(version, yaml.ScalarNode) else "?"
+        problem(_line(version), f"spec_version {shown} is unknown; this version reads "
+                                f"spec_version {SPEC_VERSION}")
+        return None
+
+    spellings: list[tuple[_Text, _Text]] = []
+    node = fields.get("spellings")
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            word, target = _text(key, problem), _text(value, problem)
+            if word and target:
+                spellings.append((word, target))
+    elif node is not None:
+        problem(_line(node), "spellings is a mapping: chat spelling -> the word it stands for")
+
+    not_if = _texts(fields.get("not_if"), "not_if", problem)
+
+    rules: list[_RawRule] = []
+    node = fields.get("rules")
+    if node is None:
+        problem(_line(root), "rules is missing")
+    elif not isinstance(node, yaml.SequenceNode):
+        problem(_line(node), "rules is a list of rules, each starting with '- id:'")
+    else:
+        for item in node.value:
+            rule = _read_rule(path, item, problem)
+            if rule is not None:
+                rules.append(rule)
+    return _RawFile(path=path, spellings=spellings, not_if=not_if, rules=rules)
+
+
+def _read_rule(path: str, node: yaml.Node, problem: Callable[[int, str], None]) -> _RawRule | None:
+    if not isinstance(node, yaml.MappingNode):
+        problem(_line(node), "a rule is a mapping with id, kind, why and patterns")
+        return None
+    fields = _mapping(node, RULE_FIELDS, "a rule", problem)
+    ok = True
+    rule_id = _text(fields["id"], problem) if "id" in fields else None
+    if rule_id is None:
+        problem(_line(node), "this rule has no id")
+        ok = False
+    elif not _RULE_ID.fullmatch(rule_id.value):
+        problem(rule_id.line, f"rule id '{rule_id.value}': use lowercase words joined by '-'")
+        ok = False
+    kind = _text(fields["kind"], problem) if "kind" in fields else None
+    if kind is None:
+        problem(_line(node), f"this rule has no kind (one of: {', '.join(KINDS)})")
+        ok = False
+    elif kind.value not in KINDS:
+        problem(kind.line, f"kind '{kind.value}' is unknown (one of: {', '.join(KINDS)})")
+        ok = False
+    why = _text(fields["why"], problem) if "why" in fields else None
+    if why is None or not why.value.strip():
+        problem(_line(node), "this rule has no why: say in one line what it catches")
+        ok = False
+    patterns = _texts(fields.get("patterns"), "patterns", problem)
+    if not patterns:
+        problem(_line(fields.get("patterns", node)), "this rule has no patterns")
+        ok = False
+    not_if = _texts(fields.get("not_if"), "not_if", problem)
+    examples = _texts(fields.get("examples"), "examples", problem)
+    if not ok or rule_id is None or kind is None or why is None:
+        return None
+    return _RawRule(path=path, line=_line(node), id=rule_id, kind=kind.value, why=why.value.strip(),
+                    patterns=patterns, not_if=not_if, examples=examples)
+
+
+def _mapping(node: yaml.MappingNode, allowed: tuple[str, ...], what: str,
+             problem: Callable[[int, str], None]) -> dict[str, yaml.Node]:
+    fields: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        name = key.value if isinstance(key, yaml.ScalarNode) else None
+        if name not in allowed:
+            problem(_line(key), f"unknown field '{name}' ({what} has: {', '.join(allowed)})")
+        elif name in fields:
+            problem(_line(key), f"'{name}' appears twice")
+        else:
+            fields[name] = value
+    return fields
+
+
+def _text(node: yaml.Node, problem: Callable[[int, str], None]) -> _Text | None:
+    if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
+        problem(_line(node), "expected a text here")
+        return None
+    return _Text(node.value, _line(node))
+
+
+def _texts(node: yaml.Node | None, name: str, problem: Callable[[int, str], None]) -> list[_Text]:
+    if node is None:
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        problem(_line(node), f"{name} is a list: one item per line, each starting with '- '")
+        return []
+    texts = [_text(item, problem) for item in node.value]
+    return [t for t in texts if t is not None]
+
+
+# --- compiling -----------------------------------------------------------------------------------
+
+
+def _merge_spellings(files: list[_RawFile], problems: list[Problem]) -> dict[str, str]:
+    merged: dict[str, tuple[str, str, int]] = {}  # word -> (target, path, line)
+    for raw_file in files:
+        for word, target in raw_file.spellings:
+            key = _normalise_chars(word.value)
+            value = _normalise_chars(target.value)
+            if not key or " " in key:
+                problems.append(Problem(path=raw_file.path, line=word.line, message=(
+                    f"spelling '{word.value}': the chat spelling is one word")))
+                continue
+            if not value:
+                problems.append(Problem(path=raw_file.path, line=target.line, message=(
+                    f"spelling '{word.value}': say which word(s) it stands for")))
+                continue
+            if key in merged and merged[key][0] != value:
+                _, other_path, other_line = merged[key]
+                problems.append(Problem(path=raw_file.path, line=word.line, message=(
+                    f"spelling '{key}' already stands for '{merged[key][0]}' "
+                    f"in {other_path}:{other_line}")))
+                continue
+            merged[key] = (value, raw_file.path, word.line)
+    return {key: value for key, (value, _, _) in merged.items()}
+
+
+def _compile_rule(raw: _RawRule, file_not_if: list[_Exception], spellings: Mapping[str, str],
+                  problems: list[Problem]) -> _CompiledRule | None:
+    patterns: list[tuple[re.Pattern[str], int]] = []
+    ok = True
+    for pattern in raw.patterns:
+        regex = _compile_pattern(raw.path, pattern, spellings, problems)
+        if regex is None:
+            ok = False
+        else:
+            patterns.append((regex, pattern.line))
+    own_not_if = _compile_exceptions(raw.path, raw.not_if, spellings, problems)
+    if not ok or len(own_not_if) != len(raw.not_if):
+        return None
+    rule = SafetyRule(id=raw.id.value, kind=raw.kind, why=raw.why, path=raw.path, line=raw.line)
+    return _CompiledRule(rule=rule, patterns=tuple(patterns),
+                         not_if=tuple(own_not_if) + tuple(file_not_if))
+
+
+def _compile_exceptions(path: str, texts: list[_Text], spellings: Mapping[str, str],
+                        problems: list[Problem]) -> list[_Exception]:
+    exceptions = []
+    for text in texts:
+        regex = _compile_pattern(path, text, spellings, problems)
+        if regex is not None:
+            exceptions.append(_Exception(regex=regex, path=path, line=text.line))
+    return exceptions
+
+
+def _compile_pattern(path: str, pattern: _Text, spellings: Mapping[str, str],
+                     problems: list[Problem]) -> re.Pattern[str] | None:
+    source = pattern.value.strip()
+    try:
+        if source.startswith(REGEX_PREFIX):
+            try:
+                regex = re.compile(source[len(REGEX_PREFIX):].strip())
+            except re.error as error:
+                raise _PatternError(f"the regular expression does not compile: {error}") from None
+            if regex.search(" ") is not None:
+                raise _PatternError("this regular expression matches every message")
+            return regex
+        return re.compile(f" {_Phrase(source, spellings).compile()}(?= )")
+    except _PatternError as error:
+        problems.append(Problem(path=path, line=pattern.line, message=f"'{source}': {error}"))
+        return None
+
+
+class _PatternError(Exception):
+    pass
+
+
+class _Phrase:
+    """A phrase in the small syntax of the rule files, turned into a regular expression.
+
+    words        whole words, in this order ("ik wil dood")
+    (a|b c)      one of these
+    [a|b c]      optionally one of these
+    ...          0 to GAP_WORDS other words
+    stem*        a word that starts with stem ("zelfmoord*": zelfmoordgedachten)
+
+    The regex matches the normalised text without the leading space; words are joined by " ".
+    """
+
+    def __init__(self, source: str, spellings: Mapping[str, str]):
+        self.tokens = _PHRASE_TOKEN.findall(source)
+        self.position = 0
+        self.spellings = spellings
+
+    def compile(self) -> str:
+        regex = self._alternatives()
+        if self.position < len(self.tokens):
+            raise _PatternError(f"'{self.tokens[self.position]}' has no opening bracket")
+        return regex
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def _alternatives(self) -> str:
+        alternatives = [self._sequence()]
+        while self._peek() == "|":
+            self.position += 1
+            alternatives.append(self._sequence())
+        return alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
+
+    def _sequence(self) -> str:
+        items: list[tuple[str, str]] = []  # (required | optional | gap, regex)
+        while (token := self._peek()) not in (None, "|", ")", "]"):
+            self.position += 1
+            if token in ("(", "["):
+                closer = ")" if token == "(" else "]"
+                inner = self._alternatives()
+                if self._peek() != closer:
+                    raise _PatternError(f"'{token}' has no closing '{closer}'")
+                self.position += 1
+                items.append(("required" if token == "(" else "optional", inner))
+            elif token in ("...", "\u2026"):
+                items.append(("gap", ""))
+            else:
+                word = self._word(token)
+                if word:
+                    items.append(("required", word))
+        return self._join(items)
+
+    def _word(self, token: str) -> str:
+        if "..." in token or "\u2026" in token:
+            raise _PatternError("write '...' with a space on each side")
+        if _REGEX_LOOKING & set(token) or "*" in token[:-1]:
+            raise _PatternError(
+                f"'{token}' looks like a regular expression; in a phrase, write [word] for an "
+                f"optional word, (a|b) for a choice, or start the pattern with '{REGEX_PREFIX}'")
+        if token.endswith("*"):
+            stem = _normalise_chars(token[:-1])
+            if not stem or " " in stem:
+                raise _PatternError(f"'{token}': put '*' at the end of one word")
+            return re.escape(stem) + r"\w*"
+        words = _normalise(token, self.spellings)
+        return " ".join(re.escape(word) for word in words.split(" ")) if words else ""
+
+    @staticmethod
+    def _join(items: list[tuple[str, str]]) -> str:
+        kinds = [kind for kind, _ in items]
+        if not items:
+            raise _PatternError("empty brackets, or an empty choice such as (a|)")
+        if "required" not in kinds:
+            raise _PatternError("a phrase (and each choice in it) needs a word outside [ ]")
+        for index, kind in enumerate(kinds):
+            if kind == "gap" and not ("required" in kinds[:index]
+                                      and "required" in kinds[index + 1:]):
+                raise _PatternError("'...' must stand between words")
+        parts: list[str] = []
+        separate = False  # whether the next item needs a space before it
+        for index, (kind, regex) in enumerate(items):
+            required_later = "required" in kinds[index + 1:]
+            if kind == "required":
+                parts.append((" " if separate else "") + regex)
+                separate = True
+            elif kind == "optional" and not required_later:
+                parts.append(f"(?: {regex})?")
+            else:  # an optional word or a gap, before a required word: it brings its own space
+                body = regex if kind == "optional" else r"\w+"
+                repeat = "?" if kind == "optional" else f"{{0,{GAP_WORDS}}}"
+                parts.append((" " if separate else "") + f"(?:{body} ){repeat}")
+                separate = False
+        return "".join(parts)
+

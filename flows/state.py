@@ -1,0 +1,131 @@
+"""A person's conversation state: plain data that round-trips through JSON.
+
+It holds where the person is, where they were before a check-in or the menu interrupted, their
+profile, and the recent runs with their answers (so a check-in a month later can quote them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+CONSENT = ("unknown", "given", "declined")
+KEEP_RUNS = 12  # per flow; older runs stay in storage (/mijn, /export) but leave the state
+
+
+@dataclass(frozen=True, kw_only=True)
+class Position:
+    """The step a person is on, in which run of which flow."""
+
+    flow: str
+    step: str
+    run: str
+    entries: int = 0  # how many entries of an `entries` step they have written so far
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    value: Any
+    at: datetime
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    id: str
+    flow: str
+    version: int
+    started_at: datetime
+    answers: dict[str, Answer] = field(default_factory=dict)
+    history: tuple[str, ...] = ()  # the waiting steps passed, for /terug
+    recorded: bool = False  # whether storage knows this run (it does once something is saved)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prompt:
+    """A question of the engine's own, outside any flow: confirm /vergeet, pick a language, …"""
+
+    kind: str  # forget | language | time | crisis | consent
+    flow: str | None = None  # consent: the flow to enter once the person agrees
+    answered: bool = False  # crisis: whether the message was kept as the answer of the step
+
+
+@dataclass(frozen=True, kw_only=True)
+class State:
+    lang: str = "nl"
+    timezone: str = "Europe/Amsterdam"
+    consent: str = "unknown"
+    paused: bool = False
+    checkin_time: str | None = None  # "20:00", local to `timezone`
+    held_until: datetime | None = None
+    at: Position | None = None
+    suspended: tuple[Position, ...] = ()
+    prompt: Prompt | None = None
+    runs: tuple[Run, ...] = ()
+    counter: int = 0
+    last_event_at: datetime | None = None
+
+    def run(self, run_id: str) -> Run | None:
+        return next((r for r in self.runs if r.id == run_id), None)
+
+    def with_run(self, run: Run) -> State:
+        """The state with `run` added or replaced; old runs of the same flow drop out."""
+        runs = [r for r in self.runs if r.id != run.id] + [run]
+        needed = {p.run for p in (self.at, *self.suspended) if p is not None} | {run.id}
+        same_flow = [r for r in runs if r.flow == run.flow and r.id not in needed]
+        dropped = {r.id for r in same_flow[: max(len(same_flow) - KEEP_RUNS, 0)]}
+        return dataclasses.replace(self, runs=tuple(r for r in runs if r.id not in dropped))
+
+    def to_json(self) -> dict[str, Any]:
+        return _dump(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        return State(
+            lang=data.get("lang", "nl"),
+            timezone=data.get("timezone", "Europe/Amsterdam"),
+            consent=data.get("consent", "unknown"),
+            paused=data.get("paused", False),
+            checkin_time=data.get("checkin_time"),
+            held_until=_when(data.get("held_until")),
+            at=Position(**data["at"]) if data.get("at") else None,
+            suspended=tuple(Position(**p) for p in data.get("suspended", ())),
+            prompt=Prompt(**data["prompt"]) if data.get("prompt") else None,
+            runs=tuple(_load_run(r) for r in data.get("runs", ())),
+            counter=data.get("counter", 0),
+            last_event_at=_when(data.get("last_event_at")),
+        )
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _load_run(data: dict[str, Any]) -> Run:
+    answers = {
+        step: Answer(value=a["value"], at=datetime.fromisoformat(a["at"]), kind=a["kind"])
+        for step, a in data.get("answers", {}).items()
+    }
+    return Run(
+        id=data["id"],
+        flow=data["flow"],
+        version=data["version"],
+        started_at=datetime.fromisoformat(data["started_at"]),
+        answers=answers,
+        history=tuple(data.get("history", ())),
+        recorded=data.get("recorded", False),
+    )
+
+
+def _dump(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_dump(v) for v in value]
+    return value

@@ -1,0 +1,152 @@
+"""A whole journey through one flow, played against the engine and written out as a conversation.
+
+The author reads it to see what a person will see, check-ins included, with the time that passes
+between them. The golden transcripts in `tests/golden/` are made by this, so what the tests check
+is what the author reads. No clock: the journey starts at a fixed moment and time only moves
+when a check-in is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flows import moments
+from flows.effects import CancelCheckins, ScheduleCheckin
+from flows.engine import DONE, NEXT, SKIP, Engine
+from flows.events import CheckinDue, ChoiceMade, Event, Started, TextReceived
+from flows.messages import Message
+from flows.model import Library, StepSpec
+from flows.state import State
+
+# A journey starts on a Monday evening in Amsterdam in winter, the same every time.
+JOURNEY_START = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
+MAX_EVENTS = 400
+
+
+@dataclass
+class Journey:
+    """The conversation so far, as lines, and what was scheduled along the way."""
+
+    lines: list[str] = field(default_factory=list)
+    pending: list[ScheduleCheckin] = field(default_factory=list)
+    delivered: set[tuple[str, str]] = field(default_factory=set)
+
+
+def render_transcript(library: Library, flow_id: str, lang: str = "nl",
+                      answers: Mapping[str, Any] | None = None,
+                      start: datetime = JOURNEY_START) -> str:
+    """The journey through `flow_id`: the coach's messages, the replies from `answers` (keyed by
+    step id; a default reply otherwise) and each check-in that falls due, in time order."""
+    engine = Engine(library)
+    answers = dict(answers or {})
+    tz = ZoneInfo("Europe/Amsterdam")
+    journey = Journey()
+    state = State(lang=lang, consent="given")
+    now = start
+    journey.lines.append(f"# {flow_id} ({lang})")
+    journey.lines.append(f"── {moments.format_moment(now, lang, tz)} ──")
+    event: Event | None = Started(flow=flow_id)
+    used: dict[str, int] = {}
+    for _ in range(MAX_EVENTS):
+        if event is None:
+            break
+        step = engine.advance(state, event, now)
+        state = step.state
+        _write_messages(journey, step.messages)
+        for effect in step.effects:
+            if isinstance(effect, ScheduleCheckin):
+                journey.pending.append(effect)
+            elif isinstance(effect, CancelCheckins):
+                journey.pending = [
+                    c for c in journey.pending
+                    if not (c.kind in effect.kinds and effect.flow in (None, c.flow))
+                ]
+        event = _reply(library, state, step.messages, answers, used, journey)
+        if event is None:
+            event, now = _next_checkin(journey, flow_id, now, lang, tz)
+    return "\n".join(journey.lines) + "\n"
+
+
+def _write_messages(journey: Journey, messages: tuple[Message, ...]) -> None:
+    for message in messages:
+        journey.lines.append("")
+        for line in message.plain.splitlines():
+            journey.lines.append(f"coach: {line}".rstrip())
+        for row in message.buttons:
+            journey.lines.append("       " + "  ".join(f"[{b.label}]" for b in row))
+
+
+def _reply(library: Library, state: State, messages: tuple[Message, ...],
+           answers: dict[str, Any], used: dict[str, int], journey: Journey) -> Event | None:
+    """What the person says next: the answer for this step, or a plain default."""
+    at = state.at
+    if at is None or library.flows[at.flow].kind == "menu":
+        return None
+    step = library.flows[at.flow].steps[at.step]
+    used[at.step] = used.get(at.step, 0) + 1
+    if used[at.step] > 3:  # the journey came round again (a repeat): let it rest here
+        return None
+    wanted = answers.get(f"{at.flow}.{at.step}", answers.get(at.step))
+    if wanted is None:
+        wanted = _default_reply(step)
+    if isinstance(wanted, list):  # entries: one message each, then "Klaar"
+        if at.entries < len(wanted):
+            return _say(journey, str(wanted[at.entries]))
+        wanted = DONE
+    buttons = {b.token.rsplit(":", 1)[1]: b for m in messages for row in m.buttons for b in row}
+    if wanted in buttons:
+        journey.lines.append(f"jij:   [{buttons[wanted].label}]")
+        return ChoiceMade(token=buttons[wanted].token)
+    return _say(journey, str(wanted))
+
+
+def _default_reply(step: StepSpec) -> Any:
+    return {
+        "continue": NEXT,
+        "text": "(…)",
+        "entries": ["(…)"],
+        "choice": step.options[0].id if step.options else SKIP,
+        "scale": "gelijk",
+        "when": "morgen",
+        "clock": "20:00",
+    }.get(step.expect or "", SKIP)
+
+
+def _say(journey: Journey, text: str) -> Event:
+    journey.lines.append("")
+    journey.lines.append(f"jij:   {text}")
+    return TextReceived(text=text)
+
+
+def _next_checkin(journey: Journey, flow_id: str, now: datetime, lang: str,
+                  tz: ZoneInfo) -> tuple[Event | None, datetime]:
+    due = sorted(
+        (c for c in journey.pending
+         if c.flow == flow_id and (c.kind, c.step) not in journey.delivered),
+        key=lambda c: c.due_at,
+    )
+    if not due:
+        return None, now
+    checkin = due[0]
+    journey.pending.remove(checkin)
+    journey.delivered.add((checkin.kind, checkin.step))
+    later = max(checkin.due_at, now)
+    journey.lines.append("")
+    journey.lines.append(f"── {_elapsed(later - now, lang)}: {moments.format_moment(later, lang, tz)} "
+                         f"({checkin.kind}) ──")
+    event = CheckinDue(checkin=checkin.checkin, kind=checkin.kind, flow=checkin.flow,
+                       step=checkin.step, run=checkin.run, due_at=checkin.due_at,
+                       every=checkin.every)
+    return event, later
+
+
+def _elapsed(delta: timedelta, lang: str) -> str:
+    days = round(delta / timedelta(days=1))
+    if days >= 1:
+        return f"{days} dagen later" if lang == "nl" else f"{days} days later"
+    hours = max(round(delta / timedelta(hours=1)), 0)
+    return f"{hours} uur later" if lang == "nl" else f"{hours} hours later"

@@ -1,0 +1,113 @@
+"""A person talking to the pure engine, for tests: press buttons by label, type, let time pass."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flows.effects import CancelCheckins, Effect, SaveAnswer, ScheduleCheckin
+from flows.engine import Engine
+from flows.events import (
+    CheckinDue,
+    ChoiceMade,
+    CommandGiven,
+    Event,
+    MediaReceived,
+    Started,
+    TextReceived,
+)
+from flows.messages import Button, Message
+from flows.model import Library
+from flows.state import State
+
+
+class Conversation:
+    def __init__(self, library: Library, now: datetime, state: State | None = None):
+        self.engine = Engine(library)
+        self.library = library
+        self.now = now
+        self.state = state or State()
+        self.messages: list[Message] = []  # everything the coach said, in order
+        self.effects: list[Effect] = []
+        self.last: tuple[Message, ...] = ()  # what the last event produced
+        self.pending: list[ScheduleCheckin] = []
+
+    def send(self, event: Event) -> tuple[Message, ...]:
+        step = self.engine.advance(self.state, event, self.now)
+        # The state always survives a trip through JSON (it is stored that way).
+        assert State.from_json(step.state.to_json()) == step.state
+        self.state = step.state
+        self.messages += step.messages
+        self.effects += step.effects
+        self.last = step.messages
+        for effect in step.effects:
+            if isinstance(effect, ScheduleCheckin):
+                self.pending.append(effect)
+            elif isinstance(effect, CancelCheckins):
+                self.pending = [c for c in self.pending if not (
+                    c.kind in effect.kinds and effect.flow in (None, c.flow))]
+        return step.messages
+
+    # what a person does
+    def start(self, language: str | None = None, flow: str | None = None) -> tuple[Message, ...]:
+        return self.send(Started(language=language, flow=flow))
+
+    def say(self, text: str) -> tuple[Message, ...]:
+        return self.send(TextReceived(text=text))
+
+    def command(self, name: str, argument: str = "") -> tuple[Message, ...]:
+        return self.send(CommandGiven(name=name, argument=argument))
+
+    def media(self, kind: str) -> tuple[Message, ...]:
+        return self.send(MediaReceived(kind=kind))
+
+    def buttons(self) -> list[Button]:
+        for message in reversed(self.last):
+            if message.buttons:
+                return [b for row in message.buttons for b in row]
+        return []
+
+    def button(self, label: str) -> Button:
+        found = [b for b in self.buttons() if b.label == label]
+        assert found, f"no button {label!r} in {[b.label for b in self.buttons()]}"
+        return found[0]
+
+    def press(self, label: str) -> tuple[Message, ...]:
+        return self.send(ChoiceMade(token=self.button(label).token))
+
+    def press_option(self, option: str) -> tuple[Message, ...]:
+        """Press the button whose token ends in this option id (labels vary per language)."""
+        found = [b for b in self.buttons() if b.token.rsplit(":", 1)[1] == option]
+        assert found, f"no option {option!r} in {[b.token for b in self.buttons()]}"
+        return self.send(ChoiceMade(token=found[0].token))
+
+    def wait(self, delta: timedelta) -> None:
+        self.now += delta
+
+    def deliver_due(self) -> list[tuple[Message, ...]]:
+        """Every scheduled check-in that is due by now, in order, as the dispatcher would."""
+        out = []
+        for checkin in sorted(self.pending, key=lambda c: c.due_at):
+            if checkin.due_at <= self.now:
+                self.pending.remove(checkin)
+                out.append(self.send(CheckinDue(
+                    checkin=checkin.checkin, kind=checkin.kind, flow=checkin.flow,
+                    step=checkin.step, run=checkin.run, due_at=checkin.due_at,
+                    every=checkin.every)))
+        return out
+
+    # what a test looks at
+    @property
+    def texts(self) -> list[str]:
+        return [m.plain for m in self.last]
+
+    @property
+    def keys(self) -> list[str]:
+        return [m.key for m in self.last]
+
+    @property
+    def position(self) -> tuple[str, str] | None:
+        at = self.state.at
+        return (at.flow, at.step) if at else None
+
+    def saved(self) -> list[SaveAnswer]:
+        return [e for e in self.effects if isinstance(e, SaveAnswer)]

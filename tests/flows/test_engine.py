@@ -1,0 +1,394 @@
+"""The pure engine, as a person meets it: no network, no database, no clock."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from flows.effects import (
+    CancelCheckins,
+    DeletionRequested,
+    ExportRequested,
+    HoldCheckins,
+    RunStarted,
+    SaveAnswer,
+    ScheduleCheckin,
+    ShowAnswers,
+)
+from flows.events import ChoiceMade
+from flows.messages import TOKEN_LIMIT
+from flows.state import State
+from tests.conftest import MONDAY_EVENING
+from tests.flows.conversation import Conversation
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT.parent / "shared" / "seed" / "stap-4-balans-geven-en-nemen.txt"
+
+
+def consented(library, **state) -> Conversation:
+    return Conversation(library, MONDAY_EVENING, State(consent="given", **state))
+
+
+def seed_poem() -> list[str]:
+    text = SEED.read_text(encoding="utf-8")
+    start = text.index("Elke relatie danst")
+    end = text.index("in een zachte cirkel van wij.") + len("in een zachte cirkel van wij.")
+    return [line.strip() for line in text[start:end].splitlines() if line.strip()]
+
+
+def test_first_start_asks_consent_and_says_it_is_not_therapy(library):
+    talk = Conversation(library, MONDAY_EVENING)
+    talk.start(language="nl")
+    talk.press_option("_next")
+    said = " ".join(m.plain for m in talk.messages).lower()
+    assert "therapie" in said
+    assert {b.token.rsplit(":", 1)[1] for b in talk.buttons()} >= {"ja", "nee"}
+    assert talk.position == ("opening", "toestemming")
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed lies outside the repository")
+def test_the_poem_is_the_seeds_poem_line_for_line(library):
+    talk = Conversation(library, MONDAY_EVENING)
+    talk.start(language="nl")
+    talk.press_option("_next")
+    talk.press_option("ja")
+    poem = [m for m in talk.messages if m.key == "opening:gedicht"]
+    assert len(poem) == 1, "the poem is its own message"
+    lines = [line.strip() for line in poem[0].plain.splitlines() if line.strip()]
+    assert lines == seed_poem()
+
+
+def test_saying_no_stores_nothing_but_still_shows_poem_and_explanation(library):
+    talk = Conversation(library, MONDAY_EVENING)
+    talk.start(language="nl")
+    talk.press_option("_next")
+    talk.press_option("nee")
+    assert talk.state.consent == "declined"
+    assert any(m.key == "opening:gedicht" for m in talk.messages)
+    talk.press_option("_next")
+    assert talk.position[0] == "uitleg"
+    talk.start(flow="oefening-1")
+    assert "common:consent.needed" in talk.keys
+    assert not [e for e in talk.effects if isinstance(e, SaveAnswer | RunStarted)]
+
+
+def test_english_speakers_get_english_from_the_first_message(library):
+    talk = Conversation(library, MONDAY_EVENING)
+    talk.start(language="en-GB")
+    assert talk.state.lang == "en"
+    assert "therapy" in " ".join(talk.texts).lower() or "therapy" in " ".join(
+        m.plain for m in talk.messages).lower()
+
+
+def walk_exercise_one(talk: Conversation, plan: str = "Zondag bel ik mijn zus.") -> None:
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")  # doel
+    talk.press_option("familielid")
+    talk.say("Ik luister veel en help met boodschappen.")
+    talk.say("Ze belt me als ik ziek ben.")
+    talk.press_option("geef-veel")
+    while talk.position and talk.position[1] != "plan":
+        step = talk.library.flows["oefening-1"].steps[talk.position[1]]
+        if step.expect == "entries":
+            talk.say("Toen ik de verhuizing alleen regelde.")
+            talk.press_option("_done")
+        elif step.expect == "text":
+            talk.say("(antwoord)")
+        else:
+            talk.press_option("_next" if step.expect == "continue" else "_skip")
+    talk.say(plan)
+
+
+def test_answers_are_saved_with_the_question_they_answer(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    saved = {(e.step, e.item): e for e in talk.saved()}
+    assert saved[("relatie", 0)].value == "familielid"
+    assert saved[("geven", 0)].value == "Ik luister veel en help met boodschappen."
+    assert saved[("balans", 0)].value == "geef-veel"
+    assert saved[("plan", 0)].value == "Zondag bel ik mijn zus."
+    assert all(e.question for e in saved.values())
+    assert any(isinstance(e, RunStarted) for e in talk.effects)
+
+
+def test_giving_too_much_leads_to_the_advice_on_boundaries(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    visited = {m.key for m in talk.messages}
+    assert "oefening-1:actie.geven" in visited
+    assert "oefening-1:actie.nemen" not in visited
+
+
+def test_week_evaluation_quotes_the_plan_with_its_date(library):
+    talk = consented(library)
+    walk_exercise_one(talk, plan="Ik zeg <nee> & meen het")
+    while talk.position and talk.position[1] != "evaluatie-moment":
+        talk.press_option("morgen" if talk.position[1] == "wanneer" else "_skip")
+    talk.press_option("week")
+    evaluation = [c for c in talk.pending if c.kind == "evaluation"]
+    assert len(evaluation) == 1
+    assert evaluation[0].due_at == MONDAY_EVENING + timedelta(days=7)
+    talk.wait(timedelta(days=8))
+    delivered = talk.deliver_due()
+    said = "\n".join(m.plain for batch in delivered for m in batch)
+    assert "Ik zeg <nee> & meen het" in said
+    assert "2 maart" in said  # the day the plan was written
+    html = "\n".join(m.text for batch in delivered for m in batch)
+    assert "Ik zeg &lt;nee&gt; &amp; meen het" in html, "quoted text is escaped for Telegram"
+
+
+def test_the_plan_reminder_comes_on_the_chosen_day(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    talk.say("vrijdag om 20:00")
+    reminder = [c for c in talk.pending if c.kind == "reminder"]
+    assert len(reminder) == 1
+    assert reminder[0].due_at.isoformat() == "2026-03-06T19:00:00+00:00"
+
+
+def test_every_question_of_an_exercise_can_be_skipped(library):
+    for flow_id in ("oefening-1", "oefening-2"):
+        talk = consented(library)
+        talk.start(flow=flow_id)
+        for _ in range(80):
+            if talk.position is None or talk.position[0] != flow_id:
+                break
+            step = library.flows[flow_id].steps[talk.position[1]]
+            options = [b.token.rsplit(":", 1)[1] for b in talk.buttons()]
+            assert "_skip" in options or step.expect == "continue", (flow_id, step.id)
+            talk.press_option("_skip" if "_skip" in options else "_next")
+        assert talk.position is None or talk.position[0] != flow_id, "the exercise ended"
+        assert not talk.saved()
+
+
+def test_back_goes_to_the_previous_question_and_keeps_the_answer(library):
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.press_option("partner")
+    talk.say("Ik kook elke dag.")
+    assert talk.position == ("oefening-1", "nemen")
+    talk.command("back")
+    assert talk.position == ("oefening-1", "geven")
+    talk.command("back")
+    assert talk.position == ("oefening-1", "relatie")
+    assert talk.state.run(talk.state.at.run).answers["geven"].value == "Ik kook elke dag."
+
+
+def test_an_old_button_pressed_again_changes_nothing(library):
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    old_relation_buttons = talk.buttons()
+    talk.press_option("partner")
+    before = talk.state
+    talk.send(ChoiceMade(token=old_relation_buttons[2].token))
+    assert talk.keys[0] == "common:stale-button"
+    assert talk.position == ("oefening-1", "geven")
+    assert talk.state.run(before.at.run).answers == before.run(before.at.run).answers
+
+
+def test_a_made_up_token_is_answered_kindly(library):
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    for token in ("", ":", "x:forget:ja", "r1:doel:_next:extra", "rzz:relatie:partner"):
+        talk.send(ChoiceMade(token=token))
+        assert talk.keys[0] == "common:stale-button"
+    assert not any(isinstance(e, DeletionRequested) for e in talk.effects)
+
+
+def test_a_sticker_gets_a_kind_answer_and_the_question_again(library):
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.media("sticker")
+    assert talk.keys[0] == "common:media.sticker"
+    assert talk.last[-1].buttons, "the question is asked again, with its buttons"
+    assert talk.position == ("oefening-1", "relatie")
+
+
+def test_text_where_a_choice_was_expected_is_matched_to_a_button(library):
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.say("Partner")
+    assert talk.position == ("oefening-1", "geven")
+    talk.command("back")
+    talk.say("2")
+    assert talk.state.run(talk.state.at.run).answers["relatie"].value == "vriend"
+    talk.command("back")
+    talk.say("mijn buurvrouw")
+    assert talk.keys[0] == "common:choice.use-buttons"
+
+
+def test_a_checkin_in_the_middle_of_an_exercise_returns_to_where_you_were(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    talk.press_option("morgen")  # the plan reminder, tomorrow
+    at = talk.position
+    talk.wait(timedelta(days=1))
+    talk.deliver_due()
+    keys = [m.key for m in talk.messages[-6:]]
+    assert "oefening-1:herinnering" in keys
+    assert "common:back-where-you-were" in keys
+    assert talk.position == at
+
+
+def test_a_checkin_much_later_than_planned_says_so_kindly(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    talk.press_option("morgen")
+    talk.wait(timedelta(days=3))
+    delivered = talk.deliver_due()
+    assert delivered[0][0].key == "common:late"
+
+
+def test_daily_checkin_at_eight_follows_the_clock_across_daylight_saving(library):
+    talk = consented(library)
+    talk.command("time", "20:00")
+    daily = [c for c in talk.pending if c.kind == "daily"]
+    # Monday 20:00 in Amsterdam has just begun, so the first is Tuesday at 20:00 (19:00 UTC).
+    assert daily[0].due_at.isoformat() == "2026-03-03T19:00:00+00:00"
+    talk.wait(timedelta(days=26, hours=1))  # Saturday 28 March, 21:00; summer time starts Sunday
+    talk.deliver_due()
+    nxt = [c for c in talk.pending if c.kind == "daily"]
+    assert nxt[0].due_at.isoformat() == "2026-03-29T18:00:00+00:00"
+    assert talk.position[0] == "dagelijks"
+
+
+def test_time_off_cancels_the_daily_checkin(library):
+    talk = consented(library)
+    talk.command("time", "20:00")
+    talk.command("time", "uit")
+    assert isinstance(talk.effects[-1], CancelCheckins)
+    assert talk.state.checkin_time is None
+
+
+def test_pause_and_resume(library):
+    talk = consented(library)
+    talk.command("pause")
+    assert talk.state.paused and talk.keys == ["common:paused"]
+    talk.command("pause")
+    assert talk.keys == ["common:already-paused"]
+    talk.command("resume")
+    assert not talk.state.paused and talk.keys == ["common:resumed"]
+
+
+def test_forget_asks_first_and_deletes_only_after_yes(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    talk.command("forget")
+    assert not any(isinstance(e, DeletionRequested) for e in talk.effects)
+    talk.press_option("nee")
+    assert talk.state.consent == "given"
+    talk.command("forget")
+    talk.press_option("ja")
+    assert isinstance(talk.effects[-1], DeletionRequested)
+    assert talk.state.runs == () and talk.state.at is None
+
+
+def test_mine_and_export_ask_the_shell_and_then_continue(library):
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.command("mine")
+    assert isinstance(talk.effects[-1], ShowAnswers)
+    assert talk.last[-1].buttons, "the current question comes again"
+    talk.command("export")
+    assert isinstance(talk.effects[-1], ExportRequested)
+
+
+def test_a_crisis_message_gets_help_first_and_holds_checkins(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    talk.say("Ik wil er niet meer zijn.")
+    assert talk.keys[0] == "common:crisis.help"
+    assert "113" in talk.texts[0] and "0800-0113" in talk.texts[0] and "112" in talk.texts[0]
+    hold = [e for e in talk.effects if isinstance(e, HoldCheckins)]
+    assert hold and hold[-1].until == MONDAY_EVENING + timedelta(days=1)
+    talk.press_option("continue")
+    assert talk.keys[0] == "common:crisis.continued"
+
+
+def test_ordinary_sadness_gets_no_helplines(library):
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.press_option("partner")
+    talk.say("Ik schaam me dood als ik eraan denk, en ik ben doodmoe.")
+    assert "common:crisis.help" not in talk.keys
+
+
+def test_language_can_change_midway(library):
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.command("language")
+    talk.press_option("en")
+    assert talk.state.lang == "en"
+    assert talk.last[-1].buttons[0][0].label == "Continue" or talk.last[-1].buttons
+
+
+def test_every_button_token_fits_telegram(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    for message in talk.messages:
+        for row in message.buttons:
+            for button in row:
+                assert len(button.token.encode()) <= TOKEN_LIMIT
+
+
+def test_someone_on_a_removed_step_is_moved_where_the_flow_says(library):
+    flows = dict(library.flows)
+    old = flows["oefening-1"]
+    steps = {k: v for k, v in old.steps.items() if k != "nemen"}
+    flows["oefening-1"] = dataclasses.replace(old, steps=steps, version=2,
+                                              moved={"nemen": "balans"})
+    changed = dataclasses.replace(library, flows=flows)
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.press_option("partner")
+    talk.say("Veel.")
+    assert talk.position == ("oefening-1", "nemen")
+    later = Conversation(changed, talk.now, talk.state)
+    later.start()
+    assert later.position == ("oefening-1", "balans")
+
+
+def test_repeat_checkins_come_back_at_the_chosen_cadence(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    for _ in range(60):
+        if talk.position is None or talk.position[1] == "herhalen":
+            break
+        talk.press_option("morgen" if talk.position[1] == "wanneer" else
+                          "week" if talk.position[1] == "evaluatie-moment" else "_skip")
+    talk.press_option("elke-twee-weken")
+    repeat = [c for c in talk.pending if c.kind == "repeat"]
+    assert len(repeat) == 1 and repeat[0].every == "14d" and repeat[0].run is None
+    scheduled = [e for e in talk.effects if isinstance(e, ScheduleCheckin)]
+    assert {e.kind for e in scheduled} >= {"reminder", "evaluation", "repeat"}
+
+
+def test_flows_imports_no_io_and_reads_no_clock():
+    forbidden = {"bot", "telegram", "sqlmodel", "sqlalchemy", "apscheduler", "asyncio", "httpx",
+                 "socket", "urllib", "requests", "os", "subprocess", "time"}
+    for path in (ROOT / "flows").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+        source = path.read_text(encoding="utf-8")
+        assert not re.search(r"\b(datetime\.now|datetime\.utcnow|date\.today|time\.time)\(",
+                             source), f"{path.name} reads the clock"
+        assert "open(" not in source, f"{path.name} opens a file"
