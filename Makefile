@@ -1,5 +1,5 @@
 # Two commands a newcomer needs: `make console` and `make test`. Each sets up .venv first.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 

@@ -17,7 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    return int(args.run(args) or 0)
+    from flows.diagnostics import ContentError
+
+    try:
+        return int(args.run(args) or 0)
+    except ContentError as error:  # a broken flow or text: say where, not a traceback
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print("run `kern-coach flows check` after fixing these", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,13 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands")
 
     console = commands.add_parser("console", help="chat in the terminal as one local person")
-    console.add_argument("--lang", choices=["nl", "en"], default=None,
-                         help="the language to begin in (default: nl)")
+    console.add_argument(
+        "--lang", choices=["nl", "en"], default=None, help="the language to begin in (default: nl)"
+    )
     console.set_defaults(run=_console)
 
     telegram = commands.add_parser("telegram", help="serve Telegram (TELEGRAM_BOT_TOKEN)")
-    telegram.add_argument("--webhook-url", default=None,
-                          help="receive updates by webhook at this public URL instead of polling")
+    telegram.add_argument(
+        "--webhook-url",
+        default=None,
+        help="receive updates by webhook at this public URL instead of polling",
+    )
     telegram.add_argument("--port", type=int, default=8443, help="webhook port (default 8443)")
     telegram.set_defaults(run=_telegram)
 
@@ -45,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     transcript = flow_commands.add_parser("transcript", help="a whole journey as text")
     transcript.add_argument("flow", help="the flow id, e.g. oefening-1")
     transcript.add_argument("--lang", choices=["nl", "en"], default="nl")
-    transcript.add_argument("--answers", type=Path, default=None,
-                            help="YAML file: step id → the reply to give there")
+    transcript.add_argument(
+        "--answers", type=Path, default=None, help="YAML file: step id → the reply to give there"
+    )
     transcript.set_defaults(run=_flows_transcript)
     diagram = flow_commands.add_parser("diagram", help="the flow as a Mermaid diagram")
     diagram.add_argument("flow")
@@ -74,14 +87,8 @@ def _flows_check(args: argparse.Namespace) -> int:
 
 def _library():  # type: ignore[no-untyped-def]
     from bot.content import load_library
-    from flows.diagnostics import ContentError
 
-    try:
-        return load_library()
-    except ContentError as error:
-        for problem in error.problems:
-            print(problem, file=sys.stderr)
-        raise SystemExit(1) from None
+    return load_library()
 
 
 def _flows_transcript(args: argparse.Namespace) -> int:
@@ -91,8 +98,10 @@ def _flows_transcript(args: argparse.Namespace) -> int:
 
     library = _library()
     if args.flow not in library.flows:
-        print(f"unknown flow '{args.flow}'; known: {', '.join(sorted(library.flows))}",
-              file=sys.stderr)
+        print(
+            f"unknown flow '{args.flow}'; known: {', '.join(sorted(library.flows))}",
+            file=sys.stderr,
+        )
         return 2
     answers = yaml.safe_load(args.answers.read_text(encoding="utf-8")) if args.answers else {}
     sys.stdout.write(render_transcript(library, args.flow, args.lang, answers or {}))

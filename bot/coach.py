@@ -47,6 +47,7 @@ class Handled:
     new: bool
     person_id: int | None
     deleted: bool = False
+    replies: tuple[str, ...] = ()  # the text keys of the engine's messages in this turn
 
 
 class Coach:
@@ -56,10 +57,11 @@ class Coach:
         self.store = store_
         self.clock = clock
 
-    # --- incoming ---------------------------------------------------------------------------------
+    # --- incoming --------------------------------------------------------------------------------
 
-    def handle(self, channel: str, address: str, event: Event, *,
-               update_id: int | None = None) -> Handled:
+    def handle(
+        self, channel: str, address: str, event: Event, *, update_id: int | None = None
+    ) -> Handled:
         """Handle one event of the person at `address`: the state, their answer and the replies
         are committed together. An update seen before is skipped."""
         now = self.clock.now()
@@ -69,17 +71,26 @@ class Coach:
                 return Handled(new=False, person_id=person.id)
             if person.unreachable:  # they wrote again, so they can be reached again
                 person.unreachable = False
-            deleted = self._turn(session, person, event, now)
+            deleted, replies = self._turn(session, person, event, now)
         if deleted:
             db.checkpoint(self.store.engine)
-        return Handled(new=True, person_id=None if deleted else person.id, deleted=deleted)
+        return Handled(
+            new=True, person_id=None if deleted else person.id, deleted=deleted, replies=replies
+        )
 
-    def _turn(self, session: Session, person: Person, event: Event, now: datetime) -> bool:
+    def _turn(
+        self, session: Session, person: Person, event: Event, now: datetime
+    ) -> tuple[bool, tuple[str, ...]]:
         assert person.id is not None
         state = store.load_state(person)
         step = self.engine.advance(state, event, now)
-        log.info("turn person=%s event=%s messages=%d effects=%s", person.id, event.type_name,
-                 len(step.messages), ",".join(e.type_name for e in step.effects) or "-")
+        log.info(
+            "turn person=%s event=%s messages=%d effects=%s",
+            person.id,
+            event.type_name,
+            len(step.messages),
+            ",".join(e.type_name for e in step.effects) or "-",
+        )
         first: list[dict[str, Any]] = []  # what storage adds goes before the engine's replies
         deleted = False
         for effect in step.effects:
@@ -91,28 +102,53 @@ class Coach:
         payloads = first + [m.to_json() for m in step.messages]
         if not deleted:
             store.save_state(session, person, step.state, now)
-        store.add_outgoing(session, person_id=None if deleted else person.id,
-                           channel=person.channel, address=person.address, payloads=payloads,
-                           now=now)
-        return deleted
+        store.add_outgoing(
+            session,
+            person_id=None if deleted else person.id,
+            channel=person.channel,
+            address=person.address,
+            payloads=payloads,
+            now=now,
+        )
+        return deleted, tuple(m.key for m in step.messages)
 
-    def _apply(self, session: Session, person: Person, lang: str, effect: Effect,
-               now: datetime) -> list[dict[str, Any]]:
+    def _apply(
+        self, session: Session, person: Person, lang: str, effect: Effect, now: datetime
+    ) -> list[dict[str, Any]]:
         person_id = person.id
         assert person_id is not None
         if isinstance(effect, SaveAnswer):
-            store.save_answer(session, person_id, run=effect.run, flow=effect.flow,
-                              step=effect.step, question=effect.question, kind=effect.kind,
-                              item=effect.item, value=effect.value, at=effect.at)
+            store.save_answer(
+                session,
+                person_id,
+                run=effect.run,
+                flow=effect.flow,
+                step=effect.step,
+                question=effect.question,
+                kind=effect.kind,
+                item=effect.item,
+                value=effect.value,
+                at=effect.at,
+            )
         elif isinstance(effect, RunStarted):
-            store.start_run(session, person_id, effect.run, effect.flow, effect.flow_version,
-                            effect.at)
+            store.start_run(
+                session, person_id, effect.run, effect.flow, effect.flow_version, effect.at
+            )
         elif isinstance(effect, RunFinished):
             store.finish_run(session, person_id, effect.run, effect.at)
         elif isinstance(effect, ScheduleCheckin):
-            store.schedule_checkin(session, person_id, key=effect.checkin, kind=effect.kind,
-                                   flow=effect.flow, step=effect.step, run=effect.run,
-                                   due_at=effect.due_at, every=effect.every, now=now)
+            store.schedule_checkin(
+                session,
+                person_id,
+                key=effect.checkin,
+                kind=effect.kind,
+                flow=effect.flow,
+                step=effect.step,
+                run=effect.run,
+                due_at=effect.due_at,
+                every=effect.every,
+                now=now,
+            )
         elif isinstance(effect, CancelCheckins):
             store.cancel_checkins(session, person_id, effect.kinds, effect.flow)
         elif isinstance(effect, HoldCheckins):
@@ -125,7 +161,7 @@ class Coach:
             raise TypeError(f"no handler for {effect!r}")
         return []
 
-    # --- check-ins ----------------------------------------------------------------------------------
+    # --- check-ins -------------------------------------------------------------------------------
 
     def deliver_due(self, limit: int = DISPATCH_BATCH) -> int:
         """Feed every due check-in to the engine, one transaction each; returns how many.
@@ -147,9 +183,15 @@ class Coach:
                 return False  # another process has it, or it was cancelled meanwhile
             checkin.status = "done"
             session.add(checkin)
-            event = CheckinDue(checkin=checkin.key, kind=checkin.kind, flow=checkin.flow,
-                               step=checkin.step, run=checkin.run_key, due_at=checkin.due_at,
-                               every=checkin.every)
+            event = CheckinDue(
+                checkin=checkin.key,
+                kind=checkin.kind,
+                flow=checkin.flow,
+                step=checkin.step,
+                run=checkin.run_key,
+                due_at=checkin.due_at,
+                every=checkin.every,
+            )
             self._turn(session, person, event, now)
         return True
 
@@ -157,7 +199,7 @@ class Coach:
         with self.store.transaction() as session:
             return store.next_due_at(session)
 
-    # --- channels' feedback ----------------------------------------------------------------------------
+    # --- channels' feedback ----------------------------------------------------------------------
 
     def mark_unreachable(self, channel: str, address: str) -> None:
         """The person blocked the bot: hold their check-ins and drop what waited for them."""
@@ -167,4 +209,3 @@ class Coach:
                 store.set_unreachable(session, person.id, True)
             dropped = store.drop_outgoing_of(session, channel, address)
         log.warning("chat unreachable (blocked the bot); %d waiting message(s) dropped", dropped)
-

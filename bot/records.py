@@ -75,17 +75,32 @@ def overview(session: Session, person: Person, library: Library, lang: str) -> l
     for run in shown:
         flow = library.flows.get(run.flow)
         title = plain_text(render(lang, flow.title, tz)) if flow else run.flow
-        parts = [render(lang, "common:mine.run", tz, flow_title=title,
-                        date=moments.format_date(run.started_at, lang, tz))]
+        parts = [
+            render(
+                lang,
+                "common:mine.run",
+                tz,
+                flow_title=title,
+                date=moments.format_date(run.started_at, lang, tz),
+            )
+        ]
         for rows in grouped[run.run_key]:
             question = _question(library, lang, tz, rows[0].question)
-            parts.append(render(lang, "common:mine.answer", tz, question=question,
-                                answer=_answer_text(library, lang, tz, rows)))
+            parts.append(
+                render(
+                    lang,
+                    "common:mine.answer",
+                    tz,
+                    question=question,
+                    answer=_answer_text(library, lang, tz, rows),
+                )
+            )
         messages.append(Message(key="common:mine.run", text="\n\n".join(parts), quotes=True))
     hidden = len([r for r in runs if r.run_key in grouped]) - len(shown)
     if hidden > 0:
-        messages.append(Message(key="common:mine.more",
-                                text=render(lang, "common:mine.more", tz, count=hidden)))
+        messages.append(
+            Message(key="common:mine.more", text=render(lang, "common:mine.more", tz, count=hidden))
+        )
     return messages
 
 
@@ -106,20 +121,38 @@ def export_data(session: Session, person: Person, library: Library) -> dict[str,
             "since": person.created_at.isoformat(),
         },
         "runs": [
-            {"run": r.run_key, "flow": r.flow, "flow_version": r.flow_version,
-             "started_at": r.started_at.isoformat(),
-             "finished_at": r.finished_at.isoformat() if r.finished_at else None}
+            {
+                "run": r.run_key,
+                "flow": r.flow,
+                "flow_version": r.flow_version,
+                "started_at": r.started_at.isoformat(),
+                "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+            }
             for r in store.runs_of(session, person.id)
         ],
         "answers": [
-            {"run": a.run_key, "flow": a.flow, "step": a.step, "item": a.item, "kind": a.kind,
-             "question": _question(library, lang, tz, a.question),
-             "value": json.loads(a.value), "answered_at": a.answered_at.isoformat()}
+            {
+                "run": a.run_key,
+                "flow": a.flow,
+                "step": a.step,
+                "item": a.item,
+                "kind": a.kind,
+                "question": _question(library, lang, tz, a.question),
+                "value": json.loads(a.value),
+                "answered_at": a.answered_at.isoformat(),
+            }
             for a in answers
         ],
         "checkins": [
-            {"kind": c.kind, "flow": c.flow, "step": c.step, "run": c.run_key,
-             "due_at": c.due_at.isoformat(), "status": c.status, "every": c.every}
+            {
+                "kind": c.kind,
+                "flow": c.flow,
+                "step": c.step,
+                "run": c.run_key,
+                "due_at": c.due_at.isoformat(),
+                "status": c.status,
+                "every": c.every,
+            }
             for c in store.checkins_of(session, person.id)
         ],
     }
@@ -138,8 +171,9 @@ def export_text(data: dict[str, Any], session: Session, person: Person, library:
             continue
         flow = library.flows.get(run.flow)
         title = plain_text(render(lang, flow.title, tz)) if flow else run.flow
-        lines.append(f"== {title}, {moments.format_date(run.started_at, lang, tz, with_year=True)}"
-                     " ==")
+        lines.append(
+            f"== {title}, {moments.format_date(run.started_at, lang, tz, with_year=True)} =="
+        )
         for rows in grouped[run.run_key]:
             lines.append(_question(library, lang, tz, rows[0].question))
             lines.append(_answer_text(library, lang, tz, rows))
@@ -152,19 +186,35 @@ def export_text(data: dict[str, Any], session: Session, person: Person, library:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def export_payloads(session: Session, person: Person, library: Library, lang: str,
-                    now: datetime) -> list[dict[str, Any]]:
+def export_payloads(
+    session: Session, person: Person, library: Library, lang: str, now: datetime
+) -> list[dict[str, Any]]:
     data = export_data(session, person, library)
     tz = ZoneInfo(person.timezone)
     if not data["answers"] and not data["checkins"]:
-        return [Message(key="common:export.nothing",
-                        text=library.texts.render(lang, "common:export.nothing", tz)).to_json()]
+        return [
+            Message(
+                key="common:export.nothing",
+                text=library.texts.render(lang, "common:export.nothing", tz),
+            ).to_json()
+        ]
     stamp = now.astimezone(tz).strftime("%Y-%m-%d")
     return [
-        Message(key="common:export.ready",
-                text=library.texts.render(lang, "common:export.ready", tz)).to_json(),
-        {"document": {"filename": f"kern-coach-{stamp}.txt", "mime": "text/plain",
-                      "content": export_text(data, session, person, library)}},
-        {"document": {"filename": f"kern-coach-{stamp}.json", "mime": "application/json",
-                      "content": json.dumps(data, ensure_ascii=False, indent=2)}},
+        Message(
+            key="common:export.ready", text=library.texts.render(lang, "common:export.ready", tz)
+        ).to_json(),
+        {
+            "document": {
+                "filename": f"kern-coach-{stamp}.txt",
+                "mime": "text/plain",
+                "content": export_text(data, session, person, library),
+            }
+        },
+        {
+            "document": {
+                "filename": f"kern-coach-{stamp}.json",
+                "mime": "application/json",
+                "content": json.dumps(data, ensure_ascii=False, indent=2),
+            }
+        },
     ]

@@ -33,8 +33,13 @@ class CheckinScheduler:
         self.last_run: datetime | None = None
 
     def start(self) -> None:
-        self.scheduler.add_job(self.dispatch, IntervalTrigger(seconds=SAFETY_NET_SECONDS),
-                               id="safety-net", max_instances=1, coalesce=True)
+        self.scheduler.add_job(
+            self.dispatch,
+            IntervalTrigger(seconds=SAFETY_NET_SECONDS),
+            id="safety-net",
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.start()
         self.scheduler.add_job(self.dispatch, id="at-start")  # what fell due while we were down
 
@@ -68,5 +73,10 @@ class CheckinScheduler:
         # check-in another process is busy with is past due but not ours: look again in a second.
         clock = self.coach.clock
         wall = max(due, clock.now() + MIN_WAIT) - clock.offset
-        self.scheduler.add_job(self.dispatch, DateTrigger(run_date=wall), id=WAKE_JOB,
-                               replace_existing=True, misfire_grace_time=None)
+        self.scheduler.add_job(
+            self.dispatch,
+            DateTrigger(run_date=wall),
+            id=WAKE_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )

@@ -14,20 +14,26 @@ def mermaid(flow: Flow) -> str:
             lines.append(f"    {_node(step.id)} -->{_condition(rule)} {_node(rule.goto)}")
         for option in step.options:
             if option.flow:
-                lines.append(f"    {_node(step.id)} -->|{option.id}| flow_{_node(option.flow)}"
-                             f"[[{option.flow}]]")
+                lines.append(
+                    f"    {_node(step.id)} -->|{option.id}| flow_{_node(option.flow)}"
+                    f"[[{option.flow}]]"
+                )
             for rule in option.next or ():
                 lines.append(f"    {_node(step.id)} -->|{option.id}| {_node(rule.goto)}")
             if option.schedule:
                 s = option.schedule
-                lines.append(f"    {_node(step.id)} -.->|{option.id}: {s.kind} "
-                             f"{_delay(s.after, s.at_answer)}| {_node(s.step)}")
+                lines.append(
+                    f"    {_node(step.id)} -.->|{option.id}: {s.kind} "
+                    f"{_delay(s.after, s.at_answer)}| {_node(s.step)}"
+                )
         if step.skip:
             lines.append(f"    {_node(step.id)} -.->|overslaan| {_node(step.skip)}")
         if step.schedule:
             s = step.schedule
-            lines.append(f"    {_node(step.id)} -.->|{s.kind} {_delay(s.after, s.at_answer)}| "
-                         f"{_node(s.step)}")
+            lines.append(
+                f"    {_node(step.id)} -.->|{s.kind} {_delay(s.after, s.at_answer)}| "
+                f"{_node(s.step)}"
+            )
     lines.append(f"    {_node(END)}(((einde)))")
     return "\n".join(lines) + "\n"
 

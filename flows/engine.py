@@ -62,23 +62,68 @@ PROMPT_RUN = "x"  # the run part of tokens of the engine's own prompts
 ENGINE_TEXT_KEYS = tuple(
     f"common:{key}"
     for key in (
-        "buttons.verder", "buttons.overslaan", "buttons.klaar", "buttons.ja", "buttons.nee",
+        "buttons.verder",
+        "buttons.overslaan",
+        "buttons.klaar",
+        "buttons.ja",
+        "buttons.nee",
         *(f"scale.{s}" for s in SCALE),
-        *(f"when.{p}" for p in WHEN_PRESETS), "when.not-understood", "when.confirm",
-        "clock.not-understood", "entries.more", "choice.use-buttons", "stale-button",
-        *(f"media.{k}" for k in ("sticker", "photo", "voice", "video", "location", "document",
-                                 "other")),
-        "help", "welcome-back", "back-where-you-were", "nothing-to-go-back-to", "nothing-to-skip",
-        "late", "idle", "unknown-command", "paused", "resumed", "already-paused", "not-paused",
-        "language.ask", "language.set", "language.nl", "language.en",
-        "time.ask", "time.set", "time.off", "time.invalid", "time.timezone-set",
+        *(f"when.{p}" for p in WHEN_PRESETS),
+        "when.not-understood",
+        "when.confirm",
+        "clock.not-understood",
+        "entries.more",
+        "choice.use-buttons",
+        "stale-button",
+        *(
+            f"media.{k}"
+            for k in ("sticker", "photo", "voice", "video", "location", "document", "other")
+        ),
+        "help",
+        "welcome-back",
+        "back-where-you-were",
+        "nothing-to-go-back-to",
+        "nothing-to-skip",
+        "late",
+        "idle",
+        "unknown-command",
+        "paused",
+        "resumed",
+        "already-paused",
+        "not-paused",
+        "language.ask",
+        "language.set",
+        "language.nl",
+        "language.en",
+        "time.ask",
+        "time.set",
+        "time.off",
+        "time.invalid",
+        "time.timezone-set",
         "time.timezone-invalid",
-        "forget.ask", "forget.yes", "forget.no", "forget.cancelled", "forget.done",
-        "consent.needed", "no-consent.stored-nothing", "menu.resume",
+        "forget.ask",
+        "forget.yes",
+        "forget.no",
+        "forget.cancelled",
+        "forget.done",
+        "consent.needed",
+        "no-consent.stored-nothing",
+        "menu.resume",
         # read by the shell for /mijn and /export
-        "mine.header", "mine.empty", "mine.run", "mine.answer", "mine.more",
-        "export.ready", "export.nothing", "export.title", "export.checkins",
-        "crisis.help", "crisis.ask", "crisis.pause", "crisis.continue", "crisis.paused",
+        "mine.header",
+        "mine.empty",
+        "mine.run",
+        "mine.answer",
+        "mine.more",
+        "export.ready",
+        "export.nothing",
+        "export.title",
+        "export.checkins",
+        "crisis.help",
+        "crisis.ask",
+        "crisis.pause",
+        "crisis.continue",
+        "crisis.paused",
         "crisis.continued",
     )
 )
@@ -200,25 +245,32 @@ class _Turn:
         assert at is not None
         run = self.state.run(at.run)
         if run is None:  # the state lost it (an old state); carry on with an empty one
-            run = Run(id=at.run, flow=at.flow, version=self.flow(at.flow).version,
-                      started_at=self.now)
+            run = Run(
+                id=at.run, flow=at.flow, version=self.flow(at.flow).version, started_at=self.now
+            )
             self.state = self.state.with_run(run)
         return run
 
     def keeps_answers(self, flow: Flow) -> bool:
         return flow.needs_consent and self.state.consent == "given"
 
-    # --- entering and leaving steps ---------------------------------------------------------------
+    # --- entering and leaving steps --------------------------------------------------------------
 
-    def enter_flow(self, flow_id: str, *, step: str | None = None, run_id: str | None = None) -> None:
+    def enter_flow(
+        self, flow_id: str, *, step: str | None = None, run_id: str | None = None
+    ) -> None:
         flow = self.flow(flow_id)
         if flow.needs_consent and self.state.consent != "given":
             self.update(prompt=Prompt(kind="consent", flow=flow_id))
             self.say("common:consent.needed", self.yes_no("consent"))
             return
         if run_id is None or self.state.run(run_id) is None:
-            run = Run(id=run_id or self.new_id("r"), flow=flow_id, version=flow.version,
-                      started_at=self.now)
+            run = Run(
+                id=run_id or self.new_id("r"),
+                flow=flow_id,
+                version=flow.version,
+                started_at=self.now,
+            )
             self.state = self.state.with_run(run)
             run_id = run.id
         self.update(at=Position(flow=flow_id, step=step or flow.start, run=run_id), prompt=None)
@@ -311,7 +363,7 @@ class _Turn:
         if run is not None and run.recorded:
             self.effects.append(RunFinished(run=run.id, at=self.now))
 
-    # --- buttons ------------------------------------------------------------------------------------
+    # --- buttons ---------------------------------------------------------------------------------
 
     def buttons(self, flow: Flow, step: StepSpec) -> tuple[tuple[Button, ...], ...]:
         at = self.state.at
@@ -345,21 +397,25 @@ class _Turn:
             (Button(label=self.label("common:buttons.nee"), token=f"{PROMPT_RUN}:{prompt}:nee"),),
         )
 
-    # --- templates ---------------------------------------------------------------------------------
+    # --- templates -------------------------------------------------------------------------------
 
     def template_context(self, **extra: Any) -> dict[str, Any]:
         at = self.state.at
-        answers = _Answers(self, self.run(), self.flow(at.flow)) if at else _Answers(self, None, None)
+        answers = (
+            _Answers(self, self.run(), self.flow(at.flow)) if at else _Answers(self, None, None)
+        )
         return {"answers": answers, "late": self.late, **extra}
 
     def answer_text(self, flow: Flow, step_id: str, answer: Answer) -> str:
-        return describe_answer(self.library, self.state.lang, self.tz, flow.id, step_id,
-                               answer.kind, answer.value)
+        return describe_answer(
+            self.library, self.state.lang, self.tz, flow.id, step_id, answer.kind, answer.value
+        )
 
-    # --- answers -------------------------------------------------------------------------------------
+    # --- answers ---------------------------------------------------------------------------------
 
-    def record(self, flow: Flow, step: StepSpec, value: Any, kind: str, *, item: int = 0,
-               shown: Any = None) -> None:
+    def record(
+        self, flow: Flow, step: StepSpec, value: Any, kind: str, *, item: int = 0, shown: Any = None
+    ) -> None:
         """Keep an answer in the run (for quoting and branching) and, with consent, in storage."""
         at = self.state.at
         assert at is not None
@@ -367,14 +423,23 @@ class _Turn:
         if self.keeps_answers(flow):
             if not run.recorded:
                 self.effects.append(
-                    RunStarted(run=run.id, flow=flow.id, flow_version=flow.version,
-                               at=run.started_at)
+                    RunStarted(
+                        run=run.id, flow=flow.id, flow_version=flow.version, at=run.started_at
+                    )
                 )
                 run = dataclasses.replace(run, recorded=True)
             question = step.say[-1] if step.say else f"{flow.id}:{step.id}"
             self.effects.append(
-                SaveAnswer(run=run.id, flow=flow.id, step=step.id, question=question, kind=kind,
-                           value=value, item=item, at=self.now)
+                SaveAnswer(
+                    run=run.id,
+                    flow=flow.id,
+                    step=step.id,
+                    question=question,
+                    kind=kind,
+                    value=value,
+                    item=item,
+                    at=self.now,
+                )
             )
         stored = Answer(value=shown if shown is not None else value, at=self.now, kind=kind)
         answers = {**run.answers, step.id: stored}
@@ -418,12 +483,18 @@ class _Turn:
             due = self.now + spec.after
             every = spec.every
         self.effects.append(
-            ScheduleCheckin(checkin=self.new_id("c"), kind=spec.kind, flow=spec.flow,
-                            step=spec.step, run=None if spec.new_run else at.run, due_at=due,
-                            every=every)
+            ScheduleCheckin(
+                checkin=self.new_id("c"),
+                kind=spec.kind,
+                flow=spec.flow,
+                step=spec.step,
+                run=None if spec.new_run else at.run,
+                due_at=due,
+                every=every,
+            )
         )
 
-    # --- text ----------------------------------------------------------------------------------------
+    # --- text ------------------------------------------------------------------------------------
 
     def on_text(self, text: str) -> None:
         if text.startswith("/"):
@@ -470,8 +541,9 @@ class _Turn:
             else:
                 self.on_option(flow, step, option_id)
         elif expect == "when":
-            moment = moments.parse_moment(text, self.state.lang, self.now, self.tz,
-                                          DEFAULT_PLAN_TIME)
+            moment = moments.parse_moment(
+                text, self.state.lang, self.now, self.tz, DEFAULT_PLAN_TIME
+            )
             if moment is None:
                 self.say("common:when.not-understood")
                 self.present(again=True)
@@ -496,8 +568,9 @@ class _Turn:
             self.say("common:entries.more", self.buttons(flow, step))
 
     def answer_moment(self, moment: datetime) -> None:
-        self.say("common:when.confirm",
-                 moment=moments.format_moment(moment, self.state.lang, self.tz))
+        self.say(
+            "common:when.confirm", moment=moments.format_moment(moment, self.state.lang, self.tz)
+        )
         self.answer(moment.isoformat(), "when")
 
     def answer_clock(self, clock: time) -> None:
@@ -512,8 +585,11 @@ class _Turn:
         if wanted.isdigit() and 1 <= int(wanted) <= len(ids):
             return ids[int(wanted) - 1]
         for option_id in ids:
-            key = (f"{flow.id}:{step.id}.{option_id}" if step.expect == "choice"
-                   else f"common:scale.{option_id}")
+            key = (
+                f"{flow.id}:{step.id}.{option_id}"
+                if step.expect == "choice"
+                else f"common:scale.{option_id}"
+            )
             if wanted in (option_id, self.label(key).casefold()):
                 return option_id
         return None
@@ -522,13 +598,16 @@ class _Turn:
         wanted = text.strip().casefold()
         options = {"language": LANGUAGES}.get(prompt.kind, ("ja", "nee"))
         for option in options:
-            label_key = (f"common:language.{option}" if prompt.kind == "language"
-                         else f"common:buttons.{option}")
+            label_key = (
+                f"common:language.{option}"
+                if prompt.kind == "language"
+                else f"common:buttons.{option}"
+            )
             if wanted in (option, self.label(label_key).casefold()):
                 return option
         return None
 
-    # --- buttons pressed -----------------------------------------------------------------------------
+    # --- buttons pressed -------------------------------------------------------------------------
 
     def on_choice(self, token: str) -> None:
         run_id, _, rest = token.partition(":")
@@ -548,9 +627,12 @@ class _Turn:
         flow, step = self.current()  # type: ignore[misc]
         if option == SKIP:
             self.skip()
-        elif option == NEXT and step.expect == "continue":
-            self.follow(flow, step, None)
-        elif option == DONE and step.expect == "entries":
+        elif (
+            option == NEXT
+            and step.expect == "continue"
+            or option == DONE
+            and step.expect == "entries"
+        ):
             self.follow(flow, step, None)
         elif option == RESUME and self.state.suspended:
             self.update(at=None)
@@ -576,7 +658,7 @@ class _Turn:
         self.say("common:stale-button")
         self.reask()
 
-    # --- the engine's own prompts ---------------------------------------------------------------
+    # --- the engine's own prompts ----------------------------------------------------------------
 
     def on_prompt_choice(self, prompt: Prompt, option: str) -> None:
         self.update(prompt=None)
@@ -629,11 +711,12 @@ class _Turn:
         self.effects.append(HoldCheckins(until=until))
         self.say("common:crisis.help")
         pause = Button(label=self.label("common:crisis.pause"), token=f"{PROMPT_RUN}:crisis:pause")
-        go_on = Button(label=self.label("common:crisis.continue"),
-                       token=f"{PROMPT_RUN}:crisis:continue")
+        go_on = Button(
+            label=self.label("common:crisis.continue"), token=f"{PROMPT_RUN}:crisis:continue"
+        )
         self.say("common:crisis.ask", ((pause,), (go_on,)))
 
-    # --- commands ------------------------------------------------------------------------------------
+    # --- commands --------------------------------------------------------------------------------
 
     def on_start(self, language: str | None, flow: str | None = None) -> None:
         first_contact = self.state.consent == "unknown" and self.state.at is None
@@ -658,7 +741,7 @@ class _Turn:
         if name != "time" and self.state.prompt is not None and self.state.prompt.kind == "time":
             self.update(prompt=None)
         if name == "start":
-            self.on_start(None)
+            self.on_start(None, argument or None)
         elif name == "menu":
             self.open_menu()
         elif name == "help":
@@ -729,8 +812,9 @@ class _Turn:
         words = argument.split()
         if not words:
             self.update(prompt=Prompt(kind="time"))
-            self.say("common:time.ask", time=self.state.checkin_time or "",
-                     timezone=self.state.timezone)
+            self.say(
+                "common:time.ask", time=self.state.checkin_time or "", timezone=self.state.timezone
+            )
             return
         self.on_time_text(argument)
 
@@ -770,9 +854,15 @@ class _Turn:
     def schedule_daily(self, clock: time) -> None:
         self.effects.append(CancelCheckins(kinds=("daily",)))
         self.effects.append(
-            ScheduleCheckin(checkin=self.new_id("c"), kind="daily", flow="dagelijks",
-                            step="checkin", run=None,
-                            due_at=moments.next_daily(clock, self.tz, self.now), every="1d")
+            ScheduleCheckin(
+                checkin=self.new_id("c"),
+                kind="daily",
+                flow="dagelijks",
+                step="checkin",
+                run=None,
+                due_at=moments.next_daily(clock, self.tz, self.now),
+                every="1d",
+            )
         )
 
     def on_language_command(self, argument: str) -> None:
@@ -784,13 +874,17 @@ class _Turn:
             return
         self.update(prompt=Prompt(kind="language"))
         rows = tuple(
-            (Button(label=self.label(f"common:language.{code}"),
-                    token=f"{PROMPT_RUN}:language:{code}"),)
+            (
+                Button(
+                    label=self.label(f"common:language.{code}"),
+                    token=f"{PROMPT_RUN}:language:{code}",
+                ),
+            )
             for code in LANGUAGES
         )
         self.say("common:language.ask", rows)
 
-    # --- check-ins ---------------------------------------------------------------------------------
+    # --- check-ins -------------------------------------------------------------------------------
 
     def on_checkin(self, due: CheckinDue) -> None:
         flow = self.library.flows.get(due.flow)
@@ -819,8 +913,15 @@ class _Turn:
             while next_due <= self.now:
                 next_due += every
         self.effects.append(
-            ScheduleCheckin(checkin=self.new_id("c"), kind=due.kind, flow=due.flow, step=due.step,
-                            run=due.run, due_at=next_due, every=due.every)
+            ScheduleCheckin(
+                checkin=self.new_id("c"),
+                kind=due.kind,
+                flow=due.flow,
+                step=due.step,
+                run=due.run,
+                due_at=next_due,
+                every=due.every,
+            )
         )
 
 
@@ -874,8 +975,9 @@ class _Answers:
         return _AnswerView(self._turn, self._flow, step_id, answer)
 
 
-def describe_answer(library: Library, lang: str, tz: ZoneInfo, flow_id: str, step_id: str,
-                    kind: str, value: Any) -> str:
+def describe_answer(
+    library: Library, lang: str, tz: ZoneInfo, flow_id: str, step_id: str, kind: str, value: Any
+) -> str:
     """An answer as words: a choice's label, a moment spelled out, entries as a list."""
 
     def label(key: str) -> str:

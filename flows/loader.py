@@ -39,14 +39,35 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 FLOW_FIELDS = {"spec_version", "id", "version", "kind", "title", "start", "after", "moved", "steps"}
 STEP_FIELDS = {
-    "say", "say_one_of", "expect", "options", "next", "skip", "skip_label", "schedule",
+    "say",
+    "say_one_of",
+    "expect",
+    "options",
+    "next",
+    "skip",
+    "skip_label",
+    "schedule",
 }
 OPTION_FIELDS = {"id", "next", "flow", "command", "sets", "cancel", "schedule"}
 SCHEDULE_FIELDS = {"flow", "step", "kind", "after", "at", "run", "every"}
 OPTION_COMMANDS = ("mine", "export", "pause", "resume", "forget", "help", "time", "language")
 PROFILE_FIELDS = {"consent": ("given", "declined")}
-TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre",
-                 "blockquote", "a", "tg-spoiler"}
+TELEGRAM_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "code",
+    "pre",
+    "blockquote",
+    "a",
+    "tg-spoiler",
+}
 # The longest run id the engine makes ("r" and the counter in base 36), for the token budget.
 LONGEST_RUN_ID = "r" + "z" * 7
 
@@ -72,7 +93,7 @@ def check_sources(sources: Mapping[str, str]) -> list[Problem]:
     return validate(library)
 
 
-# --- parsing -----------------------------------------------------------------------------------
+# --- parsing ------------------------------------------------------------------------------------
 
 
 def _parse_flows(sources: Mapping[str, str], problems: list[Problem]) -> dict[str, Flow]:
@@ -93,8 +114,11 @@ def _load_yaml(path: str, text: str, problems: list[Problem]) -> Any:
     try:
         data = yaml_lines.load(text)
     except yaml.YAMLError as error:
-        problems.append(Problem(path=path, line=yaml_lines.error_line(error),
-                                message=f"not valid YAML: {error}"))
+        problems.append(
+            Problem(
+                path=path, line=yaml_lines.error_line(error), message=f"not valid YAML: {error}"
+            )
+        )
         return None
     if not isinstance(data, dict):
         problems.append(Problem(path=path, line=1, message="the file must be a mapping"))
@@ -102,19 +126,30 @@ def _load_yaml(path: str, text: str, problems: list[Problem]) -> Any:
     return data
 
 
-def _unknown_fields(path: str, data: Any, allowed: set[str], what: str,
-                    problems: list[Problem]) -> None:
+def _unknown_fields(
+    path: str, data: Any, allowed: set[str], what: str, problems: list[Problem]
+) -> None:
     for key in data:
         if key not in allowed:
-            problems.append(Problem(path=path, line=data.line_of(key),
-                                    message=f"{what} has an unknown field '{key}'"))
+            problems.append(
+                Problem(
+                    path=path,
+                    line=data.line_of(key),
+                    message=f"{what} has an unknown field '{key}'",
+                )
+            )
 
 
 def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
     version = data.get("spec_version")
     if not isinstance(version, int) or version > SPEC_VERSION or version < 1:
-        problems.append(Problem(path=path, line=data.line_of("spec_version"),
-                                message=f"spec_version must be 1 to {SPEC_VERSION}"))
+        problems.append(
+            Problem(
+                path=path,
+                line=data.line_of("spec_version"),
+                message=f"spec_version must be 1 to {SPEC_VERSION}",
+            )
+        )
         return None
     while version < SPEC_VERSION:
         data = MIGRATIONS[version](data)
@@ -122,24 +157,41 @@ def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
     _unknown_fields(path, data, FLOW_FIELDS, "the flow", problems)
     flow_id = path.removeprefix("flows/").removesuffix(".yaml")
     if data.get("id") != flow_id:
-        problems.append(Problem(path=path, line=data.line_of("id"),
-                                message=f"id must be '{flow_id}', the file's name"))
+        problems.append(
+            Problem(
+                path=path,
+                line=data.line_of("id"),
+                message=f"id must be '{flow_id}', the file's name",
+            )
+        )
     for required in ("version", "kind", "title", "start", "steps"):
         if required not in data:
             problems.append(Problem(path=path, line=1, message=f"the flow needs '{required}'"))
     if data.get("kind") not in FLOW_KINDS:
-        problems.append(Problem(path=path, line=data.line_of("kind"),
-                                message=f"kind must be one of {', '.join(FLOW_KINDS)}"))
+        problems.append(
+            Problem(
+                path=path,
+                line=data.line_of("kind"),
+                message=f"kind must be one of {', '.join(FLOW_KINDS)}",
+            )
+        )
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, dict) or not raw_steps:
-        problems.append(Problem(path=path, line=data.line_of("steps"),
-                                message="steps must be a mapping of step id to step"))
+        problems.append(
+            Problem(
+                path=path,
+                line=data.line_of("steps"),
+                message="steps must be a mapping of step id to step",
+            )
+        )
         return None
     steps = {}
     for step_id, raw in raw_steps.items():
         line = raw_steps.line_of(step_id)
         if not isinstance(raw, dict):
-            problems.append(Problem(path=path, line=line, message=f"step '{step_id}' must be a mapping"))
+            problems.append(
+                Problem(path=path, line=line, message=f"step '{step_id}' must be a mapping")
+            )
             continue
         steps[step_id] = _parse_step(path, flow_id, str(step_id), raw, line, problems)
     moved = data.get("moved") or {}
@@ -167,25 +219,36 @@ def _keys(flow_id: str, value: Any) -> tuple[str, ...]:
     return tuple(_text_key(flow_id, str(k)) for k in items)
 
 
-def _parse_step(path: str, flow_id: str, step_id: str, raw: Any, line: int,
-                problems: list[Problem]) -> StepSpec:
+def _parse_step(
+    path: str, flow_id: str, step_id: str, raw: Any, line: int, problems: list[Problem]
+) -> StepSpec:
     _unknown_fields(path, raw, STEP_FIELDS, f"step '{step_id}'", problems)
     expect = raw.get("expect")
     if expect is not None and expect not in EXPECTS:
-        problems.append(Problem(path=path, line=raw.line_of("expect"),
-                                message=f"step '{step_id}' expects '{expect}'; "
-                                        f"known: {', '.join(EXPECTS)}"))
+        problems.append(
+            Problem(
+                path=path,
+                line=raw.line_of("expect"),
+                message=f"step '{step_id}' expects '{expect}'; known: {', '.join(EXPECTS)}",
+            )
+        )
     options: list[Option] = []
     for raw_option in raw.get("options") or []:
         option = _parse_option(path, flow_id, step_id, raw_option, raw, problems)
         if option is not None:
             options.append(option)
     if expect == "choice" and not options:
-        problems.append(Problem(path=path, line=line, message=f"step '{step_id}' is a choice "
-                                                              "without options"))
+        problems.append(
+            Problem(path=path, line=line, message=f"step '{step_id}' is a choice without options")
+        )
     if options and expect != "choice":
-        problems.append(Problem(path=path, line=raw.line_of("options"),
-                                message=f"step '{step_id}' has options but expects '{expect}'"))
+        problems.append(
+            Problem(
+                path=path,
+                line=raw.line_of("options"),
+                message=f"step '{step_id}' has options but expects '{expect}'",
+            )
+        )
     return StepSpec(
         id=step_id,
         say=_keys(flow_id, raw.get("say")),
@@ -200,24 +263,36 @@ def _parse_step(path: str, flow_id: str, step_id: str, raw: Any, line: int,
     )
 
 
-def _parse_option(path: str, flow_id: str, step_id: str, raw: Any, step_raw: Any,
-                  problems: list[Problem]) -> Option | None:
+def _parse_option(
+    path: str, flow_id: str, step_id: str, raw: Any, step_raw: Any, problems: list[Problem]
+) -> Option | None:
     if isinstance(raw, str):
         return Option(id=raw, line=getattr(step_raw.get("options"), "line", 0))
     if not isinstance(raw, dict) or "id" not in raw:
-        problems.append(Problem(path=path, line=step_raw.line_of("options"),
-                                message=f"an option of step '{step_id}' needs an id"))
+        problems.append(
+            Problem(
+                path=path,
+                line=step_raw.line_of("options"),
+                message=f"an option of step '{step_id}' needs an id",
+            )
+        )
         return None
     _unknown_fields(path, raw, OPTION_FIELDS, f"option '{raw['id']}'", problems)
     command = raw.get("command")
     if command is not None and command not in OPTION_COMMANDS:
-        problems.append(Problem(path=path, line=raw.line_of("command"),
-                                message=f"unknown command '{command}'"))
+        problems.append(
+            Problem(path=path, line=raw.line_of("command"), message=f"unknown command '{command}'")
+        )
     sets = dict(raw.get("sets") or {})
     for name, value in sets.items():
         if value not in PROFILE_FIELDS.get(name, ()):
-            problems.append(Problem(path=path, line=raw.line_of("sets"),
-                                    message=f"option '{raw['id']}' cannot set {name} to {value!r}"))
+            problems.append(
+                Problem(
+                    path=path,
+                    line=raw.line_of("sets"),
+                    message=f"option '{raw['id']}' cannot set {name} to {value!r}",
+                )
+            )
     return Option(
         id=str(raw["id"]),
         next=_parse_next(path, raw, "next", problems),
@@ -230,7 +305,9 @@ def _parse_option(path: str, flow_id: str, step_id: str, raw: Any, step_raw: Any
     )
 
 
-def _parse_next(path: str, raw: Any, field: str, problems: list[Problem]) -> tuple[Rule, ...] | None:
+def _parse_next(
+    path: str, raw: Any, field: str, problems: list[Problem]
+) -> tuple[Rule, ...] | None:
     value = raw.get(field)
     line = raw.line_of(field)
     if value is None:
@@ -238,27 +315,43 @@ def _parse_next(path: str, raw: Any, field: str, problems: list[Problem]) -> tup
     if isinstance(value, str):
         return (Rule(answer=None, values=(), goto=value, line=line),)
     if not isinstance(value, list):
-        problems.append(Problem(path=path, line=line, message=f"{field} must be a step id or rules"))
+        problems.append(
+            Problem(path=path, line=line, message=f"{field} must be a step id or rules")
+        )
         return None
     rules = []
     for item in value:
         if not isinstance(item, dict) or "goto" not in item:
-            problems.append(Problem(path=path, line=getattr(item, "line", line),
-                                    message="each rule needs 'goto'"))
+            problems.append(
+                Problem(
+                    path=path, line=getattr(item, "line", line), message="each rule needs 'goto'"
+                )
+            )
             continue
         condition = item.get("if")
         if condition is None:
             rules.append(Rule(answer=None, values=(), goto=str(item["goto"]), line=item.line))
         elif isinstance(condition, dict) and "answer" in condition and "in" in condition:
-            rules.append(Rule(answer=str(condition["answer"]),
-                              values=tuple(str(v) for v in condition["in"]),
-                              goto=str(item["goto"]), line=item.line))
+            rules.append(
+                Rule(
+                    answer=str(condition["answer"]),
+                    values=tuple(str(v) for v in condition["in"]),
+                    goto=str(item["goto"]),
+                    line=item.line,
+                )
+            )
         else:
-            problems.append(Problem(path=path, line=item.line,
-                                    message="'if' needs 'answer' and 'in'"))
+            problems.append(
+                Problem(path=path, line=item.line, message="'if' needs 'answer' and 'in'")
+            )
     if rules and rules[-1].answer is not None:
-        problems.append(Problem(path=path, line=line,
-                                message="the last rule must have no 'if' (where to go otherwise)"))
+        problems.append(
+            Problem(
+                path=path,
+                line=line,
+                message="the last rule must have no 'if' (where to go otherwise)",
+            )
+        )
     return tuple(rules)
 
 
@@ -276,22 +369,34 @@ def _parse_schedule(path: str, flow_id: str, raw: Any, problems: list[Problem]) 
         try:
             after = moments.parse_duration(str(spec["after"]))
         except ValueError:
-            problems.append(Problem(path=path, line=spec.line_of("after"),
-                                    message=f"after '{spec['after']}' is not a duration like 7d"))
+            problems.append(
+                Problem(
+                    path=path,
+                    line=spec.line_of("after"),
+                    message=f"after '{spec['after']}' is not a duration like 7d",
+                )
+            )
     every = spec.get("every")
     if every is not None:
         try:
             moments.parse_duration(str(every))
         except ValueError:
-            problems.append(Problem(path=path, line=spec.line_of("every"),
-                                    message=f"every '{every}' is not a duration like 14d"))
+            problems.append(
+                Problem(
+                    path=path,
+                    line=spec.line_of("every"),
+                    message=f"every '{every}' is not a duration like 14d",
+                )
+            )
     at_answer = spec.get("at") == "answer"
     if (after is None) == (not at_answer):
-        problems.append(Problem(path=path, line=line,
-                                message="schedule needs either 'after' or 'at: answer'"))
+        problems.append(
+            Problem(path=path, line=line, message="schedule needs either 'after' or 'at: answer'")
+        )
     if spec.get("run", "same") not in ("same", "new"):
-        problems.append(Problem(path=path, line=spec.line_of("run"),
-                                message="run must be 'same' or 'new'"))
+        problems.append(
+            Problem(path=path, line=spec.line_of("run"), message="run must be 'same' or 'new'")
+        )
     return Schedule(
         flow=str(spec.get("flow", flow_id)),
         step=str(spec.get("step", "")),
@@ -320,8 +425,14 @@ def _parse_texts(sources: Mapping[str, str], problems: list[Problem]) -> Texts:
     return Texts(catalogs)
 
 
-def _flatten(path: str, name: str, prefix: str, data: Any, out: dict[str, TextSource],
-             problems: list[Problem]) -> None:
+def _flatten(
+    path: str,
+    name: str,
+    prefix: str,
+    data: Any,
+    out: dict[str, TextSource],
+    problems: list[Problem],
+) -> None:
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -329,11 +440,12 @@ def _flatten(path: str, name: str, prefix: str, data: Any, out: dict[str, TextSo
         elif isinstance(value, str):
             out[f"{name}:{dotted}"] = TextSource(source=value, path=path, line=data.line_of(key))
         else:
-            problems.append(Problem(path=path, line=data.line_of(key),
-                                    message=f"'{dotted}' must be text"))
+            problems.append(
+                Problem(path=path, line=data.line_of(key), message=f"'{dotted}' must be text")
+            )
 
 
-# --- validation ----------------------------------------------------------------------------------
+# --- validation ---------------------------------------------------------------------------------
 
 # Flows and texts the engine itself relies on.
 REQUIRED_FLOWS = {"opening": ("toestemming",), "menu": (), "dagelijks": ("checkin",)}
@@ -348,13 +460,15 @@ def validate(library: Library) -> list[Problem]:
     for flow_id, steps in REQUIRED_FLOWS.items():
         flow = flows.get(flow_id)
         if flow is None:
-            problems.append(Problem(path=f"flows/{flow_id}.yaml", line=0,
-                                    message="the engine needs this flow"))
+            problems.append(
+                Problem(path=f"flows/{flow_id}.yaml", line=0, message="the engine needs this flow")
+            )
             continue
         for step_id in steps:
             if step_id not in flow.steps:
-                problems.append(Problem(path=flow.path, line=0,
-                                        message=f"the engine needs step '{step_id}'"))
+                problems.append(
+                    Problem(path=flow.path, line=0, message=f"the engine needs step '{step_id}'")
+                )
     used_keys: dict[str, tuple[str, int]] = {}
     for flow in flows.values():
         problems += _validate_flow(flow, flows, used_keys)
@@ -368,27 +482,31 @@ def _rule_targets(rules: tuple[Rule, ...] | None) -> list[Rule]:
     return list(rules or ())
 
 
-def _validate_flow(flow: Flow, flows: dict[str, Flow],
-                   used_keys: dict[str, tuple[str, int]]) -> list[Problem]:
+def _validate_flow(
+    flow: Flow, flows: dict[str, Flow], used_keys: dict[str, tuple[str, int]]
+) -> list[Problem]:
     problems: list[Problem] = []
     path = flow.path
 
     def need_step(target_flow: str, step_id: str, line: int, what: str) -> None:
         target = flows.get(target_flow)
         if target is None:
-            problems.append(Problem(path=path, line=line, message=f"{what} names unknown flow "
-                                                                  f"'{target_flow}'"))
+            problems.append(
+                Problem(path=path, line=line, message=f"{what} names unknown flow '{target_flow}'")
+            )
         elif step_id != END and step_id not in target.steps:
-            problems.append(Problem(path=path, line=line,
-                                    message=f"{what} jumps to unknown step '{step_id}'"))
+            problems.append(
+                Problem(path=path, line=line, message=f"{what} jumps to unknown step '{step_id}'")
+            )
 
     def use(key: str, line: int) -> None:
         used_keys.setdefault(key, (path, line))
 
     need_step(flow.id, flow.start, 0, "start")
     if flow.after is not None and flow.after not in flows:
-        problems.append(Problem(path=path, line=0, message=f"after names unknown flow "
-                                                           f"'{flow.after}'"))
+        problems.append(
+            Problem(path=path, line=0, message=f"after names unknown flow '{flow.after}'")
+        )
     for old, new in flow.moved.items():
         if old in flow.steps:
             problems.append(Problem(path=path, line=0, message=f"moved: step '{old}' still exists"))
@@ -406,37 +524,59 @@ def _validate_flow(flow: Flow, flows: dict[str, Flow],
         for rule in _rule_targets(step.next):
             need_step(flow.id, rule.goto, rule.line, where)
             if rule.answer is not None and rule.answer not in flow.steps:
-                problems.append(Problem(path=path, line=rule.line,
-                                        message=f"{where} looks at the answer of unknown step "
-                                                f"'{rule.answer}'"))
+                problems.append(
+                    Problem(
+                        path=path,
+                        line=rule.line,
+                        message=f"{where} looks at the answer of unknown step '{rule.answer}'",
+                    )
+                )
         schedules = [step.schedule] + [o.schedule for o in step.options]
         for schedule in filter(None, schedules):
-            need_step(schedule.flow, schedule.step, schedule.line, f"{where} schedules a check-in "
-                                                                   "that")
+            need_step(
+                schedule.flow, schedule.step, schedule.line, f"{where} schedules a check-in that"
+            )
             if schedule.flow == flow.id:
                 entries.add(schedule.step)
             if schedule.at_answer and step.expect not in ("when", "clock"):
-                problems.append(Problem(path=path, line=schedule.line,
-                                        message=f"{where} schedules 'at: answer' but does not "
-                                                "ask for a moment"))
+                problems.append(
+                    Problem(
+                        path=path,
+                        line=schedule.line,
+                        message=f"{where} schedules 'at: answer' but does not ask for a moment",
+                    )
+                )
         for option in step.options:
             use(f"{flow.id}:{step.id}.{option.id}", option.line or step.line)
             for rule in _rule_targets(option.next):
                 need_step(flow.id, rule.goto, rule.line, f"option '{option.id}'")
             if option.flow is not None and option.flow not in flows:
-                problems.append(Problem(path=path, line=option.line,
-                                        message=f"option '{option.id}' enters unknown flow "
-                                                f"'{option.flow}'"))
+                problems.append(
+                    Problem(
+                        path=path,
+                        line=option.line,
+                        message=f"option '{option.id}' enters unknown flow '{option.flow}'",
+                    )
+                )
             token = f"{LONGEST_RUN_ID}:{step.id}:{option.id}"
             if len(token.encode()) > TOKEN_LIMIT:
-                problems.append(Problem(path=path, line=option.line or step.line,
-                                        message=f"button data '{token}' is over {TOKEN_LIMIT} "
-                                                "bytes: shorten the step or option id"))
+                problems.append(
+                    Problem(
+                        path=path,
+                        line=option.line or step.line,
+                        message=f"button data '{token}' is over {TOKEN_LIMIT} "
+                        "bytes: shorten the step or option id",
+                    )
+                )
         leaves_by_option = step.options and all(
-            o.next is not None or o.flow is not None for o in step.options)
+            o.next is not None or o.flow is not None for o in step.options
+        )
         if step.next is None and not leaves_by_option:
-            problems.append(Problem(path=path, line=step.line,
-                                    message=f"{where} is a dead end: it has no 'next'"))
+            problems.append(
+                Problem(
+                    path=path, line=step.line, message=f"{where} is a dead end: it has no 'next'"
+                )
+            )
     # Other flows' check-ins enter here too.
     for other in flows.values():
         for step in other.steps.values():
@@ -447,8 +587,9 @@ def _validate_flow(flow: Flow, flows: dict[str, Flow],
     reached = _reachable(flow, entries)
     for step in flow.steps.values():
         if step.id not in reached:
-            problems.append(Problem(path=path, line=step.line,
-                                    message=f"step '{step.id}' can never be reached"))
+            problems.append(
+                Problem(path=path, line=step.line, message=f"step '{step.id}' can never be reached")
+            )
     return problems
 
 
@@ -473,26 +614,37 @@ _ANSWER_REF = re.compile(r"answers(?:\.([a-z0-9_]+)|\[['\"]([a-z0-9_-]+)['\"]\])
 _TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z-]+)[^>]*>")
 
 
-def _validate_texts(texts: Texts, used_keys: dict[str, tuple[str, int]],
-                    flows: dict[str, Flow]) -> list[Problem]:
+def _validate_texts(
+    texts: Texts, used_keys: dict[str, tuple[str, int]], flows: dict[str, Flow]
+) -> list[Problem]:
     problems: list[Problem] = []
     source_keys = set(texts.catalogs.get(SOURCE_LANGUAGE, {}))
     for lang in LANGUAGES:
         keys = set(texts.catalogs.get(lang, {}))
         for key, (path, line) in sorted(used_keys.items()):
             if key not in keys:
-                problems.append(Problem(path=path, line=line,
-                                        message=f"text '{key}' is missing in {lang}"))
+                problems.append(
+                    Problem(path=path, line=line, message=f"text '{key}' is missing in {lang}")
+                )
         if lang != SOURCE_LANGUAGE:
             for key in sorted(source_keys - keys):
                 source = texts.source(SOURCE_LANGUAGE, key)
-                problems.append(Problem(path=source.path, line=source.line,
-                                        message=f"'{key}' has no translation in {lang}"))
+                problems.append(
+                    Problem(
+                        path=source.path,
+                        line=source.line,
+                        message=f"'{key}' has no translation in {lang}",
+                    )
+                )
             for key in sorted(keys - source_keys):
                 source = texts.source(lang, key)
-                problems.append(Problem(path=source.path, line=source.line,
-                                        message=f"'{key}' is not in the {SOURCE_LANGUAGE} "
-                                                "source"))
+                problems.append(
+                    Problem(
+                        path=source.path,
+                        line=source.line,
+                        message=f"'{key}' is not in the {SOURCE_LANGUAGE} source",
+                    )
+                )
         for key in sorted(keys):
             problems += _check_template(texts, lang, key, flows)
     labels = {k for k in used_keys if _is_label(k, flows)}
@@ -502,14 +654,27 @@ def _validate_texts(texts: Texts, used_keys: dict[str, tuple[str, int]],
                 label = _render_sample(texts, lang, key)
                 if label is not None and len(label) > LABEL_LIMIT:
                     source = texts.source(lang, key)
-                    problems.append(Problem(path=source.path, line=source.line,
-                                            message=f"button label '{label}' is longer than "
-                                                    f"{LABEL_LIMIT} characters"))
+                    problems.append(
+                        Problem(
+                            path=source.path,
+                            line=source.line,
+                            message=f"button label '{label}' is longer than "
+                            f"{LABEL_LIMIT} characters",
+                        )
+                    )
     return problems
 
 
-COMMON_LABELS = {"when.morgen", "when.weekend", "when.volgende-week", "crisis.pause",
-                 "crisis.continue", "menu.resume", "language.nl", "language.en"}
+COMMON_LABELS = {
+    "when.morgen",
+    "when.weekend",
+    "when.volgende-week",
+    "crisis.pause",
+    "crisis.continue",
+    "menu.resume",
+    "language.nl",
+    "language.en",
+}
 
 
 def _is_label(key: str, flows: dict[str, Flow]) -> bool:
@@ -547,9 +712,18 @@ class _SampleAnswers(dict):
 
 
 def _sample_context() -> dict[str, Any]:
-    return {"answers": _SampleAnswers(), "late": False, "time": "20:00",
-            "timezone": "Europe/Amsterdam", "moment": "vrijdag 5 december om 20:00",
-            "question": "…", "answer": "…", "flow_title": "…", "date": "3 maart", "count": 2}
+    return {
+        "answers": _SampleAnswers(),
+        "late": False,
+        "time": "20:00",
+        "timezone": "Europe/Amsterdam",
+        "moment": "vrijdag 5 december om 20:00",
+        "question": "…",
+        "answer": "…",
+        "flow_title": "…",
+        "date": "3 maart",
+        "count": 2,
+    }
 
 
 def _render_sample(texts: Texts, lang: str, key: str) -> str | None:
@@ -565,8 +739,13 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
     try:
         rendered = texts.render(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
     except jinja2.TemplateSyntaxError as error:
-        return [Problem(path=source.path, line=source.line + max(error.lineno - 1, 0),
-                        message=f"'{key}' is not a valid template: {error.message}")]
+        return [
+            Problem(
+                path=source.path,
+                line=source.line + max(error.lineno - 1, 0),
+                message=f"'{key}' is not a valid template: {error.message}",
+            )
+        ]
     except Exception as error:  # an undefined name, a bad filter: the author must see it
         return [Problem(**where, message=f"'{key}' fails to render: {error}")]
     problems = []
@@ -575,16 +754,21 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
     for match in _ANSWER_REF.finditer(source.source):
         step_id = match.group(1) or match.group(2)
         if flow is not None and step_id not in flow.steps:
-            problems.append(Problem(**where, message=f"'{key}' quotes the answer of unknown step "
-                                                     f"'{step_id}'"))
+            problems.append(
+                Problem(**where, message=f"'{key}' quotes the answer of unknown step '{step_id}'")
+            )
     for match in _TAG.finditer(rendered):
         if match.group(2).lower() not in TELEGRAM_TAGS:
-            problems.append(Problem(**where, message=f"'{key}' uses <{match.group(2)}>, which "
-                                                     "Telegram does not show"))
+            problems.append(
+                Problem(
+                    **where,
+                    message=f"'{key}' uses <{match.group(2)}>, which Telegram does not show",
+                )
+            )
     if "!" in re.sub(r"<[^>]+>", "", rendered) and lang in LANGUAGES:
-        problems.append(Problem(**where, message=f"'{key}' has an exclamation mark; the coach "
-                                                 "speaks calmly"))
+        problems.append(
+            Problem(**where, message=f"'{key}' has an exclamation mark; the coach speaks calmly")
+        )
     if not rendered.strip():
         problems.append(Problem(**where, message=f"'{key}' is empty"))
     return problems
-

@@ -39,14 +39,18 @@ class Message:
         return {
             "key": self.key,
             "text": self.text,
-            "buttons": [[{"label": b.label, "token": b.token} for b in row] for row in self.buttons],
+            "buttons": [
+                [{"label": b.label, "token": b.token} for b in row] for row in self.buttons
+            ],
             "quotes": self.quotes,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Message:
         rows = tuple(tuple(Button(**b) for b in row) for row in data.get("buttons", ()))
-        return cls(key=data["key"], text=data["text"], buttons=rows, quotes=data.get("quotes", False))
+        return cls(
+            key=data["key"], text=data["text"], buttons=rows, quotes=data.get("quotes", False)
+        )
 
 
 _TAG = re.compile(r"<[^>]+>")

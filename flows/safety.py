@@ -20,8 +20,10 @@ How a message is matched:
    "ik", "wanna" is "want to"). Patterns are normalised the same way, so an author writes
    ordinary words.
 2. A rule fires when one of its patterns matches whole words, and that match does not overlap a
-   match of one of its exceptions (`not_if` of the rule, and `not_if` of its file). Overlap, not
-   "anywhere in the message": "ik schaam me dood, ik wil dood" still fires on "ik wil dood".
+   match of one of its exceptions: the rule's own `not_if`, and the idioms in the top-level
+   `not_if` of every file (an idiom is an idiom whichever language's rule it touches: "social
+   suicide" must not fire the Dutch "suicid*"). Overlap, not "anywhere in the message":
+   "ik schaam me dood, ik wil dood" still fires on "ik wil dood".
 3. No rule looks at negation: "ik wil niet dood" and "ik ben niet suïcidaal" fire. A person who
    brings up the subject is the moment to show where help is; the reply is gentle and lets them
    go on. (See the header of the rule files.)
@@ -108,7 +110,7 @@ class _Exception:
 class _CompiledRule:
     rule: SafetyRule
     patterns: tuple[tuple[re.Pattern[str], int], ...]  # (regex, line)
-    not_if: tuple[_Exception, ...]  # the rule's own, then its file's
+    not_if: tuple[_Exception, ...]  # the rule's own, then every file's idioms
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,10 +282,12 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
     raw_files = [f for f in files if f is not None]
 
     spellings = _merge_spellings(raw_files, problems)
+    idioms = [exception for raw_file in raw_files
+              for exception in _compile_exceptions(raw_file.path, raw_file.not_if, spellings,
+                                                   problems)]
     seen: dict[str, _RawRule] = {}
     compiled: list[_CompiledRule] = []
     for raw_file in raw_files:
-        file_not_if = _compile_exceptions(raw_file.path, raw_file.not_if, spellings, problems)
         for raw in raw_file.rules:
             if raw.id.value in seen:
                 other = seen[raw.id.value]
@@ -291,7 +295,7 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
                     f"rule id '{raw.id.value}' is also used in {other.path}:{other.id.line}")))
                 continue
             seen[raw.id.value] = raw
-            rule = _compile_rule(raw, file_not_if, spellings, problems)
+            rule = _compile_rule(raw, idioms, spellings, problems)
             if rule is not None:
                 compiled.append(rule)
 
@@ -483,7 +487,7 @@ def _merge_spellings(files: list[_RawFile], problems: list[Problem]) -> dict[str
     return {key: value for key, (value, _, _) in merged.items()}
 
 
-def _compile_rule(raw: _RawRule, file_not_if: list[_Exception], spellings: Mapping[str, str],
+def _compile_rule(raw: _RawRule, idioms: list[_Exception], spellings: Mapping[str, str],
                   problems: list[Problem]) -> _CompiledRule | None:
     patterns: list[tuple[re.Pattern[str], int]] = []
     ok = True
@@ -498,7 +502,7 @@ def _compile_rule(raw: _RawRule, file_not_if: list[_Exception], spellings: Mappi
         return None
     rule = SafetyRule(id=raw.id.value, kind=raw.kind, why=raw.why, path=raw.path, line=raw.line)
     return _CompiledRule(rule=rule, patterns=tuple(patterns),
-                         not_if=tuple(own_not_if) + tuple(file_not_if))
+                         not_if=tuple(own_not_if) + tuple(idioms))
 
 
 def _compile_exceptions(path: str, texts: list[_Text], spellings: Mapping[str, str],

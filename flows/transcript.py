@@ -36,9 +36,13 @@ class Journey:
     delivered: set[tuple[str, str]] = field(default_factory=set)
 
 
-def render_transcript(library: Library, flow_id: str, lang: str = "nl",
-                      answers: Mapping[str, Any] | None = None,
-                      start: datetime = JOURNEY_START) -> str:
+def render_transcript(
+    library: Library,
+    flow_id: str,
+    lang: str = "nl",
+    answers: Mapping[str, Any] | None = None,
+    start: datetime = JOURNEY_START,
+) -> str:
     """The journey through `flow_id`: the coach's messages, the replies from `answers` (keyed by
     step id; a default reply otherwise) and each check-in that falls due, in time order."""
     engine = Engine(library)
@@ -62,7 +66,8 @@ def render_transcript(library: Library, flow_id: str, lang: str = "nl",
                 journey.pending.append(effect)
             elif isinstance(effect, CancelCheckins):
                 journey.pending = [
-                    c for c in journey.pending
+                    c
+                    for c in journey.pending
                     if not (c.kind in effect.kinds and effect.flow in (None, c.flow))
                 ]
         event = _reply(library, state, step.messages, answers, used, journey)
@@ -80,8 +85,14 @@ def _write_messages(journey: Journey, messages: tuple[Message, ...]) -> None:
             journey.lines.append("       " + "  ".join(f"[{b.label}]" for b in row))
 
 
-def _reply(library: Library, state: State, messages: tuple[Message, ...],
-           answers: dict[str, Any], used: dict[str, int], journey: Journey) -> Event | None:
+def _reply(
+    library: Library,
+    state: State,
+    messages: tuple[Message, ...],
+    answers: dict[str, Any],
+    used: dict[str, int],
+    journey: Journey,
+) -> Event | None:
     """What the person says next: the answer for this step, or a plain default."""
     at = state.at
     if at is None or library.flows[at.flow].kind == "menu":
@@ -122,11 +133,15 @@ def _say(journey: Journey, text: str) -> Event:
     return TextReceived(text=text)
 
 
-def _next_checkin(journey: Journey, flow_id: str, now: datetime, lang: str,
-                  tz: ZoneInfo) -> tuple[Event | None, datetime]:
+def _next_checkin(
+    journey: Journey, flow_id: str, now: datetime, lang: str, tz: ZoneInfo
+) -> tuple[Event | None, datetime]:
     due = sorted(
-        (c for c in journey.pending
-         if c.flow == flow_id and (c.kind, c.step) not in journey.delivered),
+        (
+            c
+            for c in journey.pending
+            if c.flow == flow_id and (c.kind, c.step) not in journey.delivered
+        ),
         key=lambda c: c.due_at,
     )
     if not due:
@@ -136,11 +151,19 @@ def _next_checkin(journey: Journey, flow_id: str, now: datetime, lang: str,
     journey.delivered.add((checkin.kind, checkin.step))
     later = max(checkin.due_at, now)
     journey.lines.append("")
-    journey.lines.append(f"── {_elapsed(later - now, lang)}: {moments.format_moment(later, lang, tz)} "
-                         f"({checkin.kind}) ──")
-    event = CheckinDue(checkin=checkin.checkin, kind=checkin.kind, flow=checkin.flow,
-                       step=checkin.step, run=checkin.run, due_at=checkin.due_at,
-                       every=checkin.every)
+    journey.lines.append(
+        f"── {_elapsed(later - now, lang)}: {moments.format_moment(later, lang, tz)} "
+        f"({checkin.kind}) ──"
+    )
+    event = CheckinDue(
+        checkin=checkin.checkin,
+        kind=checkin.kind,
+        flow=checkin.flow,
+        step=checkin.step,
+        run=checkin.run,
+        due_at=checkin.due_at,
+        every=checkin.every,
+    )
     return event, later
 
 

@@ -34,7 +34,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
         key = loader.construct_object(key_node, deep=True)
         if key in result:
             raise yaml.MarkedYAMLError(
-                "while reading a mapping", node.start_mark, f"the key {key!r} appears twice",
+                "while reading a mapping",
+                node.start_mark,
+                f"the key {key!r} appears twice",
                 key_node.start_mark,
             )
         result[key] = loader.construct_object(value_node, deep=True)

@@ -8,9 +8,12 @@ end of input ends it cleanly, and every turn is committed before its reply is pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -30,8 +33,15 @@ log = logging.getLogger(__name__)
 
 
 class ConsoleChannel:
-    def __init__(self, coach: Coach, *, lang: str | None, stdin: TextIO = sys.stdin,
-                 stdout: TextIO = sys.stdout, export_dir: Path | None = None):
+    def __init__(
+        self,
+        coach: Coach,
+        *,
+        lang: str | None,
+        stdin: TextIO = sys.stdin,
+        stdout: TextIO = sys.stdout,
+        export_dir: Path | None = None,
+    ):
         self.coach = coach
         self.lang = lang
         self.stdin = stdin
@@ -42,20 +52,40 @@ class ConsoleChannel:
         self._printing = asyncio.Lock()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def read_lines() -> None:
+            # A daemon thread: a pending read never keeps the process from ending.
+            for line in self.stdin:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGINT, stop.set)  # Ctrl-C: finish the turn, then end
+        threading.Thread(target=read_lines, daemon=True).start()
         self.scheduler.start()
         try:
+            known = await asyncio.to_thread(self.known_language)
             await self.send(Started(language=self.lang))
-            if self.lang:
+            if self.lang and known not in (None, self.lang):
                 await self.send(CommandGiven(name="language", argument=self.lang))
-            while True:
-                line = await asyncio.to_thread(self.stdin.readline)
-                if not line:  # end of input
+            while not stop.is_set():
+                line = await _first(lines.get(), stop.wait())
+                if line is None or stop.is_set():  # end of input, or Ctrl-C
                     break
                 event = self.event_for(line.rstrip("\n"))
                 if event is not None:
                     await self.send(event)
         finally:
             self.scheduler.shutdown()
+
+    def known_language(self) -> str | None:
+        """The language of the person who used this terminal before, if anyone did."""
+        with self.coach.store.transaction() as session:
+            person = store.find_person(session, CHANNEL, ADDRESS)
+            return person.lang if person is not None and person.state != "{}" else None
 
     def event_for(self, line: str) -> Event | None:
         text = line.strip()
@@ -86,8 +116,9 @@ class ConsoleChannel:
     def _take_batch(self) -> list[store.Outgoing]:
         now = self.coach.clock.now()
         with self.coach.store.transaction() as session:
-            batch = [o for o in store.ready_outgoing(session, CHANNEL, now, 20)
-                     if o.address == ADDRESS]
+            batch = [
+                o for o in store.ready_outgoing(session, CHANNEL, now, 20) if o.address == ADDRESS
+            ]
             for outgoing in batch:
                 self.show(outgoing.payload)
                 store.sent(session, outgoing.id)
@@ -116,6 +147,15 @@ class ConsoleChannel:
                 out.append(INDENT + "   ".join(labels))
         self.stdout.write("\n".join(out) + "\n")
         self.stdout.flush()
+
+
+async def _first(*awaitables):  # type: ignore[no-untyped-def]
+    """The result of whichever finishes first; the others are cancelled."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    return next(iter(done)).result()
 
 
 def run_console(lang: str | None = None) -> int:

@@ -46,5 +46,9 @@ def checkpoint(engine: sa.Engine) -> None:
     deleted rows are not left in `-wal`."""
     if not is_sqlite(engine):
         return
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # Outside any transaction: the raw connection is in autocommit mode (see on_connect).
+    connection = engine.raw_connection()
+    try:
+        connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()

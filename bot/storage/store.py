@@ -41,7 +41,7 @@ def _insert(session: Session, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-# --- people ------------------------------------------------------------------------------------
+# --- people -------------------------------------------------------------------------------------
 
 
 def lock_person(session: Session, channel: str, address: str, now: datetime) -> Person:
@@ -63,7 +63,9 @@ def lock_person(session: Session, channel: str, address: str, now: datetime) -> 
 
 def lock_person_by_id(session: Session, person_id: int) -> Person | None:
     statement = (
-        select(Person).where(Person.id == person_id).with_for_update()
+        select(Person)
+        .where(Person.id == person_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     return session.exec(statement).first()
@@ -97,34 +99,59 @@ def mark_update(session: Session, channel: str, update_id: int, now: datetime) -
         _insert(session, ProcessedUpdate)
         .values(channel=channel, update_id=update_id, processed_at=now)
         .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(col(ProcessedUpdate.update_id))
     )
-    return result.rowcount == 1
+    return result.first() is not None
 
 
 def set_unreachable(session: Session, person_id: int, unreachable: bool) -> None:
-    session.execute(sa.update(Person).where(col(Person.id) == person_id)
-                    .values(unreachable=unreachable))
+    session.execute(
+        sa.update(Person).where(col(Person.id) == person_id).values(unreachable=unreachable)
+    )
 
 
-# --- answers and runs ----------------------------------------------------------------------------
+# --- answers and runs ---------------------------------------------------------------------------
 
 
-def save_answer(session: Session, person_id: int, *, run: str, flow: str, step: str,
-                question: str, kind: str, item: int, value: Any, at: datetime) -> None:
-    values = dict(person_id=person_id, run_key=run, flow=flow, step=step, question=question,
-                  kind=kind, item=item, value=json.dumps(value, ensure_ascii=False),
-                  answered_at=at)
+def save_answer(
+    session: Session,
+    person_id: int,
+    *,
+    run: str,
+    flow: str,
+    step: str,
+    question: str,
+    kind: str,
+    item: int,
+    value: Any,
+    at: datetime,
+) -> None:
+    values = dict(
+        person_id=person_id,
+        run_key=run,
+        flow=flow,
+        step=step,
+        question=question,
+        kind=kind,
+        item=item,
+        value=json.dumps(value, ensure_ascii=False),
+        answered_at=at,
+    )
     statement = _insert(session, AnswerRow).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["person_id", "run_key", "step", "item"],
-        set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at,
-              "question": statement.excluded.question},
+        set_={
+            "value": statement.excluded.value,
+            "answered_at": statement.excluded.answered_at,
+            "question": statement.excluded.question,
+        },
     )
     session.execute(statement)
 
 
-def start_run(session: Session, person_id: int, run: str, flow: str, version: int,
-              at: datetime) -> None:
+def start_run(
+    session: Session, person_id: int, run: str, flow: str, version: int, at: datetime
+) -> None:
     session.execute(
         _insert(session, RunRow)
         .values(person_id=person_id, run_key=run, flow=flow, flow_version=version, started_at=at)
@@ -133,33 +160,63 @@ def start_run(session: Session, person_id: int, run: str, flow: str, version: in
 
 
 def finish_run(session: Session, person_id: int, run: str, at: datetime) -> None:
-    session.execute(sa.update(RunRow)
-                    .where(col(RunRow.person_id) == person_id, col(RunRow.run_key) == run)
-                    .values(finished_at=at))
+    session.execute(
+        sa.update(RunRow)
+        .where(col(RunRow.person_id) == person_id, col(RunRow.run_key) == run)
+        .values(finished_at=at)
+    )
 
 
 def runs_of(session: Session, person_id: int) -> Sequence[RunRow]:
-    return session.exec(select(RunRow).where(RunRow.person_id == person_id)
-                        .order_by(col(RunRow.started_at), col(RunRow.id))).all()
+    return session.exec(
+        select(RunRow)
+        .where(RunRow.person_id == person_id)
+        .order_by(col(RunRow.started_at), col(RunRow.id))
+    ).all()
 
 
 def answers_of(session: Session, person_id: int) -> Sequence[AnswerRow]:
-    return session.exec(select(AnswerRow).where(AnswerRow.person_id == person_id)
-                        .order_by(col(AnswerRow.answered_at), col(AnswerRow.id))).all()
+    return session.exec(
+        select(AnswerRow)
+        .where(AnswerRow.person_id == person_id)
+        .order_by(col(AnswerRow.answered_at), col(AnswerRow.id))
+    ).all()
 
 
 # --- check-ins -------------------------------------------------------------------------------------
 
 
-def schedule_checkin(session: Session, person_id: int, *, key: str, kind: str, flow: str,
-                     step: str, run: str | None, due_at: datetime, every: str | None,
-                     now: datetime) -> None:
-    session.add(CheckinRow(person_id=person_id, key=key, kind=kind, flow=flow, step=step,
-                           run_key=run, due_at=due_at, every=every, created_at=now))
+def schedule_checkin(
+    session: Session,
+    person_id: int,
+    *,
+    key: str,
+    kind: str,
+    flow: str,
+    step: str,
+    run: str | None,
+    due_at: datetime,
+    every: str | None,
+    now: datetime,
+) -> None:
+    session.add(
+        CheckinRow(
+            person_id=person_id,
+            key=key,
+            kind=kind,
+            flow=flow,
+            step=step,
+            run_key=run,
+            due_at=due_at,
+            every=every,
+            created_at=now,
+        )
+    )
 
 
-def cancel_checkins(session: Session, person_id: int, kinds: Sequence[str],
-                    flow: str | None) -> None:
+def cancel_checkins(
+    session: Session, person_id: int, kinds: Sequence[str], flow: str | None
+) -> None:
     statement = sa.update(CheckinRow).where(
         col(CheckinRow.person_id) == person_id,
         col(CheckinRow.status) == "pending",
@@ -171,8 +228,9 @@ def cancel_checkins(session: Session, person_id: int, kinds: Sequence[str],
 
 
 def checkins_of(session: Session, person_id: int) -> Sequence[CheckinRow]:
-    return session.exec(select(CheckinRow).where(CheckinRow.person_id == person_id)
-                        .order_by(col(CheckinRow.due_at))).all()
+    return session.exec(
+        select(CheckinRow).where(CheckinRow.person_id == person_id).order_by(col(CheckinRow.due_at))
+    ).all()
 
 
 def _deliverable(now: datetime) -> Any:
@@ -202,8 +260,11 @@ def claim_checkin(session: Session, checkin_id: int, now: datetime) -> CheckinRo
     """The check-in, locked, if it is still pending; None when another process has it."""
     statement = (
         select(CheckinRow)
-        .where(CheckinRow.id == checkin_id, CheckinRow.status == "pending",
-               col(CheckinRow.due_at) <= now)
+        .where(
+            CheckinRow.id == checkin_id,
+            CheckinRow.status == "pending",
+            col(CheckinRow.due_at) <= now,
+        )
         .with_for_update(skip_locked=True)
     )
     return session.exec(statement).first()
@@ -216,9 +277,13 @@ def next_due_at(session: Session) -> datetime | None:
     deliverable_at = sa.case((sa.and_(held.is_not(None), held > due), held), else_=due)
     statement = (
         sa.select(sa.func.min(sa.type_coerce(deliverable_at, UTCDateTime())))
+        .select_from(CheckinRow)
         .join(Person, col(Person.id) == col(CheckinRow.person_id))
-        .where(col(CheckinRow.status) == "pending", col(Person.paused).is_(False),
-               col(Person.unreachable).is_(False))
+        .where(
+            col(CheckinRow.status) == "pending",
+            col(Person.paused).is_(False),
+            col(Person.unreachable).is_(False),
+        )
     )
     value = session.execute(statement).scalar()
     return _as_utc(value)
@@ -230,7 +295,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-# --- the outbox -------------------------------------------------------------------------------------
+# --- the outbox ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,12 +308,26 @@ class Outgoing:
     attempts: int
 
 
-def add_outgoing(session: Session, *, person_id: int | None, channel: str, address: str,
-                 payloads: Sequence[dict[str, Any]], now: datetime) -> None:
+def add_outgoing(
+    session: Session,
+    *,
+    person_id: int | None,
+    channel: str,
+    address: str,
+    payloads: Sequence[dict[str, Any]],
+    now: datetime,
+) -> None:
     for payload in payloads:
-        session.add(OutboxRow(person_id=person_id, channel=channel, address=address,
-                              payload=json.dumps(payload, ensure_ascii=False),
-                              next_attempt_at=now, created_at=now))
+        session.add(
+            OutboxRow(
+                person_id=person_id,
+                channel=channel,
+                address=address,
+                payload=json.dumps(payload, ensure_ascii=False),
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
 
 
 def ready_outgoing(session: Session, channel: str, now: datetime, limit: int) -> list[Outgoing]:
@@ -270,8 +349,14 @@ def ready_outgoing(session: Session, channel: str, now: datetime, limit: int) ->
 
 def _outgoing(row: OutboxRow) -> Outgoing:
     assert row.id is not None
-    return Outgoing(id=row.id, person_id=row.person_id, channel=row.channel, address=row.address,
-                    payload=json.loads(row.payload), attempts=row.attempts)
+    return Outgoing(
+        id=row.id,
+        person_id=row.person_id,
+        channel=row.channel,
+        address=row.address,
+        payload=json.loads(row.payload),
+        attempts=row.attempts,
+    )
 
 
 def sent(session: Session, outgoing_id: int) -> None:
@@ -280,24 +365,31 @@ def sent(session: Session, outgoing_id: int) -> None:
 
 
 def retry_later(session: Session, outgoing_id: int, at: datetime) -> None:
-    session.execute(sa.update(OutboxRow).where(col(OutboxRow.id) == outgoing_id)
-                    .values(next_attempt_at=at, attempts=OutboxRow.attempts + 1))
+    session.execute(
+        sa.update(OutboxRow)
+        .where(col(OutboxRow.id) == outgoing_id)
+        .values(next_attempt_at=at, attempts=OutboxRow.attempts + 1)
+    )
 
 
 def drop_outgoing_of(session: Session, channel: str, address: str) -> int:
     """A person who blocked the bot gets nothing more; what waited for them is dropped."""
-    result = session.execute(sa.delete(OutboxRow).where(col(OutboxRow.channel) == channel,
-                                                        col(OutboxRow.address) == address))
+    result = session.execute(
+        sa.delete(OutboxRow).where(
+            col(OutboxRow.channel) == channel, col(OutboxRow.address) == address
+        )
+    )
     return result.rowcount
 
 
 def next_outgoing_at(session: Session, channel: str) -> datetime | None:
-    value = session.execute(sa.select(sa.func.min(OutboxRow.next_attempt_at))
-                            .where(col(OutboxRow.channel) == channel)).scalar()
+    value = session.execute(
+        sa.select(sa.func.min(OutboxRow.next_attempt_at)).where(col(OutboxRow.channel) == channel)
+    ).scalar()
     return _as_utc(value)
 
 
-# --- deletion -----------------------------------------------------------------------------------------
+# --- deletion -----------------------------------------------------------------------------------
 
 
 def delete_person(session: Session, person_id: int) -> None:

@@ -43,8 +43,11 @@ class Conversation:
             if isinstance(effect, ScheduleCheckin):
                 self.pending.append(effect)
             elif isinstance(effect, CancelCheckins):
-                self.pending = [c for c in self.pending if not (
-                    c.kind in effect.kinds and effect.flow in (None, c.flow))]
+                self.pending = [
+                    c
+                    for c in self.pending
+                    if not (c.kind in effect.kinds and effect.flow in (None, c.flow))
+                ]
         return step.messages
 
     # what a person does
@@ -89,10 +92,19 @@ class Conversation:
         for checkin in sorted(self.pending, key=lambda c: c.due_at):
             if checkin.due_at <= self.now:
                 self.pending.remove(checkin)
-                out.append(self.send(CheckinDue(
-                    checkin=checkin.checkin, kind=checkin.kind, flow=checkin.flow,
-                    step=checkin.step, run=checkin.run, due_at=checkin.due_at,
-                    every=checkin.every)))
+                out.append(
+                    self.send(
+                        CheckinDue(
+                            checkin=checkin.checkin,
+                            kind=checkin.kind,
+                            flow=checkin.flow,
+                            step=checkin.step,
+                            run=checkin.run,
+                            due_at=checkin.due_at,
+                            every=checkin.every,
+                        )
+                    )
+                )
         return out
 
     # what a test looks at

@@ -81,8 +81,10 @@ def test_english_speakers_get_english_from_the_first_message(library):
     talk = Conversation(library, MONDAY_EVENING)
     talk.start(language="en-GB")
     assert talk.state.lang == "en"
-    assert "therapy" in " ".join(talk.texts).lower() or "therapy" in " ".join(
-        m.plain for m in talk.messages).lower()
+    assert (
+        "therapy" in " ".join(talk.texts).lower()
+        or "therapy" in " ".join(m.plain for m in talk.messages).lower()
+    )
 
 
 def walk_exercise_one(talk: Conversation, plan: str = "Zondag bel ik mijn zus.") -> None:
@@ -345,8 +347,9 @@ def test_someone_on_a_removed_step_is_moved_where_the_flow_says(library):
     flows = dict(library.flows)
     old = flows["oefening-1"]
     steps = {k: v for k, v in old.steps.items() if k != "nemen"}
-    flows["oefening-1"] = dataclasses.replace(old, steps=steps, version=2,
-                                              moved={"nemen": "balans"})
+    flows["oefening-1"] = dataclasses.replace(
+        old, steps=steps, version=2, moved={"nemen": "balans"}
+    )
     changed = dataclasses.replace(library, flows=flows)
     talk = consented(library)
     talk.start(flow="oefening-1")
@@ -365,8 +368,13 @@ def test_repeat_checkins_come_back_at_the_chosen_cadence(library):
     for _ in range(60):
         if talk.position is None or talk.position[1] == "herhalen":
             break
-        talk.press_option("morgen" if talk.position[1] == "wanneer" else
-                          "week" if talk.position[1] == "evaluatie-moment" else "_skip")
+        talk.press_option(
+            "morgen"
+            if talk.position[1] == "wanneer"
+            else "week"
+            if talk.position[1] == "evaluatie-moment"
+            else "_skip"
+        )
     talk.press_option("elke-twee-weken")
     repeat = [c for c in talk.pending if c.kind == "repeat"]
     assert len(repeat) == 1 and repeat[0].every == "14d" and repeat[0].run is None
@@ -375,8 +383,21 @@ def test_repeat_checkins_come_back_at_the_chosen_cadence(library):
 
 
 def test_flows_imports_no_io_and_reads_no_clock():
-    forbidden = {"bot", "telegram", "sqlmodel", "sqlalchemy", "apscheduler", "asyncio", "httpx",
-                 "socket", "urllib", "requests", "os", "subprocess", "time"}
+    forbidden = {
+        "bot",
+        "telegram",
+        "sqlmodel",
+        "sqlalchemy",
+        "apscheduler",
+        "asyncio",
+        "httpx",
+        "socket",
+        "urllib",
+        "requests",
+        "os",
+        "subprocess",
+        "time",
+    }
     for path in (ROOT / "flows").glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -389,6 +410,7 @@ def test_flows_imports_no_io_and_reads_no_clock():
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
         source = path.read_text(encoding="utf-8")
-        assert not re.search(r"\b(datetime\.now|datetime\.utcnow|date\.today|time\.time)\(",
-                             source), f"{path.name} reads the clock"
+        assert not re.search(
+            r"\b(datetime\.now|datetime\.utcnow|date\.today|time\.time)\(", source
+        ), f"{path.name} reads the clock"
         assert "open(" not in source, f"{path.name} opens a file"

@@ -1,0 +1,289 @@
+"""The coach's one path (event → engine → storage → outbox) on a real SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from bot.coach import Coach
+from bot.storage import store
+from bot.storage.store import Store
+from flows.events import ChoiceMade, CommandGiven, MediaReceived, Started, TextReceived
+from flows.messages import Message
+
+CHANNEL = "test"
+
+
+class Person:
+    """Someone chatting through the coach; reads replies from the outbox like a channel does."""
+
+    def __init__(self, coach: Coach, address: str = "p1"):
+        self.coach = coach
+        self.address = address
+        self.replies: list[Message] = []
+        self.documents: list[dict] = []
+        self.update_id = 0
+
+    def _send(self, event) -> list[Message]:
+        self.update_id += 1
+        self.coach.handle(CHANNEL, self.address, event)
+        return self.take()
+
+    def take(self) -> list[Message]:
+        got: list[Message] = []
+        now = self.coach.clock.now()
+        with self.coach.store.transaction() as session:
+            while True:
+                ready = [
+                    o
+                    for o in store.ready_outgoing(session, CHANNEL, now, 50)
+                    if o.address == self.address
+                ]
+                if not ready:
+                    break
+                for outgoing in ready:
+                    if "document" in outgoing.payload:
+                        self.documents.append(outgoing.payload["document"])
+                    else:
+                        got.append(Message.from_json(outgoing.payload))
+                    store.sent(session, outgoing.id)
+        self.replies += got
+        return got
+
+    def buttons(self):
+        for message in reversed(self.replies):
+            if message.buttons:
+                return [b for row in message.buttons for b in row]
+        return []
+
+    def press(self, option: str) -> list[Message]:
+        token = next(b.token for b in self.buttons() if b.token.endswith(":" + option))
+        return self._send(ChoiceMade(token=token))
+
+    def say(self, text: str) -> list[Message]:
+        return self._send(TextReceived(text=text))
+
+    def command(self, name: str, argument: str = "") -> list[Message]:
+        return self._send(CommandGiven(name=name, argument=argument))
+
+    def start(self, **kwargs) -> list[Message]:
+        return self._send(Started(**kwargs))
+
+    def agree(self) -> None:
+        self.start(language="nl")
+        self.press("_next")
+        self.press("ja")
+
+
+def go_to(person: Person, key: str) -> None:
+    """Skip ahead until the coach asks the question with this text key."""
+    for _ in range(80):
+        if person.replies[-1].key == key:
+            return
+        options = [b.token.rsplit(":", 1)[1] for b in person.buttons()]
+        person.press(
+            "morgen"
+            if "morgen" in options
+            else "week"
+            if "week" in options
+            else "_skip"
+            if "_skip" in options
+            else "_next"
+        )
+    raise AssertionError(f"never reached {key}")
+
+
+def answers(coach: Coach) -> list[tuple[str, str]]:
+    with coach.store.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT step, value FROM answer ORDER BY id"))
+        return [(step, json.loads(value)) for step, value in rows]
+
+
+def test_an_answer_is_stored_before_the_reply_is_sent(coach):
+    person = Person(coach)
+    person.agree()
+    person.start(flow="oefening-1")
+    person.press("_next")
+    person.press("partner")
+    person.say("Ik geef tijd en aandacht.")
+    assert ("geven", "Ik geef tijd en aandacht.") in answers(coach)
+
+
+def test_an_update_delivered_twice_is_handled_once(coach):
+    person = Person(coach)
+    person.agree()
+    first = coach.handle(CHANNEL, "p1", TextReceived(text="hallo"), update_id=77)
+    again = coach.handle(CHANNEL, "p1", TextReceived(text="hallo"), update_id=77)
+    assert first.new and not again.new
+
+
+def test_week_evaluation_arrives_after_eight_days_and_quotes_the_answer(coach, clock):
+    person = Person(coach)
+    person.agree()
+    person.start(flow="oefening-1")
+    person.press("_next")
+    person.press("partner")
+    go_to(person, "oefening-1:plan")
+    person.say("Ik kook, ik luister, ik regel de vakanties.")
+    go_to(person, "oefening-1:evaluatie-moment.vraag")
+    person.press("week")
+    clock.advance(timedelta(days=8))
+    while coach.deliver_due():
+        pass
+    said = "\n".join(m.plain for m in person.take())
+    assert "Ik kook, ik luister, ik regel de vakanties." in said
+    assert "2 maart" in said
+
+
+def test_a_sticker_is_answered_kindly_and_nothing_is_stored(coach):
+    person = Person(coach)
+    person.agree()
+    replies = person._send(MediaReceived(kind="sticker"))
+    assert replies[0].key == "common:media.sticker"
+    assert answers(coach) == []
+
+
+def test_a_very_long_message_is_stored_whole(coach):
+    person = Person(coach)
+    person.agree()
+    person.start(flow="oefening-1")
+    person.press("_next")
+    person.press("partner")
+    long_text = ("Een lange zin over geven en nemen. " * 600)[:20000]
+    replies = person.say(long_text)
+    assert replies, "the coach answers normally"
+    assert ("geven", long_text) in answers(coach)
+
+
+def test_one_persons_events_are_handled_one_at_a_time(coach):
+    person = Person(coach)
+    person.agree()
+    person.start(flow="oefening-1")
+    person.press("_next")
+    person.press("partner")
+    go_to(person, "oefening-1:situaties")
+    errors: list[Exception] = []
+
+    def send(i: int) -> None:
+        try:
+            coach.handle(CHANNEL, "p1", TextReceived(text=f"situatie {i}"), update_id=1000 + i)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    stored = sorted(value for step, value in answers(coach) if step == "situaties")
+    assert stored == [f"situatie {i}" for i in range(8)], "each entry kept, none overwritten"
+
+
+def test_blocked_person_gets_no_checkins_until_they_write_again(coach, clock):
+    person = Person(coach)
+    person.agree()
+    person.command("time", "20:00")
+    coach.mark_unreachable(CHANNEL, "p1")
+    clock.advance(timedelta(days=2))
+    assert coach.deliver_due() == 0
+    person.say("hallo")
+    assert coach.deliver_due() == 1
+
+
+def test_paused_person_gets_no_checkins_until_resumed(coach, clock):
+    person = Person(coach)
+    person.agree()
+    person.command("time", "20:00")
+    person.command("pause")
+    clock.advance(timedelta(days=1))
+    assert coach.deliver_due() == 0
+    person.command("resume")
+    assert coach.deliver_due() == 1
+
+
+def test_a_checkin_is_delivered_once_even_with_two_dispatchers(database, library, clock):
+    coaches = [Coach(library, Store(database), clock) for _ in range(2)]
+    person = Person(coaches[0])
+    person.agree()
+    person.command("time", "20:00")
+    clock.advance(timedelta(days=1))
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda c=c: results.append(c.deliver_due())) for c in coaches
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 1
+
+
+def test_export_contains_every_answer_and_checkin(coach):
+    person = Person(coach)
+    person.agree()
+    person.start(flow="oefening-1")
+    person.press("_next")
+    person.press("collega")
+    written = ["Ik neem zijn diensten over.", "Hij helpt me met Excel."]
+    for text in written:
+        person.say(text)
+    person.command("time", "20:00")
+    person.command("export")
+    names = [d["filename"] for d in person.documents]
+    assert any(n.endswith(".txt") for n in names) and any(n.endswith(".json") for n in names)
+    data = json.loads(
+        next(d["content"] for d in person.documents if d["filename"].endswith(".json"))
+    )
+    values = [a["value"] for a in data["answers"]]
+    assert values == ["collega", *written]
+    assert [c["kind"] for c in data["checkins"]] == ["daily"]
+    text = next(d["content"] for d in person.documents if d["filename"].endswith(".txt"))
+    for value in written:
+        assert value in text
+
+
+def test_forget_deletes_the_person_and_everything_of_theirs(coach):
+    person = Person(coach)
+    person.agree()
+    person.start(flow="oefening-1")
+    person.press("_next")
+    person.press("partner")
+    person.say("Een geheim over mijn moeder.")
+    person.command("time", "20:00")
+    person.command("forget")
+    person.press("ja")
+    with coach.store.engine.connect() as connection:
+        for table in ("person", "answer", "run", "checkin", "outbox"):
+            count = connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+            assert count == 0, f"{table} still has rows"
+    assert person.replies[-1].key == "common:forget.done", "the goodbye still went out"
+
+
+def test_forgotten_words_cannot_be_read_from_the_sqlite_file(library, clock, sqlite_path):
+    from bot.storage import db
+    from bot.storage.migrations import upgrade_engine
+
+    engine = db.make_engine(f"sqlite:///{sqlite_path}")
+    upgrade_engine(engine)
+    coach = Coach(library, Store(engine), clock)
+    person = Person(coach)
+    person.agree()
+    person.start(flow="oefening-1")
+    person.press("_next")
+    person.press("partner")
+    marker = "Zeldzaam-woord-Q7XJ over mijn vader"
+    person.say(marker)
+    person.say(marker + " nogmaals")
+    person.command("export")
+    files = [sqlite_path, sqlite_path.with_name(sqlite_path.name + "-wal")]
+    assert any(marker.encode() in f.read_bytes() for f in files if f.exists()), "sanity"
+    person.command("forget")
+    person.press("ja")
+    for path in files:
+        if path.exists():
+            assert marker.encode() not in path.read_bytes(), f"{path.name} still holds the words"
+    engine.dispose()

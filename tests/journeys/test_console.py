@@ -1,0 +1,163 @@
+"""The real `kern-coach console` process, driven through a pipe, killed and started again."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30.0
+
+
+class ConsoleProcess:
+    """`python -m bot console` with its standard input and output in our hands."""
+
+    def __init__(
+        self, database: Path, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ):
+        env = {
+            **os.environ,
+            "KERN_COACH_DATABASE_URL": f"sqlite:///{database}",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "console", *args],
+            cwd=database.parent,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, text: str, timeout: float = TIMEOUT) -> str:
+        """Wait until a line containing `text` is printed; return everything printed since."""
+        deadline = time.monotonic() + timeout
+        chunk: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            chunk.append(line)
+            self.seen.append(line)
+            if text in line:
+                return "\n".join(chunk)
+        raise AssertionError(f"never printed {text!r}; last lines:\n" + "\n".join(self.seen[-15:]))
+
+    def type(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=TIMEOUT)
+
+    def close(self) -> int:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        return self.process.wait(timeout=TIMEOUT)
+
+
+def stored_answers(database: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT step, value FROM answer ORDER BY id").fetchall()
+    return [(step, json.loads(value)) for step, value in rows]
+
+
+@pytest.fixture
+def database(tmp_path) -> Path:
+    return tmp_path / "kern-coach.db"
+
+
+def test_a_journey_survives_sigkill_and_continues_where_it_was(database):
+    console = ConsoleProcess(database)
+    console.expect("[1] Verder")
+    console.type("1")
+    console.expect("[1] Ja")
+    console.type("Ja")
+    console.expect("Elke relatie danst")
+    console.type("/menu")
+    console.expect("[3]")  # the menu, as numbered buttons
+    console.type("/start oefening-1")
+    console.expect("[1] Verder")
+    console.type("1")
+    console.expect("[1] Partner")
+    console.type("Partner")
+    console.expect("Hoe geef jij in deze relatie")
+    console.type("Ik kook <elke> dag & luister.")
+    console.expect("Hoe neem jij")
+    console.kill()  # nothing flushed, nothing said goodbye: a hard stop
+
+    assert ("geven", "Ik kook <elke> dag & luister.") in stored_answers(database)
+
+    again = ConsoleProcess(database)
+    back = again.expect("Hoe neem jij")
+    assert "Verder" not in back.splitlines()[-1]
+    again.type("Ze kookt op zondag.")
+    again.expect("Beschrijf de balans")
+    again.type("1")
+    again.expect("eigen woorden")
+    assert again.close() == 0
+    answers = stored_answers(database)
+    assert answers.count(("geven", "Ik kook <elke> dag & luister.")) == 1
+    assert ("nemen", "Ze kookt op zondag.") in answers
+    assert ("balans", "geef-veel") in answers
+
+
+def test_end_of_input_ends_cleanly_and_ctrl_c_loses_nothing(database):
+    console = ConsoleProcess(database)
+    console.expect("[1] Verder")
+    console.type("1")
+    console.expect("[1] Ja")
+    console.type("1")
+    console.expect("Elke relatie danst")
+    assert console.close() == 0
+
+    again = ConsoleProcess(database)
+    again.expect("Elke relatie danst")  # asked again, exactly where it was
+    again.process.send_signal(signal.SIGINT)
+    assert again.process.wait(timeout=TIMEOUT) == 0
+    assert "Traceback" not in (again.process.stderr.read() if again.process.stderr else "")
+
+
+def test_a_checkin_due_while_the_process_was_down_arrives_after_start(database):
+    console = ConsoleProcess(database)
+    console.expect("[1] Verder")
+    console.type("1")
+    console.expect("[1] Ja")
+    console.type("1")
+    console.expect("Elke relatie danst")
+    console.type("/tijd 20:00")
+    console.expect("20:00")
+    assert console.close() == 0
+    later = ConsoleProcess(database, extra_env={"KERN_COACH_CLOCK_OFFSET": "2d"})
+    later.expect("later dan gepland")
+    assert later.close() == 0
+
+
+def test_first_message_in_english_with_lang_flag(database):
+    console = ConsoleProcess(database, args=("--lang", "en"))
+    console.expect("[1] Continue")
+    assert console.close() == 0
