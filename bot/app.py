@@ -24,6 +24,8 @@ def configure_logging(level: str) -> None:
     # httpx logs every request URL at INFO, and the URL holds the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # At INFO and below SQLAlchemy logs every statement with its parameters: people's answers.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
 
 
 def build_coach(config: Config) -> Coach:

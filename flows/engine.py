@@ -251,6 +251,11 @@ class _Turn:
             self.state = self.state.with_run(run)
         return run
 
+    def later(self, moment: datetime, delta: timedelta) -> datetime:
+        """`delta` after `moment` on the person's wall clock: "in a week" at 20:00 stays 20:00
+        when summer time begins in between."""
+        return (moment.astimezone(self.tz) + delta).astimezone(UTC)
+
     def keeps_answers(self, flow: Flow) -> bool:
         return flow.needs_consent and self.state.consent == "given"
 
@@ -480,7 +485,7 @@ class _Turn:
             due = datetime.fromisoformat(str(value)).astimezone(UTC)
             every = spec.every
         else:
-            due = self.now + spec.after
+            due = self.later(self.now, spec.after)
             every = spec.every
         self.effects.append(
             ScheduleCheckin(
@@ -909,9 +914,9 @@ class _Turn:
             next_due = moments.next_daily(clock, self.tz, self.now)
         else:
             every = moments.parse_duration(due.every or "")
-            next_due = due.due_at + every
+            next_due = self.later(due.due_at, every)
             while next_due <= self.now:
-                next_due += every
+                next_due = self.later(next_due, every)
         self.effects.append(
             ScheduleCheckin(
                 checkin=self.new_id("c"),
