@@ -31,6 +31,7 @@ class CheckinScheduler:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._lock = asyncio.Lock()
         self.last_run: datetime | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -43,9 +44,13 @@ class CheckinScheduler:
         self.scheduler.start()
         self.scheduler.add_job(self.dispatch, id="at-start")  # what fell due while we were down
 
-    def shutdown(self) -> None:
+    async def stop(self) -> None:
+        """No new alarms; a delivery under way finishes first (its turn commits whole)."""
+        self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        async with self._lock:
+            pass
 
     @property
     def running(self) -> bool:
@@ -53,6 +58,15 @@ class CheckinScheduler:
 
     async def dispatch(self) -> None:
         """Deliver everything due now, then set the alarm for the next one."""
+        try:
+            await self._dispatch()
+        except asyncio.CancelledError:
+            # The process is ending; a turn under way finished in its thread or never began.
+            log.debug("check-in delivery stopped at shutdown")
+
+    async def _dispatch(self) -> None:
+        if self._stopping:
+            return
         async with self._lock:
             while True:
                 delivered = await asyncio.to_thread(self.coach.deliver_due)

@@ -10,7 +10,6 @@ event with a kind answer; a broken flow is caught by `flows check` before it run
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -42,7 +41,7 @@ from flows.events import (
 )
 from flows.messages import Button, Message, plain_text
 from flows.model import END, SCALE, WHEN_PRESETS, Flow, Library, Option, Rule, StepSpec
-from flows.state import Answer, Position, Prompt, Run, State
+from flows.state import Answer, Position, Prompt, Run, State, evolve
 from flows.texts import LANGUAGES
 
 # A check-in that comes this much later than planned says so, kindly.
@@ -147,7 +146,7 @@ class Engine:
             raise ValueError("now must carry its time zone")
         turn = _Turn(self.library, _normalise(state, self.library), now.astimezone(UTC))
         turn.handle(event)
-        final = dataclasses.replace(turn.state, last_event_at=turn.now)
+        final = evolve(turn.state, last_event_at=turn.now)
         return Step(state=final, messages=tuple(turn.messages), effects=tuple(turn.effects))
 
 
@@ -163,10 +162,12 @@ def _normalise(state: State, library: Library) -> State:
         if position.step in flow.steps:
             return position
         step = flow.moved.get(position.step, flow.start)
-        return dataclasses.replace(position, step=step, entries=0)
+        return evolve(position, step=step, entries=0)
 
+    if state.at is None and not state.suspended:
+        return state
     suspended = tuple(p for p in (fix(p) for p in state.suspended) if p is not None)
-    return dataclasses.replace(state, at=fix(state.at), suspended=suspended)
+    return evolve(state, at=fix(state.at), suspended=suspended)
 
 
 class _Turn:
@@ -211,7 +212,7 @@ class _Turn:
         return self.library.texts
 
     def update(self, **changes: Any) -> None:
-        self.state = dataclasses.replace(self.state, **changes)
+        self.state = evolve(self.state, **changes)
 
     def new_id(self, prefix: str) -> str:
         counter = self.state.counter + 1
@@ -221,8 +222,8 @@ class _Turn:
     def render(self, key: str, **context: Any) -> str:
         return self.texts.render(self.state.lang, key, self.tz, **context)
 
-    def label(self, key: str, **context: Any) -> str:
-        return plain_text(self.render(key, **context))
+    def label(self, key: str) -> str:
+        return self.texts.label(self.state.lang, key, self.tz)
 
     def say(self, key: str, buttons: tuple[tuple[Button, ...], ...] = (), **context: Any) -> None:
         quotes = "answers" in self.texts.source(self.state.lang, key).source
@@ -291,7 +292,7 @@ class _Turn:
         if self.flow(at.flow).steps[at.step].waits:
             run = self.run()
             self.state = self.state.with_run(
-                dataclasses.replace(run, history=(*run.history, at.step))
+                evolve(run, history=(*run.history, at.step))
             )
         self.update(at=Position(flow=at.flow, step=step_id, run=at.run))
         self.present()
@@ -432,7 +433,7 @@ class _Turn:
                         run=run.id, flow=flow.id, flow_version=flow.version, at=run.started_at
                     )
                 )
-                run = dataclasses.replace(run, recorded=True)
+                run = evolve(run, recorded=True)
             question = step.say[-1] if step.say else f"{flow.id}:{step.id}"
             self.effects.append(
                 SaveAnswer(
@@ -448,7 +449,7 @@ class _Turn:
             )
         stored = Answer(value=shown if shown is not None else value, at=self.now, kind=kind)
         answers = {**run.answers, step.id: stored}
-        self.state = self.state.with_run(dataclasses.replace(run, answers=answers))
+        self.state = self.state.with_run(evolve(run, answers=answers))
 
     def answer(self, value: Any, kind: str, option: Option | None = None) -> None:
         flow, step = self.current()  # type: ignore[misc]
@@ -568,7 +569,7 @@ class _Turn:
         previous = self.run().answers.get(step.id)
         items = [*(previous.value if previous and at.entries > 0 else []), text]
         self.record(flow, step, text, "entries", item=at.entries, shown=items)
-        self.update(at=dataclasses.replace(at, entries=at.entries + 1))
+        self.update(at=evolve(at, entries=at.entries + 1))
         if reply:
             self.say("common:entries.more", self.buttons(flow, step))
 
@@ -809,7 +810,7 @@ class _Turn:
             self.reask()
             return
         previous = run.history[-1]
-        self.state = self.state.with_run(dataclasses.replace(run, history=run.history[:-1]))
+        self.state = self.state.with_run(evolve(run, history=run.history[:-1]))
         self.update(at=Position(flow=at.flow, step=previous, run=at.run))
         self.present()
 

@@ -78,10 +78,14 @@ def parse_library(sources: Mapping[str, str]) -> Library:
     flows = _parse_flows(sources, problems)
     texts = _parse_texts(sources, problems)
     safety_sources = {p: t for p, t in sources.items() if p.startswith("flows/safety/")}
-    problems += safety.check_safety_rules(safety_sources)
+    rules = None
+    try:
+        rules = safety.parse_safety_rules(safety_sources)
+    except ContentError as error:
+        problems += error.problems
     if problems:
         raise ContentError(problems)
-    return Library(flows=flows, texts=texts, safety=safety.parse_safety_rules(safety_sources))
+    return Library(flows=flows, texts=texts, safety=rules)
 
 
 def check_sources(sources: Mapping[str, str]) -> list[Problem]:

@@ -15,10 +15,11 @@ How a message is matched:
 
 1. The message is normalised (`SafetyRules.normalise`): lowercase, accents stripped ("suïcide" is
    "suicide"), apostrophes removed ("m'n" is "mn", "don't" is "dont"), every other character that
-   is not a letter or digit becomes a space, a letter repeated three or more times counts twice
-   ("dooood" is "dood"), and the files' `spellings` replace chat spellings word by word ("k" is
-   "ik", "wanna" is "want to"). Patterns are normalised the same way, so an author writes
-   ordinary words.
+   is not a letter or digit becomes a space, except the end of a sentence (. ! ? ; or a line
+   break, not "..."), which becomes " | " so that no phrase runs across it; a letter repeated
+   three or more times counts twice ("dooood" is "dood"), and the files' `spellings` replace chat
+   spellings word by word ("k" is "ik", "wanna" is "want to"). Patterns are normalised the same
+   way, so an author writes ordinary words.
 2. A rule fires when one of its patterns matches whole words, and that match does not overlap a
    match of one of its exceptions: the rule's own `not_if`, and the idioms in the top-level
    `not_if` of every file (an idiom is an idiom whichever language's rule it touches: "social
@@ -54,9 +55,14 @@ REGEX_PREFIX = "re:"
 _RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4\u02bc\u2032")
 _NON_WORD = re.compile(r"[\W_]+")
+# The end of a sentence: . ! ? ; before a space or the end, and a line break; not "..." or "…",
+# which in chat are a pause ("ik wil... dood"). Phrases and exceptions do not run across it.
+_SENTENCE_END = re.compile(r"(?:[!?;|]+\.*|(?<![.\u2026])\.(?!\.))(?=\s|$)|\n")
+SENTENCE_BREAK = "|"  # how a sentence end shows in the normalised text
 _REPEATED_LETTER = re.compile(r"([^\W\d_])\1{2,}")
 _PHRASE_TOKEN = re.compile(r"\.\.\.|\u2026|[()\[\]|]|[^\s()\[\]|]+")
 _REGEX_LOOKING = set("?+{}\\^$")
+_END = "(?= )"  # a phrase ends at the end of a word (the text is padded with spaces)
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -111,6 +117,8 @@ class _CompiledRule:
     rule: SafetyRule
     patterns: tuple[tuple[re.Pattern[str], int], ...]  # (regex, line)
     not_if: tuple[_Exception, ...]  # the rule's own, then every file's idioms
+    quick: tuple[re.Pattern[str], ...]  # matches when any pattern does: one search, not dozens
+    quick_not_if: tuple[re.Pattern[str], ...]  # the same for not_if (the idioms' are shared)
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +131,8 @@ class SafetyRules:
     _prefilter: tuple[re.Pattern[str], ...]
 
     def normalise(self, text: str) -> str:
-        """The message as the patterns see it: words separated by single spaces."""
+        """The message as the patterns see it: words separated by single spaces, sentences by
+        " | " (a phrase, and so an exception, never runs across the end of a sentence)."""
         return _normalise(text, self.spellings)
 
     def rule(self, rule_id: str) -> SafetyRule:
@@ -164,14 +173,22 @@ def explain(text: str, rules: SafetyRules) -> tuple[Hit, ...]:
 
 
 def _fires(compiled: _CompiledRule, padded: str, spans: _SpanCache) -> bool:
+    if not any(regex.search(padded) for regex in compiled.quick):
+        return False
     for regex, _line in compiled.patterns:
         match = regex.search(padded)
         while match:
             start, end = match.span()
-            if _silencer(compiled, start, end, spans) is None:
+            if not _overlaps(compiled.quick_not_if, start, end, spans):
                 return True
             match = regex.search(padded, start + 1)
     return False
+
+
+def _overlaps(
+    regexes: tuple[re.Pattern[str], ...], start: int, end: int, spans: _SpanCache
+) -> bool:
+    return any(a < end and start < b for regex in regexes for a, b in spans.of(regex))
 
 
 def _silencer(
@@ -224,6 +241,11 @@ def _normalise_chars(text: str) -> str:
 
 
 def _normalise(text: str, spellings: Mapping[str, str]) -> str:
+    sentences = (_normalise_words(part, spellings) for part in _SENTENCE_END.split(text))
+    return f" {SENTENCE_BREAK} ".join(sentence for sentence in sentences if sentence)
+
+
+def _normalise_words(text: str, spellings: Mapping[str, str]) -> str:
     words = _normalise_chars(text)
     if not spellings or not words:
         return words
@@ -285,6 +307,7 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
     idioms = [exception for raw_file in raw_files
               for exception in _compile_exceptions(raw_file.path, raw_file.not_if, spellings,
                                                    problems)]
+    quick_idioms = _quick([idiom.regex for idiom in idioms])
     seen: dict[str, _RawRule] = {}
     compiled: list[_CompiledRule] = []
     for raw_file in raw_files:
@@ -295,7 +318,7 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
                     f"rule id '{raw.id.value}' is also used in {other.path}:{other.id.line}")))
                 continue
             seen[raw.id.value] = raw
-            rule = _compile_rule(raw, idioms, spellings, problems)
+            rule = _compile_rule(raw, idioms, quick_idioms, spellings, problems)
             if rule is not None:
                 compiled.append(rule)
 
@@ -307,20 +330,26 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
 
 
 def _assemble(compiled: list[_CompiledRule], spellings: dict[str, str]) -> SafetyRules:
-    phrases = [regex.pattern for c in compiled for regex, _ in c.patterns
-               if regex.pattern.startswith(" ")]
-    raw = [regex for c in compiled for regex, _ in c.patterns if not regex.pattern.startswith(" ")]
-    prefilter = list(raw)
-    if phrases:
-        # Every phrase regex is " (?:...)(?= )"; one alternation is much faster than many searches.
-        inner = "|".join(p[1:-len("(?= )")] for p in phrases)
-        prefilter.insert(0, re.compile(f" (?:{inner})(?= )"))
     return SafetyRules(
         rules=tuple(c.rule for c in compiled),
         spellings=dict(spellings),
         _compiled=tuple(compiled),
-        _prefilter=tuple(prefilter),
+        _prefilter=_quick([regex for c in compiled for regex, _ in c.patterns]),
     )
+
+
+def _quick(regexes: list[re.Pattern[str]]) -> tuple[re.Pattern[str], ...]:
+    """Regexes of which one matches exactly when one of `regexes` does, but found much faster.
+
+    Every phrase regex is " <body>(?= )", so the phrases become one alternation; a `re:` pattern
+    is kept as it is (its groups could clash with the others').
+    """
+    phrases = [r.pattern for r in regexes if r.pattern.startswith(" ") and r.pattern.endswith(_END)]
+    raw = [r for r in regexes if not (r.pattern.startswith(" ") and r.pattern.endswith(_END))]
+    if not phrases:
+        return tuple(raw)
+    inner = "|".join(p[1:-len(_END)] for p in phrases)
+    return (re.compile(f" (?:{inner}){_END}"), *raw)
 
 
 def _check_examples(raw: _RawRule, rules: SafetyRules, problems: list[Problem]) -> None:
@@ -487,7 +516,8 @@ def _merge_spellings(files: list[_RawFile], problems: list[Problem]) -> dict[str
     return {key: value for key, (value, _, _) in merged.items()}
 
 
-def _compile_rule(raw: _RawRule, idioms: list[_Exception], spellings: Mapping[str, str],
+def _compile_rule(raw: _RawRule, idioms: list[_Exception],
+                  quick_idioms: tuple[re.Pattern[str], ...], spellings: Mapping[str, str],
                   problems: list[Problem]) -> _CompiledRule | None:
     patterns: list[tuple[re.Pattern[str], int]] = []
     ok = True
@@ -502,7 +532,9 @@ def _compile_rule(raw: _RawRule, idioms: list[_Exception], spellings: Mapping[st
         return None
     rule = SafetyRule(id=raw.id.value, kind=raw.kind, why=raw.why, path=raw.path, line=raw.line)
     return _CompiledRule(rule=rule, patterns=tuple(patterns),
-                         not_if=tuple(own_not_if) + tuple(idioms))
+                         not_if=tuple(own_not_if) + tuple(idioms),
+                         quick=_quick([regex for regex, _ in patterns]),
+                         quick_not_if=_quick([e.regex for e in own_not_if]) + quick_idioms)
 
 
 def _compile_exceptions(path: str, texts: list[_Text], spellings: Mapping[str, str],
@@ -527,7 +559,7 @@ def _compile_pattern(path: str, pattern: _Text, spellings: Mapping[str, str],
             if regex.search(" ") is not None:
                 raise _PatternError("this regular expression matches every message")
             return regex
-        return re.compile(f" {_Phrase(source, spellings).compile()}(?= )")
+        return re.compile(f" {_Phrase(source, spellings).compile()}{_END}")
     except _PatternError as error:
         problems.append(Problem(path=path, line=pattern.line, message=f"'{source}': {error}"))
         return None
@@ -601,7 +633,7 @@ class _Phrase:
             if not stem or " " in stem:
                 raise _PatternError(f"'{token}': put '*' at the end of one word")
             return re.escape(stem) + r"\w*"
-        words = _normalise(token, self.spellings)
+        words = _normalise_words(token, self.spellings)
         return " ".join(re.escape(word) for word in words.split(" ")) if words else ""
 
     @staticmethod

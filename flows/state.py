@@ -76,10 +76,24 @@ class State:
         needed = {p.run for p in (self.at, *self.suspended) if p is not None} | {run.id}
         same_flow = [r for r in runs if r.flow == run.flow and r.id not in needed]
         dropped = {r.id for r in same_flow[: max(len(same_flow) - KEEP_RUNS, 0)]}
-        return dataclasses.replace(self, runs=tuple(r for r in runs if r.id not in dropped))
+        return evolve(self, runs=tuple(r for r in runs if r.id not in dropped))
 
     def to_json(self) -> dict[str, Any]:
-        return _dump(self)
+        # Written out field by field: this runs on every message, and stays readable in storage.
+        return {
+            "lang": self.lang,
+            "timezone": self.timezone,
+            "consent": self.consent,
+            "paused": self.paused,
+            "checkin_time": self.checkin_time,
+            "held_until": _iso(self.held_until),
+            "at": dataclasses.asdict(self.at) if self.at else None,
+            "suspended": [dataclasses.asdict(p) for p in self.suspended],
+            "prompt": dataclasses.asdict(self.prompt) if self.prompt else None,
+            "runs": [_dump_run(r) for r in self.runs],
+            "counter": self.counter,
+            "last_event_at": _iso(self.last_event_at),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> State:
@@ -119,13 +133,29 @@ def _load_run(data: dict[str, Any]) -> Run:
     )
 
 
-def _dump(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _dump(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_dump(v) for v in value]
-    return value
+def evolve(record: Any, **changes: Any) -> Any:
+    """`dataclasses.replace` without re-running `__init__`: the engine changes its state many
+    times per event, and these records hold no validation to repeat."""
+    new = object.__new__(type(record))
+    new.__dict__.update(record.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dump_run(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "flow": run.flow,
+        "version": run.version,
+        "started_at": run.started_at.isoformat(),
+        "answers": {
+            step: {"value": a.value, "at": a.at.isoformat(), "kind": a.kind}
+            for step, a in run.answers.items()
+        },
+        "history": list(run.history),
+        "recorded": run.recorded,
+    }

@@ -7,6 +7,7 @@ renders every template once).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +17,10 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from flows import moments
+from flows.messages import plain_text
 
 LANGUAGES = ("nl", "en")
+_JINJA_SYNTAX = re.compile(r"\{[{%#]")
 SOURCE_LANGUAGE = "nl"
 
 
@@ -60,6 +63,8 @@ class Texts:
         self.catalogs = {lang: dict(keys) for lang, keys in catalogs.items()}
         self._env = make_environment()
         self._compiled: dict[tuple[str, str], jinja2.Template] = {}
+        self._fixed: dict[tuple[str, str], str] = {}
+        self._labels: dict[tuple[str, str], str] = {}
 
     def has(self, lang: str, key: str) -> bool:
         return key in self.catalogs.get(lang, {})
@@ -74,7 +79,19 @@ class Texts:
             self._compiled[(lang, key)] = compiled
         return compiled
 
+    def label(self, lang: str, key: str, tz: ZoneInfo) -> str:
+        """A button label: the text as plain words (labels take no variables)."""
+        cached = self._labels.get((lang, key))
+        if cached is None:
+            cached = self._labels[(lang, key)] = plain_text(self.render(lang, key, tz))
+        return cached
+
     def render(self, lang: str, key: str, tz: ZoneInfo, **context: Any) -> str:
         """The text for `key` in `lang`, as Telegram HTML (trailing white space trimmed)."""
-        text = self.template(lang, key).render(_lang=lang, _tz=tz, **context)
-        return text.strip()
+        fixed = self._fixed.get((lang, key))
+        if fixed is not None:
+            return fixed
+        text = self.template(lang, key).render(_lang=lang, _tz=tz, **context).strip()
+        if not _JINJA_SYNTAX.search(self.catalogs[lang][key].source):
+            self._fixed[(lang, key)] = text  # no variables: the same text every time
+        return text

@@ -79,7 +79,7 @@ class ConsoleChannel:
                 if event is not None:
                     await self.send(event)
         finally:
-            self.scheduler.shutdown()
+            await self.scheduler.stop()
 
     def known_language(self) -> str | None:
         """The language of the person who used this terminal before, if anyone did."""

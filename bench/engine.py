@@ -1,0 +1,72 @@
+"""Events per second of the pure engine: a full journey of exercise 1, replayed many times.
+
+    .venv/bin/python bench/engine.py [--journeys 200]
+
+The journey is the golden one (tests/golden/answers-oefening-1.yaml), check-ins included; each
+replay goes through the same `Engine.advance` a channel calls, with the state serialised to JSON
+and back at every step as storage does. One process, one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.content import load_library  # noqa: E402
+from flows.engine import Engine  # noqa: E402
+from flows.events import Event  # noqa: E402
+from flows.state import State  # noqa: E402
+from flows.transcript import JOURNEY_START, render_transcript  # noqa: E402
+
+
+def record_journey(library, answers) -> list[tuple[Event, object]]:
+    """The events of one journey, captured by wrapping the engine during one transcript."""
+    events: list[tuple[Event, object]] = []
+    original = Engine.advance
+
+    def recording(self, state, event, now):  # type: ignore[no-untyped-def]
+        events.append((event, now))
+        return original(self, state, event, now)
+
+    Engine.advance = recording  # type: ignore[method-assign]
+    try:
+        render_transcript(library, "oefening-1", "nl", answers)
+    finally:
+        Engine.advance = original  # type: ignore[method-assign]
+    return events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--journeys", type=int, default=200)
+    args = parser.parse_args()
+    library = load_library()
+    answers = yaml.safe_load((ROOT / "tests/golden/answers-oefening-1.yaml").read_text())
+    journey = record_journey(library, answers)
+    engine = Engine(library)
+    for with_json in (False, True):
+        started = time.perf_counter()
+        for _ in range(args.journeys):
+            state = State(consent="given")
+            for event, now in journey:
+                step = engine.advance(state, event, now)
+                state = step.state
+                if with_json:
+                    state = State.from_json(json.loads(json.dumps(state.to_json())))
+        elapsed = time.perf_counter() - started
+        count = args.journeys * len(journey)
+        label = "with the state through JSON" if with_json else "engine only"
+        print(f"{label:30s} {count} events in {elapsed:.2f} s: {count / elapsed:,.0f} events/s "
+              f"({len(journey)} events per journey, start {JOURNEY_START:%Y-%m-%d})")
+
+
+if __name__ == "__main__":
+    main()
