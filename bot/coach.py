@@ -171,9 +171,18 @@ class Coach:
             due = store.due_checkins(session, now, limit)
         delivered = 0
         for checkin_id, person_id in due:
-            if self._deliver(checkin_id, person_id, now):
-                delivered += 1
+            try:
+                if self._deliver(checkin_id, person_id, now):
+                    delivered += 1
+            except Exception as error:  # one broken check-in must not stop everyone else's
+                # The type only: a message could quote what the person wrote.
+                log.error("check-in %d failed: %s", checkin_id, type(error).__name__)
+                self._set_failed(checkin_id)
         return delivered
+
+    def _set_failed(self, checkin_id: int) -> None:
+        with self.store.transaction() as session:
+            store.set_checkin_status(session, checkin_id, "failed")
 
     def _deliver(self, checkin_id: int, person_id: int, now: datetime) -> bool:
         with self.store.transaction() as session:

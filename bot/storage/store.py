@@ -270,6 +270,12 @@ def claim_checkin(session: Session, checkin_id: int, now: datetime) -> CheckinRo
     return session.exec(statement).first()
 
 
+def set_checkin_status(session: Session, checkin_id: int, status: str) -> None:
+    session.execute(
+        sa.update(CheckinRow).where(col(CheckinRow.id) == checkin_id).values(status=status)
+    )
+
+
 def next_due_at(session: Session) -> datetime | None:
     """When the next check-in can be delivered: its due time, or the end of a hold."""
     held = col(Person.held_until)
