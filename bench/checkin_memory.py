@@ -66,7 +66,8 @@ def measure(database: Path, count: int) -> tuple[int, int, float]:
     while time.monotonic() - started < 300:
         time.sleep(1)
         with sqlite3.connect(database) as db:
-            delivered = db.execute("SELECT count(*) FROM checkin WHERE status = 'done'").fetchone()[0]
+            query = "SELECT count(*) FROM checkin WHERE status = 'done'"
+            delivered = db.execute(query).fetchone()[0]
         if delivered >= expected:
             break
     elapsed = time.monotonic() - started

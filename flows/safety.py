@@ -57,9 +57,10 @@ _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4\u02bc\u2032")
 _NON_WORD = re.compile(r"[\W_]+")
 # The end of a sentence: . ! ? ; before a space or the end, and a line break; not "..." or "…",
 # which in chat are a pause ("ik wil... dood"). Phrases and exceptions do not run across it.
-_SENTENCE_END = re.compile(r"(?:[!?;|]+\.*|(?<![.\u2026])\.(?!\.))(?=\s|$)|\n")
 SENTENCE_BREAK = "|"  # how a sentence end shows in the normalised text
-_REPEATED_LETTER = re.compile(r"([^\W\d_])\1{2,}")
+_BREAK_CHARS = frozenset("!?;|.\n")
+_TOKEN = re.compile(r"[^\W_]+|(?:[!?;|]+\.*|(?<![.\u2026])\.(?!\.))(?=\s|$)|\n")
+_REPEATED_LETTER = re.compile(r"([a-z])\1\1+")  # after folding: Dutch and English letters
 _PHRASE_TOKEN = re.compile(r"\.\.\.|\u2026|[()\[\]|]|[^\s()\[\]|]+")
 _REGEX_LOOKING = set("?+{}\\^$")
 _END = "(?= )"  # a phrase ends at the end of a word (the text is padded with spaces)
@@ -107,18 +108,67 @@ class Hit:
 
 @dataclass(frozen=True, eq=False)
 class _Exception:
-    regex: re.Pattern[str]
+    pattern: _Pattern
     path: str
     line: int
 
 
 @dataclass(frozen=True, eq=False)
+class _Matcher:
+    """Many regexes, searched as one.
+
+    Every phrase regex is " <body>(?= )", so all phrases become one alternation: one pass over
+    the message instead of one per phrase. A `re:` regex is searched on its own (its groups
+    could clash with the others'). Where a pass matches, each regex is tried anchored there.
+    """
+
+    regexes: tuple[re.Pattern[str], ...]
+    passes: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, patterns: list[_Pattern]) -> _Matcher:
+        branches = [branch for p in patterns for branch in p.branches]
+        passes = [p.regex for p in patterns if not p.branches]
+        if branches:
+            passes.insert(0, re.compile(f" (?:{_trie(branches)}){_END}"))
+        return cls(regexes=tuple(p.regex for p in patterns), passes=tuple(passes))
+
+    def matches_at(self, padded: str, start: int) -> bool:
+        return any(regex.match(padded, start) for regex in self.passes)
+
+    def starts(self, padded: str) -> list[int]:
+        """Every position where at least one of the regexes matches, in order."""
+        found: set[int] = set()
+        for regex in self.passes:
+            match = regex.search(padded)
+            while match:
+                found.add(match.start())
+                match = regex.search(padded, match.start() + 1)
+        return sorted(found)
+
+    def spans(self, padded: str) -> list[tuple[int, int]]:
+        """(start, furthest end) of the matches at every position where one matches."""
+        spans = []
+        for start in self.starts(padded):
+            ends = [m.end() for regex in self.regexes if (m := regex.match(padded, start))]
+            if ends:
+                spans.append((start, max(ends)))
+        return spans
+
+
+@dataclass(frozen=True, eq=False)
+class _Pattern:
+    regex: re.Pattern[str]
+    branches: tuple[str, ...]  # a phrase as alternatives (see `_Phrase.compile`); () for `re:`
+
+
+@dataclass(frozen=True, eq=False)
 class _CompiledRule:
     rule: SafetyRule
-    patterns: tuple[tuple[re.Pattern[str], int], ...]  # (regex, line)
-    not_if: tuple[_Exception, ...]  # the rule's own, then every file's idioms
-    quick: tuple[re.Pattern[str], ...]  # matches when any pattern does: one search, not dozens
-    quick_not_if: tuple[re.Pattern[str], ...]  # the same for not_if (the idioms' are shared)
+    patterns: tuple[tuple[_Pattern, int], ...]  # (pattern, line)
+    not_if: tuple[_Exception, ...]  # the rule's own, then every file's idioms (for `explain`)
+    matcher: _Matcher  # the patterns
+    exceptions: tuple[_Matcher, ...]  # the rule's own not_if, and the idioms (shared by all rules)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +178,7 @@ class SafetyRules:
     rules: tuple[SafetyRule, ...]
     spellings: Mapping[str, str]
     _compiled: tuple[_CompiledRule, ...]
-    _prefilter: tuple[re.Pattern[str], ...]
+    _any: _Matcher  # every pattern of every rule: most messages stop here
 
     def normalise(self, text: str) -> str:
         """The message as the patterns see it: words separated by single spaces, sentences by
@@ -148,10 +198,11 @@ class SafetyRules:
 def assess(text: str, rules: SafetyRules) -> Assessment:
     """Whether `text` speaks of suicide, self-harm or acute danger, by every language's rules."""
     padded = f" {_normalise(text, rules.spellings)} "
-    if not any(regex.search(padded) for regex in rules._prefilter):
+    starts = rules._any.starts(padded)  # one pass over the message for every pattern at once
+    if not starts:
         return NOT_A_CRISIS
     spans = _SpanCache(padded)
-    fired = [c.rule for c in rules._compiled if _fires(c, padded, spans)]
+    fired = [c.rule for c in rules._compiled if _fires(c, padded, starts, spans)]
     if not fired:
         return NOT_A_CRISIS
     kinds = tuple(dict.fromkeys(rule.kind for rule in fired))
@@ -159,97 +210,87 @@ def assess(text: str, rules: SafetyRules) -> Assessment:
 
 
 def explain(text: str, rules: SafetyRules) -> tuple[Hit, ...]:
-    """Every pattern that matches `text`, and the exception that silenced it, if one did."""
+    """Every pattern that matches `text`, and the exception that silenced it, if one did.
+
+    For authors (and failing tests): slower than `assess`, and exact about lines.
+    """
     padded = f" {_normalise(text, rules.spellings)} "
-    spans = _SpanCache(padded)
     hits: list[Hit] = []
     for compiled in rules._compiled:
-        for regex, line in compiled.patterns:
-            for start, end in _all_spans(regex, padded):
-                silencer = _silencer(compiled, start, end, spans)
+        for pattern, line in compiled.patterns:
+            for start in _Matcher.of([pattern]).starts(padded):
+                match = pattern.regex.match(padded, start)
+                if match is None:
+                    continue
+                silencer = next((e for e in compiled.not_if for a, b in
+                                 _Matcher.of([e.pattern]).spans(padded)
+                                 if a < match.end() and start < b), None)
                 where = (silencer.path, silencer.line) if silencer else None
                 hits.append(Hit(compiled.rule.id, compiled.rule.path, line, where))
     return tuple(hits)
 
 
-def _fires(compiled: _CompiledRule, padded: str, spans: _SpanCache) -> bool:
-    if not any(regex.search(padded) for regex in compiled.quick):
-        return False
-    for regex, _line in compiled.patterns:
-        match = regex.search(padded)
-        while match:
-            start, end = match.span()
-            if not _overlaps(compiled.quick_not_if, start, end, spans):
+def _fires(compiled: _CompiledRule, padded: str, starts: list[int], spans: _SpanCache) -> bool:
+    """Whether a pattern of the rule matches at one of `starts` without overlapping a not_if."""
+    silenced: list[tuple[int, int]] | None = None
+    for start in starts:
+        if not compiled.matcher.matches_at(padded, start):
+            continue
+        for pattern, _line in compiled.patterns:
+            match = pattern.regex.match(padded, start)
+            if match is None:
+                continue
+            if silenced is None:
+                silenced = [span for m in compiled.exceptions for span in spans.of(m)]
+            end = match.end()
+            if not any(a < end and start < b for a, b in silenced):
                 return True
-            match = regex.search(padded, start + 1)
     return False
 
 
-def _overlaps(
-    regexes: tuple[re.Pattern[str], ...], start: int, end: int, spans: _SpanCache
-) -> bool:
-    return any(a < end and start < b for regex in regexes for a, b in spans.of(regex))
-
-
-def _silencer(
-    compiled: _CompiledRule, start: int, end: int, spans: _SpanCache
-) -> _Exception | None:
-    for exception in compiled.not_if:
-        for a, b in spans.of(exception.regex):
-            if a < end and start < b:
-                return exception
-    return None
-
-
 class _SpanCache:
-    """Where each exception matches in one message; computed only when a pattern matched."""
+    """Where the exceptions match in one message; computed only when a pattern matched."""
 
     def __init__(self, padded: str):
         self.padded = padded
         self.cache: dict[int, list[tuple[int, int]]] = {}
 
-    def of(self, regex: re.Pattern[str]) -> list[tuple[int, int]]:
-        key = id(regex)
+    def of(self, matcher: _Matcher) -> list[tuple[int, int]]:
+        key = id(matcher)
         if key not in self.cache:
-            self.cache[key] = _all_spans(regex, self.padded)
+            self.cache[key] = matcher.spans(self.padded)
         return self.cache[key]
-
-
-def _all_spans(regex: re.Pattern[str], padded: str) -> list[tuple[int, int]]:
-    """Every match, one per starting position, so a short match inside a long one is not lost."""
-    spans = []
-    match = regex.search(padded)
-    while match:
-        spans.append(match.span())
-        match = regex.search(padded, match.start() + 1)
-    return spans
 
 
 # --- normalising ---------------------------------------------------------------------------------
 
 
-def _normalise_chars(text: str) -> str:
+def _fold(text: str) -> str:
+    """Lowercase, no accents, no apostrophes, no letter three times in a row."""
     if text.isascii():
         text = text.lower()
     else:
-        text = unicodedata.normalize("NFKD", text.casefold())
+        text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
         text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.translate(_APOSTROPHES)
-    text = _NON_WORD.sub(" ", text)
-    text = _REPEATED_LETTER.sub(r"\1\1", text)
-    return text.strip()
+    return _REPEATED_LETTER.sub(r"\1\1", text.translate(_APOSTROPHES))
+
+
+def _normalise_chars(text: str) -> str:
+    """The words of `text`, folded, without spellings or sentence ends."""
+    return _NON_WORD.sub(" ", _fold(text)).strip()
 
 
 def _normalise(text: str, spellings: Mapping[str, str]) -> str:
-    sentences = (_normalise_words(part, spellings) for part in _SENTENCE_END.split(text))
-    return f" {SENTENCE_BREAK} ".join(sentence for sentence in sentences if sentence)
-
-
-def _normalise_words(text: str, spellings: Mapping[str, str]) -> str:
-    words = _normalise_chars(text)
-    if not spellings or not words:
-        return words
-    return " ".join([spellings.get(word, word) for word in words.split(" ")])
+    words: list[str] = []
+    for token in _TOKEN.findall(_fold(text)):
+        if token[0] in _BREAK_CHARS:
+            if words and words[-1] != SENTENCE_BREAK:
+                words.append(SENTENCE_BREAK)
+        else:
+            words.append(spellings.get(token, token))
+    if words and words[-1] == SENTENCE_BREAK:
+        words.pop()
+    return " ".join(words)
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -307,7 +348,7 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
     idioms = [exception for raw_file in raw_files
               for exception in _compile_exceptions(raw_file.path, raw_file.not_if, spellings,
                                                    problems)]
-    quick_idioms = _quick([idiom.regex for idiom in idioms])
+    idiom_matcher = _Matcher.of([idiom.pattern for idiom in idioms])
     seen: dict[str, _RawRule] = {}
     compiled: list[_CompiledRule] = []
     for raw_file in raw_files:
@@ -318,7 +359,7 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
                     f"rule id '{raw.id.value}' is also used in {other.path}:{other.id.line}")))
                 continue
             seen[raw.id.value] = raw
-            rule = _compile_rule(raw, idioms, quick_idioms, spellings, problems)
+            rule = _compile_rule(raw, idioms, idiom_matcher, spellings, problems)
             if rule is not None:
                 compiled.append(rule)
 
@@ -334,22 +375,8 @@ def _assemble(compiled: list[_CompiledRule], spellings: dict[str, str]) -> Safet
         rules=tuple(c.rule for c in compiled),
         spellings=dict(spellings),
         _compiled=tuple(compiled),
-        _prefilter=_quick([regex for c in compiled for regex, _ in c.patterns]),
+        _any=_Matcher.of([pattern for c in compiled for pattern, _ in c.patterns]),
     )
-
-
-def _quick(regexes: list[re.Pattern[str]]) -> tuple[re.Pattern[str], ...]:
-    """Regexes of which one matches exactly when one of `regexes` does, but found much faster.
-
-    Every phrase regex is " <body>(?= )", so the phrases become one alternation; a `re:` pattern
-    is kept as it is (its groups could clash with the others').
-    """
-    phrases = [r.pattern for r in regexes if r.pattern.startswith(" ") and r.pattern.endswith(_END)]
-    raw = [r for r in regexes if not (r.pattern.startswith(" ") and r.pattern.endswith(_END))]
-    if not phrases:
-        return tuple(raw)
-    inner = "|".join(p[1:-len(_END)] for p in phrases)
-    return (re.compile(f" (?:{inner}){_END}"), *raw)
 
 
 def _check_examples(raw: _RawRule, rules: SafetyRules, problems: list[Problem]) -> None:
@@ -517,38 +544,38 @@ def _merge_spellings(files: list[_RawFile], problems: list[Problem]) -> dict[str
 
 
 def _compile_rule(raw: _RawRule, idioms: list[_Exception],
-                  quick_idioms: tuple[re.Pattern[str], ...], spellings: Mapping[str, str],
+                  idiom_matcher: _Matcher, spellings: Mapping[str, str],
                   problems: list[Problem]) -> _CompiledRule | None:
-    patterns: list[tuple[re.Pattern[str], int]] = []
+    patterns: list[tuple[_Pattern, int]] = []
     ok = True
-    for pattern in raw.patterns:
-        regex = _compile_pattern(raw.path, pattern, spellings, problems)
-        if regex is None:
+    for text in raw.patterns:
+        pattern = _compile_pattern(raw.path, text, spellings, problems)
+        if pattern is None:
             ok = False
         else:
-            patterns.append((regex, pattern.line))
+            patterns.append((pattern, text.line))
     own_not_if = _compile_exceptions(raw.path, raw.not_if, spellings, problems)
     if not ok or len(own_not_if) != len(raw.not_if):
         return None
     rule = SafetyRule(id=raw.id.value, kind=raw.kind, why=raw.why, path=raw.path, line=raw.line)
     return _CompiledRule(rule=rule, patterns=tuple(patterns),
                          not_if=tuple(own_not_if) + tuple(idioms),
-                         quick=_quick([regex for regex, _ in patterns]),
-                         quick_not_if=_quick([e.regex for e in own_not_if]) + quick_idioms)
+                         matcher=_Matcher.of([pattern for pattern, _ in patterns]),
+                         exceptions=(_Matcher.of([e.pattern for e in own_not_if]), idiom_matcher))
 
 
 def _compile_exceptions(path: str, texts: list[_Text], spellings: Mapping[str, str],
                         problems: list[Problem]) -> list[_Exception]:
     exceptions = []
     for text in texts:
-        regex = _compile_pattern(path, text, spellings, problems)
-        if regex is not None:
-            exceptions.append(_Exception(regex=regex, path=path, line=text.line))
+        pattern = _compile_pattern(path, text, spellings, problems)
+        if pattern is not None:
+            exceptions.append(_Exception(pattern=pattern, path=path, line=text.line))
     return exceptions
 
 
 def _compile_pattern(path: str, pattern: _Text, spellings: Mapping[str, str],
-                     problems: list[Problem]) -> re.Pattern[str] | None:
+                     problems: list[Problem]) -> _Pattern | None:
     source = pattern.value.strip()
     try:
         if source.startswith(REGEX_PREFIX):
@@ -558,8 +585,9 @@ def _compile_pattern(path: str, pattern: _Text, spellings: Mapping[str, str],
                 raise _PatternError(f"the regular expression does not compile: {error}") from None
             if regex.search(" ") is not None:
                 raise _PatternError("this regular expression matches every message")
-            return regex
-        return re.compile(f" {_Phrase(source, spellings).compile()}{_END}")
+            return _Pattern(regex=regex, branches=())
+        body, branches = _Phrase(source, spellings).compile()
+        return _Pattern(regex=re.compile(f" {body}{_END}"), branches=tuple(branches))
     except _PatternError as error:
         problems.append(Problem(path=path, line=pattern.line, message=f"'{source}': {error}"))
         return None
@@ -567,6 +595,9 @@ def _compile_pattern(path: str, pattern: _Text, spellings: Mapping[str, str],
 
 class _PatternError(Exception):
     pass
+
+
+_Item = tuple[str, str, list[str]]  # (required | optional | gap, regex, the regex of each choice)
 
 
 class _Phrase:
@@ -586,40 +617,49 @@ class _Phrase:
         self.position = 0
         self.spellings = spellings
 
-    def compile(self) -> str:
-        regex = self._alternatives()
+    def compile(self) -> tuple[str, list[str]]:
+        """The regex, and the same as branches that each start with a word where they can.
+
+        Searching many phrases at once is much faster when every branch of the alternation
+        starts with a letter (see `_Matcher`): "(ik wil|wil ik) dood" is searched as
+        "ik wil dood" and "wil ik dood", "[het] leven" as "het leven" and "leven".
+        """
+        alternatives = self._alternatives()
         if self.position < len(self.tokens):
             raise _PatternError(f"'{self.tokens[self.position]}' has no opening bracket")
-        return regex
+        regex = _choice([_join(items) for items in alternatives])
+        return regex, [branch for items in alternatives for branch in _branches(items)]
 
     def _peek(self) -> str | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
 
-    def _alternatives(self) -> str:
+    def _alternatives(self) -> list[list[_Item]]:
         alternatives = [self._sequence()]
         while self._peek() == "|":
             self.position += 1
             alternatives.append(self._sequence())
-        return alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
+        return alternatives
 
-    def _sequence(self) -> str:
-        items: list[tuple[str, str]] = []  # (required | optional | gap, regex)
+    def _sequence(self) -> list[_Item]:
+        items: list[_Item] = []
         while (token := self._peek()) not in (None, "|", ")", "]"):
             self.position += 1
             if token in ("(", "["):
                 closer = ")" if token == "(" else "]"
-                inner = self._alternatives()
+                choices = [_join(inner) for inner in self._alternatives()]
                 if self._peek() != closer:
                     raise _PatternError(f"'{token}' has no closing '{closer}'")
                 self.position += 1
-                items.append(("required" if token == "(" else "optional", inner))
+                kind = "required" if token == "(" else "optional"
+                items.append((kind, _choice(choices), choices))
             elif token in ("...", "\u2026"):
-                items.append(("gap", ""))
+                items.append(("gap", "", []))
             else:
                 word = self._word(token)
                 if word:
-                    items.append(("required", word))
-        return self._join(items)
+                    items.append(("required", word, [word]))
+        _check(items)
+        return items
 
     def _word(self, token: str) -> str:
         if "..." in token or "\u2026" in token:
@@ -633,33 +673,66 @@ class _Phrase:
             if not stem or " " in stem:
                 raise _PatternError(f"'{token}': put '*' at the end of one word")
             return re.escape(stem) + r"\w*"
-        words = _normalise_words(token, self.spellings)
+        words = _normalise(token, self.spellings)
         return " ".join(re.escape(word) for word in words.split(" ")) if words else ""
 
-    @staticmethod
-    def _join(items: list[tuple[str, str]]) -> str:
-        kinds = [kind for kind, _ in items]
-        if not items:
-            raise _PatternError("empty brackets, or an empty choice such as (a|)")
-        if "required" not in kinds:
-            raise _PatternError("a phrase (and each choice in it) needs a word outside [ ]")
-        for index, kind in enumerate(kinds):
-            if kind == "gap" and not ("required" in kinds[:index]
-                                      and "required" in kinds[index + 1:]):
-                raise _PatternError("'...' must stand between words")
-        parts: list[str] = []
-        separate = False  # whether the next item needs a space before it
-        for index, (kind, regex) in enumerate(items):
-            required_later = "required" in kinds[index + 1:]
-            if kind == "required":
-                parts.append((" " if separate else "") + regex)
-                separate = True
-            elif kind == "optional" and not required_later:
-                parts.append(f"(?: {regex})?")
-            else:  # an optional word or a gap, before a required word: it brings its own space
-                body = regex if kind == "optional" else r"\w+"
-                repeat = "?" if kind == "optional" else f"{{0,{GAP_WORDS}}}"
-                parts.append((" " if separate else "") + f"(?:{body} ){repeat}")
-                separate = False
-        return "".join(parts)
 
+def _choice(choices: list[str]) -> str:
+    return choices[0] if len(choices) == 1 else f"(?:{'|'.join(choices)})"
+
+
+def _check(items: list[_Item]) -> None:
+    kinds = [kind for kind, _, _ in items]
+    if not items:
+        raise _PatternError("empty brackets, or an empty choice such as (a|)")
+    if "required" not in kinds:
+        raise _PatternError("a phrase (and each choice in it) needs a word outside [ ]")
+    for index, kind in enumerate(kinds):
+        if kind == "gap" and not ("required" in kinds[:index] and "required" in kinds[index + 1:]):
+            raise _PatternError("'...' must stand between words")
+
+
+def _join(items: list[_Item]) -> str:
+    """The regex of a sequence of items: words joined by single spaces."""
+    kinds = [kind for kind, _, _ in items]
+    parts: list[str] = []
+    separate = False  # whether the next item needs a space before it
+    for index, (kind, regex, _) in enumerate(items):
+        required_later = "required" in kinds[index + 1:]
+        if kind == "required":
+            parts.append((" " if separate else "") + regex)
+            separate = True
+        elif kind == "optional" and not required_later:
+            parts.append(f"(?: {regex})?")
+        else:  # an optional word or a gap, before a required word: it brings its own space
+            body = regex if kind == "optional" else r"\w+"
+            repeat = "?" if kind == "optional" else f"{{0,{GAP_WORDS}}}"
+            parts.append((" " if separate else "") + f"(?:{body} ){repeat}")
+            separate = False
+    return "".join(parts)
+
+
+def _branches(items: list[_Item]) -> list[str]:
+    """`_join(items)` as alternatives, one per choice of the first item (see `compile`)."""
+    kind, _, choices = items[0]
+    rest = items[1:]
+    branches = [_join([("required", choice, [choice]), *rest]) for choice in choices]
+    return branches + _branches(rest) if kind == "optional" else branches
+
+
+def _trie(branches: list[str]) -> str:
+    """One alternation of `branches`, grouped by first letter: "a(?:...)|b(?:...)|(?:...)".
+
+    Python's regex engine skips a branch that starts with a letter the text does not have in
+    one step, so grouping by letter turns hundreds of attempts per word into a few dozen.
+    """
+    by_letter: dict[str, list[str]] = {}
+    other: list[str] = []
+    for branch in dict.fromkeys(branches):
+        if branch[:1].isalnum():
+            by_letter.setdefault(branch[0], []).append(branch[1:])
+        else:
+            other.append(branch)
+    groups = [letter + _choice(rests) if rests != [""] else letter
+              for letter, rests in by_letter.items()]
+    return "|".join(groups + other)
