@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     telegram.set_defaults(run=_telegram)
 
     flows = commands.add_parser("flows", help="tools for the author: check, transcript, diagram")
+    flows.add_argument("--root", type=Path, default=None,
+                       help="the folder that holds flows/ and locales/ (default: this project)")
     flow_commands = flows.add_subparsers(title="flow commands")
     check = flow_commands.add_parser("check", help="validate every flow and text")
     check.set_defaults(run=_flows_check)
@@ -73,9 +75,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _flows_check(args: argparse.Namespace) -> int:
-    from bot.content import check
+    from bot.content import ROOT, check
 
-    problems = check()
+    problems = check(args.root or ROOT)
     for problem in problems:
         print(problem)
     if problems:
@@ -85,10 +87,10 @@ def _flows_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _library():  # type: ignore[no-untyped-def]
-    from bot.content import load_library
+def _library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from bot.content import ROOT, load_library
 
-    return load_library()
+    return load_library(args.root or ROOT)
 
 
 def _flows_transcript(args: argparse.Namespace) -> int:
@@ -96,7 +98,7 @@ def _flows_transcript(args: argparse.Namespace) -> int:
 
     from flows.transcript import render_transcript
 
-    library = _library()
+    library = _library(args)
     if args.flow not in library.flows:
         print(
             f"unknown flow '{args.flow}'; known: {', '.join(sorted(library.flows))}",
@@ -111,7 +113,7 @@ def _flows_transcript(args: argparse.Namespace) -> int:
 def _flows_diagram(args: argparse.Namespace) -> int:
     from flows.diagram import mermaid
 
-    library = _library()
+    library = _library(args)
     if args.flow not in library.flows:
         print(f"unknown flow '{args.flow}'", file=sys.stderr)
         return 2
