@@ -36,12 +36,13 @@ from flows.events import (
     Event,
     MediaReceived,
     Started,
+    TextEdited,
     TextReceived,
     parse_command,
 )
 from flows.messages import Button, Message, plain_text
 from flows.model import END, SCALE, WHEN_PRESETS, Flow, Library, Option, Rule, StepSpec
-from flows.state import Answer, Position, Prompt, Run, State, evolve
+from flows.state import Answer, AnswerRef, Position, Prompt, Run, State, evolve
 from flows.texts import LANGUAGES
 
 # A check-in that comes this much later than planned says so, kindly.
@@ -124,6 +125,8 @@ ENGINE_TEXT_KEYS = tuple(
         "crisis.continue",
         "crisis.paused",
         "crisis.continued",
+        "edit.saved",
+        "edit.not-latest",
     )
 )
 
@@ -180,6 +183,7 @@ class _Turn:
         self.messages: list[Message] = []
         self.effects: list[Effect] = []
         self.late = False  # this turn delivers a check-in much later than planned
+        self.ref: str | None = None  # the platform's id of the message being handled
         self.presented = 0  # steps presented in this turn, to catch flows that never wait
 
     # --- dispatch --------------------------------------------------------------------------------
@@ -188,7 +192,10 @@ class _Turn:
         if isinstance(event, Started):
             self.on_start(event.language, event.flow)
         elif isinstance(event, TextReceived):
+            self.ref = event.ref
             self.on_text(event.text)
+        elif isinstance(event, TextEdited):
+            self.on_edit(event.text, event.ref)
         elif isinstance(event, ChoiceMade):
             self.on_choice(event.token)
         elif isinstance(event, MediaReceived):
@@ -291,9 +298,7 @@ class _Turn:
             return
         if self.flow(at.flow).steps[at.step].waits:
             run = self.run()
-            self.state = self.state.with_run(
-                evolve(run, history=(*run.history, at.step))
-            )
+            self.state = self.state.with_run(evolve(run, history=(*run.history, at.step)))
         self.update(at=Position(flow=at.flow, step=step_id, run=at.run))
         self.present()
 
@@ -450,6 +455,51 @@ class _Turn:
         stored = Answer(value=shown if shown is not None else value, at=self.now, kind=kind)
         answers = {**run.answers, step.id: stored}
         self.state = self.state.with_run(evolve(run, answers=answers))
+        if self.ref is not None and kind in ("text", "entries"):
+            self.update(
+                last_answer=AnswerRef(
+                    ref=self.ref, run=run.id, flow=flow.id, step=step.id, item=item
+                )
+            )
+
+    def on_edit(self, text: str, ref: str) -> None:
+        """An edit of the latest written answer replaces it; older answers stay as they were."""
+        if safety.assess(text, self.library.safety).is_crisis:
+            self.on_crisis(text)
+            return
+        target = self.state.last_answer
+        run = self.state.run(target.run) if target is not None else None
+        if target is None or target.ref != ref or run is None:
+            self.say("common:edit.not-latest")
+            return
+        flow = self.flow(target.flow)
+        step = flow.steps[target.step]
+        previous = run.answers.get(step.id)
+        if previous is not None and previous.kind == "entries":
+            items = list(previous.value)
+            if target.item < len(items):
+                items[target.item] = text
+            shown: Any = items
+        else:
+            shown = text
+        kind = previous.kind if previous is not None else "text"
+        if self.keeps_answers(flow):
+            question = step.say[-1] if step.say else f"{flow.id}:{step.id}"
+            self.effects.append(
+                SaveAnswer(
+                    run=run.id,
+                    flow=flow.id,
+                    step=step.id,
+                    question=question,
+                    kind=kind,
+                    value=text,
+                    item=target.item,
+                    at=self.now,
+                )
+            )
+        answers = {**run.answers, step.id: Answer(value=shown, at=self.now, kind=kind)}
+        self.state = self.state.with_run(evolve(run, answers=answers))
+        self.say("common:edit.saved")
 
     def answer(self, value: Any, kind: str, option: Option | None = None) -> None:
         flow, step = self.current()  # type: ignore[misc]

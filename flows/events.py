@@ -69,9 +69,18 @@ class Started(Event, type_name="started"):
 
 @dataclass(frozen=True, kw_only=True)
 class TextReceived(Event, type_name="text_received"):
-    """The person wrote a message."""
+    """The person wrote a message; `ref` is the platform's id for it, so an edit can find it."""
 
     text: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextEdited(Event, type_name="text_edited"):
+    """The person edited a message they sent earlier (`ref` names it)."""
+
+    text: str
+    ref: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -53,6 +53,17 @@ class Prompt:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnswerRef:
+    """Which stored answer a platform message became, so editing that message can update it."""
+
+    ref: str
+    run: str
+    flow: str
+    step: str
+    item: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class State:
     lang: str = "nl"
     timezone: str = "Europe/Amsterdam"
@@ -66,6 +77,7 @@ class State:
     runs: tuple[Run, ...] = ()
     counter: int = 0
     last_event_at: datetime | None = None
+    last_answer: AnswerRef | None = None  # the latest written answer, the only one edits change
 
     def run(self, run_id: str) -> Run | None:
         return next((r for r in self.runs if r.id == run_id), None)
@@ -93,6 +105,7 @@ class State:
             "runs": [_dump_run(r) for r in self.runs],
             "counter": self.counter,
             "last_event_at": _iso(self.last_event_at),
+            "last_answer": dataclasses.asdict(self.last_answer) if self.last_answer else None,
         }
 
     @classmethod
@@ -110,6 +123,7 @@ class State:
             runs=tuple(_load_run(r) for r in data.get("runs", ())),
             counter=data.get("counter", 0),
             last_event_at=_when(data.get("last_event_at")),
+            last_answer=AnswerRef(**data["last_answer"]) if data.get("last_answer") else None,
         )
 
 

@@ -414,3 +414,23 @@ def test_flows_imports_no_io_and_reads_no_clock():
             r"\b(datetime\.now|datetime\.utcnow|date\.today|time\.time)\(", source
         ), f"{path.name} reads the clock"
         assert "open(" not in source, f"{path.name} opens a file"
+
+
+def test_editing_the_latest_answer_updates_it(library):
+    from flows.events import TextEdited, TextReceived
+
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.press_option("partner")
+    talk.send(TextReceived(text="Ik kook elk dga.", ref="m41"))
+    talk.send(TextEdited(text="Ik kook elke dag.", ref="m41"))
+    assert talk.keys == ["common:edit.saved"]
+    saved = [e for e in talk.saved() if e.step == "geven"]
+    assert [e.value for e in saved] == ["Ik kook elk dga.", "Ik kook elke dag."]
+    assert saved[0].item == saved[1].item, "the edit replaces the same answer"
+    assert talk.state.run(talk.state.at.run).answers["geven"].value == "Ik kook elke dag."
+    talk.send(TextReceived(text="Hij luistert.", ref="m42"))
+    talk.send(TextEdited(text="Iets anders", ref="m41"))
+    assert talk.keys == ["common:edit.not-latest"]
+    assert talk.state.run(talk.state.at.run).answers["geven"].value == "Ik kook elke dag."
