@@ -287,3 +287,22 @@ def test_forgotten_words_cannot_be_read_from_the_sqlite_file(library, clock, sql
         if path.exists():
             assert marker.encode() not in path.read_bytes(), f"{path.name} still holds the words"
     engine.dispose()
+
+
+def test_someone_who_says_no_has_nothing_stored_but_that_they_said_no(coach):
+    person = Person(coach)
+    person.start(language="nl")
+    person.press("_next")
+    person.press("nee")
+    assert any("gedicht" in m.key for m in person.replies)
+    person.press("_next")
+    person.say("Mijn moeder is ziek en ik voel me schuldig.")
+    person.start(flow="oefening-1")
+    person.press("nee")
+    person.command("time", "20:00")
+    with coach.store.engine.connect() as connection:
+        for table in ("answer", "run", "checkin"):
+            assert connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == 0
+        consent, state = connection.execute(sa.text("SELECT consent, state FROM person")).one()
+    assert consent == "declined"
+    assert "schuldig" not in state
