@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from bot.content import load_library  # noqa: E402
 from flows.engine import Engine  # noqa: E402
 from flows.events import Event  # noqa: E402
 from flows.state import State  # noqa: E402
-from flows.transcript import JOURNEY_START, render_transcript  # noqa: E402
+from flows.transcript import render_transcript  # noqa: E402
 
 
 def record_journey(library, answers) -> list[tuple[Event, object]]:
@@ -47,26 +48,27 @@ def record_journey(library, answers) -> list[tuple[Event, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--journeys", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     library = load_library()
     answers = yaml.safe_load((ROOT / "tests/golden/answers-oefening-1.yaml").read_text())
     journey = record_journey(library, answers)
     engine = Engine(library)
     for with_json in (False, True):
-        started = time.perf_counter()
-        for _ in range(args.journeys):
-            state = State(consent="given")
-            for event, now in journey:
-                step = engine.advance(state, event, now)
-                state = step.state
-                if with_json:
-                    state = State.from_json(json.loads(json.dumps(state.to_json())))
-        elapsed = time.perf_counter() - started
-        count = args.journeys * len(journey)
+        rates = []
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            for _ in range(args.journeys):
+                state = State(consent="given")
+                for event, now in journey:
+                    step = engine.advance(state, event, now)
+                    state = step.state
+                    if with_json:
+                        state = State.from_json(json.loads(json.dumps(state.to_json())))
+            rates.append(args.journeys * len(journey) / (time.perf_counter() - started))
         label = "with the state through JSON" if with_json else "engine only"
-        print(f"{label:30s} {count} events in {elapsed:.2f} s: {count / elapsed:,.0f} events/s "
-              f"({len(journey)} events per journey, start {JOURNEY_START:%Y-%m-%d})")
-
+        print(f"{label:28s} best {max(rates):,.0f} events/s, median {statistics.median(rates):,.0f}"
+              f" ({args.rounds} rounds of {args.journeys} journeys of {len(journey)} events)")
 
 if __name__ == "__main__":
     main()

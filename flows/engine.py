@@ -153,6 +153,13 @@ class Engine:
         return Step(state=final, messages=tuple(turn.messages), effects=tuple(turn.effects))
 
 
+class _NoFlow:
+    steps: dict[str, Any] = {}
+
+
+_NO_FLOW = _NoFlow()
+
+
 def _normalise(state: State, library: Library) -> State:
     """Positions on steps a newer flow revision removed move where the flow's `moved:` says."""
 
@@ -167,8 +174,9 @@ def _normalise(state: State, library: Library) -> State:
         step = flow.moved.get(position.step, flow.start)
         return evolve(position, step=step, entries=0)
 
-    if state.at is None and not state.suspended:
-        return state
+    positions = (state.at, *state.suspended)
+    if all(p is None or p.step in library.flows.get(p.flow, _NO_FLOW).steps for p in positions):
+        return state  # the usual case: every position still exists
     suspended = tuple(p for p in (fix(p) for p in state.suspended) if p is not None)
     return evolve(state, at=fix(state.at), suspended=suspended)
 
@@ -212,7 +220,7 @@ class _Turn:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.state.timezone)
+        return ZoneInfo(self.state.timezone)  # ZoneInfo keeps one instance per key
 
     @property
     def texts(self) -> Any:
@@ -233,7 +241,7 @@ class _Turn:
         return self.texts.label(self.state.lang, key, self.tz)
 
     def say(self, key: str, buttons: tuple[tuple[Button, ...], ...] = (), **context: Any) -> None:
-        quotes = "answers" in self.texts.source(self.state.lang, key).source
+        quotes = self.texts.quotes(self.state.lang, key)
         self.messages.append(
             Message(key=key, text=self.render(key, **context), buttons=buttons, quotes=quotes)
         )

@@ -17,7 +17,8 @@ class Button:
     token: str  # names the run, the step and the option; at most 64 bytes
 
     def __post_init__(self) -> None:
-        if len(self.token.encode()) > TOKEN_LIMIT:
+        # A character is at most 4 bytes: short tokens need no encoding to be known to fit.
+        if len(self.token) * 4 > TOKEN_LIMIT and len(self.token.encode()) > TOKEN_LIMIT:
             raise ValueError(f"button token over {TOKEN_LIMIT} bytes: {self.token!r}")
 
 

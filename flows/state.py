@@ -84,11 +84,14 @@ class State:
 
     def with_run(self, run: Run) -> State:
         """The state with `run` added or replaced; old runs of the same flow drop out."""
-        runs = [r for r in self.runs if r.id != run.id] + [run]
-        needed = {p.run for p in (self.at, *self.suspended) if p is not None} | {run.id}
-        same_flow = [r for r in runs if r.flow == run.flow and r.id not in needed]
-        dropped = {r.id for r in same_flow[: max(len(same_flow) - KEEP_RUNS, 0)]}
-        return evolve(self, runs=tuple(r for r in runs if r.id not in dropped))
+        runs = [r for r in self.runs if r.id != run.id]
+        runs.append(run)
+        if sum(r.flow == run.flow for r in runs) > KEEP_RUNS:
+            needed = {p.run for p in (self.at, *self.suspended) if p is not None} | {run.id}
+            same_flow = [r for r in runs if r.flow == run.flow and r.id not in needed]
+            dropped = {r.id for r in same_flow[: max(len(same_flow) - KEEP_RUNS, 0)]}
+            runs = [r for r in runs if r.id not in dropped]
+        return evolve(self, runs=tuple(runs))
 
     def to_json(self) -> dict[str, Any]:
         # Written out field by field: this runs on every message, and stays readable in storage.

@@ -79,6 +79,10 @@ class Texts:
             self._compiled[(lang, key)] = compiled
         return compiled
 
+    def quotes(self, lang: str, key: str) -> bool:
+        """Whether the text can repeat something the person wrote (it uses their answers)."""
+        return "answers" in self.catalogs[lang][key].source
+
     def label(self, lang: str, key: str, tz: ZoneInfo) -> str:
         """A button label: the text as plain words (labels take no variables)."""
         cached = self._labels.get((lang, key))
