@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -64,12 +64,13 @@ _REPEATED_LETTER = re.compile(r"([a-z])\1\1+")  # after folding: Dutch and Engli
 _PHRASE_TOKEN = re.compile(r"\.\.\.|\u2026|[()\[\]|]|[^\s()\[\]|]+")
 _REGEX_LOOKING = set("?+{}\\^$")
 _END = "(?= )"  # a phrase ends at the end of a word (the text is padded with spaces)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present; same marks
 
 
 # --- results -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Assessment:
     """What the check found in one message: whether to answer with help first, and why.
 
@@ -85,7 +86,7 @@ class Assessment:
 NOT_A_CRISIS = Assessment(is_crisis=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SafetyRule:
     """One rule as the author wrote it (its patterns are compiled inside `SafetyRules`)."""
 
@@ -96,7 +97,7 @@ class SafetyRule:
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Hit:
     """One match of a pattern, for authors finding out why a message fires (or does not)."""
 
@@ -176,9 +177,9 @@ class SafetyRules:
     """Every rule file, compiled. Make it with `parse_safety_rules`; use it with `assess`."""
 
     rules: tuple[SafetyRule, ...]
-    spellings: Mapping[str, str]
-    _compiled: tuple[_CompiledRule, ...]
-    _any: _Matcher  # every pattern of every rule: most messages stop here
+    spellings: Mapping[str, str] = field(repr=False)
+    _compiled: tuple[_CompiledRule, ...] = field(repr=False)
+    _any: _Matcher = field(repr=False)  # every pattern of every rule: most messages stop here
 
     def normalise(self, text: str) -> str:
         """The message as the patterns see it: words separated by single spaces, sentences by
@@ -196,7 +197,10 @@ class SafetyRules:
 
 
 def assess(text: str, rules: SafetyRules) -> Assessment:
-    """Whether `text` speaks of suicide, self-harm or acute danger, by every language's rules."""
+    """Whether `text` speaks of suicide, self-harm or acute danger, by every language's rules.
+
+    Never raises on any text; tens of microseconds for a chat message (bench/safety.py).
+    """
     padded = f" {_normalise(text, rules.spellings)} "
     starts = rules._any.starts(padded)  # one pass over the message for every pattern at once
     if not starts:
@@ -226,7 +230,8 @@ def explain(text: str, rules: SafetyRules) -> tuple[Hit, ...]:
                                  _Matcher.of([e.pattern]).spans(padded)
                                  if a < match.end() and start < b), None)
                 where = (silencer.path, silencer.line) if silencer else None
-                hits.append(Hit(compiled.rule.id, compiled.rule.path, line, where))
+                hits.append(Hit(rule_id=compiled.rule.id, path=compiled.rule.path, line=line,
+                                suppressed_by=where))
     return tuple(hits)
 
 
@@ -403,7 +408,7 @@ def _read_file(path: str, text: str, problems: list[Problem]) -> _RawFile | None
         problems.append(Problem(path=path, line=line, message=message))
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         reason = getattr(error, "problem", None) or str(error)
@@ -693,7 +698,12 @@ def _check(items: list[_Item]) -> None:
 
 
 def _join(items: list[_Item]) -> str:
-    """The regex of a sequence of items: words joined by single spaces."""
+    """The regex of a sequence of items: words joined by single spaces.
+
+    Optional words and gaps are lazy: the shortest match is found first, and the shortest match
+    is the one least likely to overlap an exception ("ik wil dood. Sinds de dood van mijn
+    vader..." must not stretch "wil ... dood" to the second "dood", where "de dood van" is).
+    """
     kinds = [kind for kind, _, _ in items]
     parts: list[str] = []
     separate = False  # whether the next item needs a space before it
@@ -703,20 +713,31 @@ def _join(items: list[_Item]) -> str:
             parts.append((" " if separate else "") + regex)
             separate = True
         elif kind == "optional" and not required_later:
-            parts.append(f"(?: {regex})?")
+            parts.append(f"(?: {regex})??")
         else:  # an optional word or a gap, before a required word: it brings its own space
             body = regex if kind == "optional" else r"\w+"
-            repeat = "?" if kind == "optional" else f"{{0,{GAP_WORDS}}}"
+            repeat = "??" if kind == "optional" else f"{{0,{GAP_WORDS}}}?"
             parts.append((" " if separate else "") + f"(?:{body} ){repeat}")
             separate = False
     return "".join(parts)
 
 
 def _branches(items: list[_Item]) -> list[str]:
-    """`_join(items)` as alternatives, one per choice of the first item (see `compile`)."""
+    """`_join(items)` as alternatives that start with a letter (see `compile`).
+
+    The choices of the first item are grouped by their first letter, so that the rest of the
+    phrase is written once per letter, not once per choice: "(pillen|paracetamol|slaappillen)
+    ..." becomes "p(?:illen|aracetamol) ..." and "slaappillen ...".
+    """
     kind, _, choices = items[0]
     rest = items[1:]
-    branches = [_join([("required", choice, [choice]), *rest]) for choice in choices]
+    by_letter: dict[str, list[str]] = {}
+    for choice in choices:
+        key = choice[0] if choice[:1].isalnum() else choice
+        by_letter.setdefault(key, []).append(choice)
+    heads = [group[0] if len(group) == 1 else key + _choice([c[1:] for c in group])
+             for key, group in by_letter.items()]
+    branches = [_join([("required", head, [head]), *rest]) for head in heads]
     return branches + _branches(rest) if kind == "optional" else branches
 
 
