@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flows.events import CheckinDue
 from flows.records import Record
 
 CHECKIN_KINDS = ("reminder", "evaluation", "repeat", "daily")
@@ -70,6 +71,18 @@ class ScheduleCheckin(Effect, type_name="schedule_checkin"):
     due_at: datetime
     every: str | None = None
 
+    def due_event(self) -> CheckinDue:
+        """The event this check-in becomes when it falls due."""
+        return CheckinDue(
+            checkin=self.checkin,
+            kind=self.kind,
+            flow=self.flow,
+            step=self.step,
+            run=self.run,
+            due_at=self.due_at,
+            every=self.every,
+        )
+
     def __post_init__(self) -> None:
         if self.kind not in CHECKIN_KINDS:
             raise ValueError(f"unknown check-in kind {self.kind!r}")
@@ -83,6 +96,22 @@ class CancelCheckins(Effect, type_name="cancel_checkins"):
 
     kinds: tuple[str, ...]
     flow: str | None = None
+
+
+def still_scheduled(
+    pending: list[ScheduleCheckin], effects: tuple[Effect, ...]
+) -> list[ScheduleCheckin]:
+    """The check-ins still to come once `effects` are carried out (for simulations without a
+    database: transcripts and tests)."""
+    pending = list(pending)
+    for effect in effects:
+        if isinstance(effect, ScheduleCheckin):
+            pending.append(effect)
+        elif isinstance(effect, CancelCheckins):
+            pending = [
+                c for c in pending if not (c.kind in effect.kinds and effect.flow in (None, c.flow))
+            ]
+    return pending
 
 
 @dataclass(frozen=True, kw_only=True)

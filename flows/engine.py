@@ -447,19 +447,7 @@ class _Turn:
                     )
                 )
                 run = evolve(run, recorded=True)
-            question = step.say[-1] if step.say else f"{flow.id}:{step.id}"
-            self.effects.append(
-                SaveAnswer(
-                    run=run.id,
-                    flow=flow.id,
-                    step=step.id,
-                    question=question,
-                    kind=kind,
-                    value=value,
-                    item=item,
-                    at=self.now,
-                )
-            )
+            self.save(run, flow, step, value, kind, item)
         stored = Answer(value=shown if shown is not None else value, at=self.now, kind=kind)
         answers = {**run.answers, step.id: stored}
         self.state = self.state.with_run(evolve(run, answers=answers))
@@ -469,6 +457,22 @@ class _Turn:
                     ref=self.ref, run=run.id, flow=flow.id, step=step.id, item=item
                 )
             )
+
+    def save(self, run: Run, flow: Flow, step: StepSpec, value: Any, kind: str, item: int) -> None:
+        """Ask storage to keep the answer, with the question it answers (for /mijn, /export)."""
+        question = step.say[-1] if step.say else f"{flow.id}:{step.id}"
+        self.effects.append(
+            SaveAnswer(
+                run=run.id,
+                flow=flow.id,
+                step=step.id,
+                question=question,
+                kind=kind,
+                value=value,
+                item=item,
+                at=self.now,
+            )
+        )
 
     def on_edit(self, text: str, ref: str) -> None:
         """An edit of the latest written answer replaces it; older answers stay as they were."""
@@ -492,19 +496,7 @@ class _Turn:
             shown = text
         kind = previous.kind if previous is not None else "text"
         if self.keeps_answers(flow):
-            question = step.say[-1] if step.say else f"{flow.id}:{step.id}"
-            self.effects.append(
-                SaveAnswer(
-                    run=run.id,
-                    flow=flow.id,
-                    step=step.id,
-                    question=question,
-                    kind=kind,
-                    value=text,
-                    item=target.item,
-                    at=self.now,
-                )
-            )
+            self.save(run, flow, step, text, kind, target.item)
         answers = {**run.answers, step.id: Answer(value=shown, at=self.now, kind=kind)}
         self.state = self.state.with_run(evolve(run, answers=answers))
         self.say("common:edit.saved")

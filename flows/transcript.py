@@ -15,9 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flows import moments
-from flows.effects import CancelCheckins, ScheduleCheckin
+from flows.effects import ScheduleCheckin, still_scheduled
 from flows.engine import DONE, NEXT, SKIP, Engine
-from flows.events import CheckinDue, ChoiceMade, Event, Started, TextReceived
+from flows.events import ChoiceMade, Event, Started, TextReceived
 from flows.messages import Message
 from flows.model import Library, StepSpec
 from flows.state import State
@@ -61,15 +61,7 @@ def render_transcript(
         step = engine.advance(state, event, now)
         state = step.state
         _write_messages(journey, step.messages)
-        for effect in step.effects:
-            if isinstance(effect, ScheduleCheckin):
-                journey.pending.append(effect)
-            elif isinstance(effect, CancelCheckins):
-                journey.pending = [
-                    c
-                    for c in journey.pending
-                    if not (c.kind in effect.kinds and effect.flow in (None, c.flow))
-                ]
+        journey.pending = still_scheduled(journey.pending, step.effects)
         event = _reply(library, state, step.messages, answers, used, journey)
         if event is None:
             event, now = _next_checkin(journey, flow_id, now, lang, tz)
@@ -155,16 +147,7 @@ def _next_checkin(
         f"── {_elapsed(later - now, lang)}: {moments.format_moment(later, lang, tz)} "
         f"({checkin.kind}) ──"
     )
-    event = CheckinDue(
-        checkin=checkin.checkin,
-        kind=checkin.kind,
-        flow=checkin.flow,
-        step=checkin.step,
-        run=checkin.run,
-        due_at=checkin.due_at,
-        every=checkin.every,
-    )
-    return event, later
+    return checkin.due_event(), later
 
 
 def _elapsed(delta: timedelta, lang: str) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flows.effects import CancelCheckins, Effect, SaveAnswer, ScheduleCheckin
+from flows.effects import Effect, SaveAnswer, ScheduleCheckin, still_scheduled
 from flows.engine import Engine
 from flows.events import (
-    CheckinDue,
     ChoiceMade,
     CommandGiven,
     Event,
@@ -39,15 +38,7 @@ class Conversation:
         self.messages += step.messages
         self.effects += step.effects
         self.last = step.messages
-        for effect in step.effects:
-            if isinstance(effect, ScheduleCheckin):
-                self.pending.append(effect)
-            elif isinstance(effect, CancelCheckins):
-                self.pending = [
-                    c
-                    for c in self.pending
-                    if not (c.kind in effect.kinds and effect.flow in (None, c.flow))
-                ]
+        self.pending = still_scheduled(self.pending, step.effects)
         return step.messages
 
     # what a person does
@@ -92,19 +83,7 @@ class Conversation:
         for checkin in sorted(self.pending, key=lambda c: c.due_at):
             if checkin.due_at <= self.now:
                 self.pending.remove(checkin)
-                out.append(
-                    self.send(
-                        CheckinDue(
-                            checkin=checkin.checkin,
-                            kind=checkin.kind,
-                            flow=checkin.flow,
-                            step=checkin.step,
-                            run=checkin.run,
-                            due_at=checkin.due_at,
-                            every=checkin.every,
-                        )
-                    )
-                )
+                out.append(self.send(checkin.due_event()))
         return out
 
     # what a test looks at
