@@ -54,6 +54,8 @@ DEFAULT_PLAN_TIME = time(19, 0)
 # Steps that only talk are followed at once; a loop of them is a broken flow, not a hang.
 MAX_STEPS_PER_EVENT = 100
 
+# How many interrupted places are remembered; older ones are let go.
+MAX_SUSPENDED = 3
 # Options of the engine's own buttons, next to the flow's options in a token.
 SKIP, DONE, NEXT, RESUME = "_skip", "_done", "_next", "_resume"
 PROMPT_RUN = "x"  # the run part of tokens of the engine's own prompts
@@ -948,10 +950,13 @@ class _Turn:
             return  # the flow changed or consent was withdrawn: nothing to say
         if due.every:
             self.schedule_next(due)
-        if self.state.at is not None:
-            # The check-in comes first; afterwards the person is brought back here.
-            self.update(suspended=(*self.state.suspended, self.state.at), at=None)
-        self.update(prompt=None)
+        at = self.state.at
+        if at is not None and not (at.flow == due.flow and flow.kind == "checkin"):
+            # The check-in comes first; afterwards the person is brought back here. (Yesterday's
+            # unanswered daily check-in is simply let go: today's takes its place.)
+            suspended = (*self.state.suspended, at)[-MAX_SUSPENDED:]
+            self.update(suspended=suspended)
+        self.update(at=None, prompt=None)
         if self.now - due.due_at > LATE_AFTER:
             self.late = True
             self.say("common:late")

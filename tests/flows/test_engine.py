@@ -434,3 +434,15 @@ def test_editing_the_latest_answer_updates_it(library):
     talk.send(TextEdited(text="Iets anders", ref="m41"))
     assert talk.keys == ["common:edit.not-latest"]
     assert talk.state.run(talk.state.at.run).answers["geven"].value == "Ik kook elke dag."
+
+
+def test_an_unanswered_daily_checkin_is_replaced_by_the_next_not_stacked(library):
+    talk = consented(library)
+    talk.command("time", "20:00")
+    talk.wait(timedelta(days=1, hours=1))
+    talk.deliver_due()
+    assert talk.position == ("dagelijks", "checkin")
+    talk.wait(timedelta(days=1))
+    talk.deliver_due()
+    assert talk.position == ("dagelijks", "checkin")
+    assert talk.state.suspended == ()
