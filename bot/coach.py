@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -23,6 +23,7 @@ from flows.effects import (
     DeletionRequested,
     Effect,
     ExportRequested,
+    ForgetAnswer,
     HoldCheckins,
     RunFinished,
     RunStarted,
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 # How many due check-ins one pass of the dispatcher takes on.
 DISPATCH_BATCH = 50
+# A check-in whose delivery raised is tried again this much later, this many times at most.
+CHECKIN_RETRY = timedelta(minutes=10)
+CHECKIN_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,7 +154,9 @@ class Coach:
                 now=now,
             )
         elif isinstance(effect, CancelCheckins):
-            store.cancel_checkins(session, person_id, effect.kinds, effect.flow)
+            store.cancel_checkins(session, person_id, effect.kinds, effect.flow, effect.checkins)
+        elif isinstance(effect, ForgetAnswer):
+            store.forget_answer(session, person_id, effect.run, effect.step, effect.from_item)
         elif isinstance(effect, HoldCheckins):
             pass  # the state carries `held_until`; save_state writes it
         elif isinstance(effect, ShowAnswers):
@@ -176,13 +182,19 @@ class Coach:
                     delivered += 1
             except Exception as error:  # one broken check-in must not stop everyone else's
                 # The type only: a message could quote what the person wrote.
-                log.error("check-in %d failed: %s", checkin_id, type(error).__name__)
-                self._set_failed(checkin_id)
+                log.error("check-in %d could not be delivered: %s", checkin_id,
+                          type(error).__name__)
+                self._retry_later(checkin_id, now)
         return delivered
 
-    def _set_failed(self, checkin_id: int) -> None:
+    def _retry_later(self, checkin_id: int, now: datetime) -> None:
+        """A passing fault (a locked database, a dropped connection) is tried again later; after
+        CHECKIN_ATTEMPTS tries the check-in is marked failed, so it never loops."""
         with self.store.transaction() as session:
-            store.set_checkin_status(session, checkin_id, "failed")
+            attempts = store.checkin_failed(session, checkin_id, now + CHECKIN_RETRY,
+                                            CHECKIN_ATTEMPTS)
+        if attempts >= CHECKIN_ATTEMPTS:
+            log.error("check-in %d failed %d times; it is marked failed", checkin_id, attempts)
 
     def _deliver(self, checkin_id: int, person_id: int, now: datetime) -> bool:
         with self.store.transaction() as session:
@@ -190,6 +202,8 @@ class Coach:
             checkin = store.claim_checkin(session, checkin_id, now)
             if person is None or checkin is None:
                 return False  # another process has it, or it was cancelled meanwhile
+            if not store.can_receive(person, now):
+                return False  # paused, held or blocked since it was found due: it waits
             checkin.status = "done"
             session.add(checkin)
             event = CheckinDue(

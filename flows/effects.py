@@ -37,10 +37,12 @@ class SaveAnswer(Effect, type_name="save_answer"):
 
 @dataclass(frozen=True, kw_only=True)
 class ForgetAnswer(Effect, type_name="forget_answer"):
-    """The person went back and skipped a step they had answered: its answer no longer holds."""
+    """An answer no longer holds: the person went back and skipped the step (from item 0), or
+    wrote a shorter list the second time (the items from `from_item` on)."""
 
     run: str
     step: str
+    from_item: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,10 +94,16 @@ class ScheduleCheckin(Effect, type_name="schedule_checkin"):
 
 @dataclass(frozen=True, kw_only=True)
 class CancelCheckins(Effect, type_name="cancel_checkins"):
-    """Cancel the person's pending check-ins of these kinds (of one flow, when given)."""
+    """Cancel the person's pending check-ins of these kinds (of one flow, when given), and
+    those named in `checkins`."""
 
-    kinds: tuple[str, ...]
+    kinds: tuple[str, ...] = ()
     flow: str | None = None
+    checkins: tuple[str, ...] = ()
+
+    def cancels(self, checkin: ScheduleCheckin) -> bool:
+        by_kind = checkin.kind in self.kinds and self.flow in (None, checkin.flow)
+        return by_kind or checkin.checkin in self.checkins
 
 
 def still_scheduled(
@@ -108,9 +116,7 @@ def still_scheduled(
         if isinstance(effect, ScheduleCheckin):
             pending.append(effect)
         elif isinstance(effect, CancelCheckins):
-            pending = [
-                c for c in pending if not (c.kind in effect.kinds and effect.flow in (None, c.flow))
-            ]
+            pending = [c for c in pending if not effect.cancels(c)]
     return pending
 
 

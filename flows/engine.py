@@ -21,6 +21,7 @@ from flows.effects import (
     DeletionRequested,
     Effect,
     ExportRequested,
+    ForgetAnswer,
     HoldCheckins,
     RunFinished,
     RunStarted,
@@ -347,7 +348,10 @@ class _Turn:
         """Leave `step` the way its rules (or the chosen option) say."""
         if option is not None and option.flow is not None:
             self.finish_run(flow)
-            self.update(suspended=())
+            # Starting an exercise anew lets its unfinished run go; other places are kept, so
+            # re-reading the poem mid-exercise leads back to the exercise.
+            kept = tuple(p for p in self.state.suspended if p.flow != option.flow)
+            self.update(suspended=kept)
             self.enter_flow(option.flow)
             return
         rules = option.next if option is not None and option.next is not None else step.next
@@ -479,7 +483,7 @@ class _Turn:
     def on_edit(self, text: str, ref: str) -> None:
         """An edit of the latest written answer replaces it; older answers stay as they were."""
         if safety.assess(text, self.library.safety).is_crisis:
-            self.on_crisis(text)
+            self.on_crisis(text, keep=False)  # help first; the edit is no answer to this step
             return
         target = self.state.last_answer
         run = self.state.run(target.run) if target is not None else None
@@ -506,6 +510,7 @@ class _Turn:
     def answer(self, value: Any, kind: str, option: Option | None = None) -> None:
         flow, step = self.current()  # type: ignore[misc]
         self.record(flow, step, value, kind)
+        self.unschedule(step.id)  # answered again after /terug: the new answer decides
         for spec in filter(None, (step.schedule, option.schedule if option else None)):
             self.schedule(flow, spec, value)
         if option is not None:
@@ -524,6 +529,15 @@ class _Turn:
         if option.command is not None:
             self.on_command(option.command, "", from_menu=True)
 
+    def unschedule(self, step_id: str) -> None:
+        """Cancel the check-ins an earlier answer to this step of this run asked for."""
+        run = self.run()
+        earlier = run.scheduled.get(step_id)
+        if earlier:
+            self.effects.append(CancelCheckins(checkins=earlier))
+            scheduled = {k: v for k, v in run.scheduled.items() if k != step_id}
+            self.state = self.state.with_run(evolve(run, scheduled=scheduled))
+
     def schedule(self, flow: Flow, spec: Any, value: Any) -> None:
         if self.state.consent != "given":
             return  # nothing is kept for someone who said no, check-ins included
@@ -540,9 +554,13 @@ class _Turn:
         else:
             due = self.later(self.now, spec.after)
             every = spec.every
+        checkin = self.new_id("c")
+        run = self.run()
+        ids = (*run.scheduled.get(at.step, ()), checkin)
+        self.state = self.state.with_run(evolve(run, scheduled={**run.scheduled, at.step: ids}))
         self.effects.append(
             ScheduleCheckin(
-                checkin=self.new_id("c"),
+                checkin=checkin,
                 kind=spec.kind,
                 flow=spec.flow,
                 step=spec.step,
@@ -685,12 +703,12 @@ class _Turn:
         flow, step = self.current()  # type: ignore[misc]
         if option == SKIP:
             self.skip()
-        elif (
-            option == NEXT
-            and step.expect == "continue"
-            or option == DONE
-            and step.expect == "entries"
-        ):
+        elif option == NEXT and step.expect == "continue":
+            self.follow(flow, step, None)
+        elif option == DONE and step.expect == "entries":
+            if self.keeps_answers(flow):
+                # Written again after /terug: items beyond the new list are from before.
+                self.effects.append(ForgetAnswer(run=at.run, step=step.id, from_item=at.entries))
             self.follow(flow, step, None)
         elif option == RESUME and self.state.suspended:
             self.update(at=None)
@@ -755,10 +773,10 @@ class _Turn:
         else:
             self.stale()
 
-    def on_crisis(self, text: str) -> None:
+    def on_crisis(self, text: str, *, keep: bool = True) -> None:
         """Help first. Keep what they wrote when it answers a question; hold check-ins a day."""
         answered = False
-        current = self.current()
+        current = self.current() if keep else None
         if current is not None and current[1].expect == "text":
             self.record(*current, text, "text")
             answered = True
@@ -796,8 +814,8 @@ class _Turn:
 
     def on_command(self, name: str, argument: str, *, from_menu: bool = False) -> None:
         assert name in COMMANDS
-        if name != "time" and self.state.prompt is not None and self.state.prompt.kind == "time":
-            self.update(prompt=None)
+        # A question of the engine's own (confirm /vergeet, …) is only answered right away.
+        self.update(prompt=None)
         if name == "start":
             self.on_start(None, argument or None)
         elif name == "menu":
@@ -849,10 +867,23 @@ class _Turn:
             self.reask()
             return
         flow, step = current
+        self.withdraw(flow, step)
         if step.skip is not None:
             self.go(step.skip)
         else:
             self.follow(flow, step, None)
+
+    def withdraw(self, flow: Flow, step: StepSpec) -> None:
+        """Skipping a step answered before (after /terug) takes that answer back."""
+        run = self.run()
+        at = self.state.at
+        if step.id not in run.answers or (step.expect == "entries" and at and at.entries):
+            return
+        answers = {k: v for k, v in run.answers.items() if k != step.id}
+        self.state = self.state.with_run(evolve(run, answers=answers))
+        self.unschedule(step.id)
+        if self.keeps_answers(flow):
+            self.effects.append(ForgetAnswer(run=run.id, step=step.id))
 
     def back(self) -> None:
         at = self.state.at
@@ -960,6 +991,9 @@ class _Turn:
         if self.now - due.due_at > LATE_AFTER:
             self.late = True
             self.say("common:late")
+        run = self.state.run(due.run) if due.run else None
+        if run is not None:  # /terug within the check-in stops where the check-in began
+            self.state = self.state.with_run(evolve(run, history=()))
         self.enter_flow(due.flow, step=due.step, run_id=due.run)
 
     def schedule_next(self, due: CheckinDue) -> None:

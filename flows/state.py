@@ -41,6 +41,7 @@ class Run:
     answers: dict[str, Answer] = field(default_factory=dict)
     history: tuple[str, ...] = ()  # the waiting steps passed, for /terug
     recorded: bool = False  # whether storage knows this run (it does once something is saved)
+    scheduled: dict[str, tuple[str, ...]] = field(default_factory=dict)  # step -> check-in ids
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +148,7 @@ def _load_run(data: dict[str, Any]) -> Run:
         answers=answers,
         history=tuple(data.get("history", ())),
         recorded=data.get("recorded", False),
+        scheduled={step: tuple(ids) for step, ids in data.get("scheduled", {}).items()},
     )
 
 
@@ -175,4 +177,5 @@ def _dump_run(run: Run) -> dict[str, Any]:
         },
         "history": list(run.history),
         "recorded": run.recorded,
+        "scheduled": {step: list(ids) for step, ids in run.scheduled.items()},
     }

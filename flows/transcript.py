@@ -90,7 +90,8 @@ def _reply(
     if at is None or library.flows[at.flow].kind == "menu":
         return None
     step = library.flows[at.flow].steps[at.step]
-    used[at.step] = used.get(at.step, 0) + 1
+    if at.entries == 0:  # entries of a list are one visit
+        used[at.step] = used.get(at.step, 0) + 1
     if used[at.step] > 3:  # the journey came round again (a repeat): let it rest here
         return None
     wanted = answers.get(f"{at.flow}.{at.step}", answers.get(at.step))

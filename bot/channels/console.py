@@ -22,12 +22,15 @@ from bot.coach import Coach
 from bot.config import Config
 from bot.scheduler import CheckinScheduler
 from bot.storage import store
+from flows.engine import DONE, SKIP
 from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
 from flows.messages import Button, Message
 
 CHANNEL = "console"
 ADDRESS = "local"
 INDENT = "        "
+# Buttons that sit under a question answered in words: "Overslaan" and "Klaar".
+FREE_TEXT_BUTTONS = {SKIP, DONE}
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,10 @@ class ConsoleChannel:
             return None
         if text.startswith("/"):
             return parse_command(text) or TextReceived(text=text)
-        if text.isdigit() and 1 <= int(text) <= len(self.buttons):
+        # A number picks a button only where the buttons are the answer: on a free-text
+        # question ("Overslaan" its only button) a typed "1" is an answer like any other.
+        choosing = any(b.token.rsplit(":", 1)[-1] not in FREE_TEXT_BUTTONS for b in self.buttons)
+        if choosing and text.isdigit() and 1 <= int(text) <= len(self.buttons):
             return ChoiceMade(token=self.buttons[int(text) - 1].token)
         for button in self.buttons:
             if text.casefold() == button.label.casefold():
@@ -136,8 +142,8 @@ class ConsoleChannel:
         message = Message.from_json(payload)
         lines = message.plain.splitlines() or [""]
         out = [f"\ncoach › {lines[0]}"] + [f"{INDENT}{line}".rstrip() for line in lines[1:]]
+        self.buttons = [b for row in message.buttons for b in row]
         if message.buttons:
-            self.buttons = [b for row in message.buttons for b in row]
             number = 0
             for row in message.buttons:
                 labels = []

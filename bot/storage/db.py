@@ -7,8 +7,14 @@ start (`BEGIN IMMEDIATE`), so two turns never interleave.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import sqlalchemy as sa
 from sqlalchemy import event
+
+log = logging.getLogger(__name__)
+CHECKPOINT_TRIES = 5
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -52,8 +58,16 @@ def checkpoint(engine: sa.Engine) -> None:
     if not is_sqlite(engine):
         return
     # Outside any transaction: the raw connection is in autocommit mode (see on_connect).
+    # Another connection reading at this moment keeps the log from being emptied ("busy"):
+    # try a few times, and say so if it stays busy (the next checkpoint will empty it).
     connection = engine.raw_connection()
     try:
-        connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for attempt in range(CHECKPOINT_TRIES):
+            busy = connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return
+            time.sleep(0.05 * (attempt + 1))
+        log.warning("the write-ahead log could not be emptied after a deletion; it will be "
+                    "at the next checkpoint")
     finally:
         connection.close()

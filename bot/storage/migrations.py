@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 SCRIPTS = Path(__file__).resolve().parent / "alembic"
-HEAD = "0001"
+HEAD = "0002"
 
 
 def _alembic_config(connection: sa.Connection):  # type: ignore[no-untyped-def]

@@ -96,7 +96,8 @@ class CheckinRow(SQLModel, table=True):
     run_key: str | None = Field(default=None, max_length=16)
     every: str | None = Field(default=None, max_length=16)
     due_at: datetime = _time()
-    status: str = Field(default="pending", max_length=16)  # pending | done | cancelled
+    status: str = Field(default="pending", max_length=16)  # pending|done|cancelled|failed
+    attempts: int = 0  # deliveries that raised; see Coach.deliver_due
     created_at: datetime = _time()
 
 

@@ -4,7 +4,7 @@ the transaction, so one turn of the conversation is one commit."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +47,16 @@ def _insert(session: Session, table: Any) -> Any:
 def lock_person(session: Session, channel: str, address: str, now: datetime) -> Person:
     """The person at this address, created if new, locked until the transaction ends so that
     their events are handled one at a time, across processes too."""
+    statement = (
+        select(Person)
+        .where(Person.channel == channel, Person.address == address)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    person = session.exec(statement).first()
+    if person is not None:
+        return person
+    # New: insert, unless another process just did (then its row is found below).
     session.execute(
         _insert(session, Person)
         .values(channel=channel, address=address, state="{}", created_at=now, updated_at=now)
@@ -215,16 +225,35 @@ def schedule_checkin(
 
 
 def cancel_checkins(
-    session: Session, person_id: int, kinds: Sequence[str], flow: str | None
+    session: Session,
+    person_id: int,
+    kinds: Sequence[str],
+    flow: str | None,
+    keys: Sequence[str] = (),
 ) -> None:
+    """Cancel pending check-ins of these kinds (of `flow`, when given) and those with these keys."""
+    by_kind = col(CheckinRow.kind).in_(kinds)
+    if flow is not None:
+        by_kind = sa.and_(by_kind, col(CheckinRow.flow) == flow)
     statement = sa.update(CheckinRow).where(
         col(CheckinRow.person_id) == person_id,
         col(CheckinRow.status) == "pending",
-        col(CheckinRow.kind).in_(kinds),
+        sa.or_(by_kind, col(CheckinRow.key).in_(keys)),
     )
-    if flow is not None:
-        statement = statement.where(col(CheckinRow.flow) == flow)
     session.execute(statement.values(status="cancelled"))
+
+
+def forget_answer(
+    session: Session, person_id: int, run: str, step: str, from_item: int
+) -> None:
+    session.execute(
+        sa.delete(AnswerRow).where(
+            col(AnswerRow.person_id) == person_id,
+            col(AnswerRow.run_key) == run,
+            col(AnswerRow.step) == step,
+            col(AnswerRow.item) >= from_item,
+        )
+    )
 
 
 def checkins_of(session: Session, person_id: int) -> Sequence[CheckinRow]:
@@ -270,10 +299,25 @@ def claim_checkin(session: Session, checkin_id: int, now: datetime) -> CheckinRo
     return session.exec(statement).first()
 
 
-def set_checkin_status(session: Session, checkin_id: int, status: str) -> None:
-    session.execute(
-        sa.update(CheckinRow).where(col(CheckinRow.id) == checkin_id).values(status=status)
-    )
+def checkin_failed(session: Session, checkin_id: int, retry_at: datetime, limit: int) -> int:
+    """Count a failed delivery; try again at `retry_at`, or give up after `limit` failures.
+    Returns the number of failures so far."""
+    row = session.get(CheckinRow, checkin_id)
+    if row is None:
+        return 0
+    row.attempts += 1
+    if row.attempts >= limit:
+        row.status = "failed"
+    else:
+        row.due_at = retry_at
+    session.add(row)
+    return row.attempts
+
+
+def can_receive(person: Person, now: datetime) -> bool:
+    """Whether check-ins may go to this person now (the same test as `_deliverable`)."""
+    held = person.held_until is not None and person.held_until > now
+    return not (person.paused or person.unreachable or held)
 
 
 def next_due_at(session: Session) -> datetime | None:
@@ -336,9 +380,12 @@ def add_outgoing(
         )
 
 
-def ready_outgoing(session: Session, channel: str, now: datetime, limit: int) -> list[Outgoing]:
+def ready_outgoing(
+    session: Session, channel: str, now: datetime, limit: int, exclude: Collection[str] = ()
+) -> list[Outgoing]:
     """Messages to send, oldest first; only the first waiting one of each chat is ready, so a
-    chat's messages go out in order even when one of them has to wait."""
+    chat's messages go out in order even when one of them has to wait. `exclude`: addresses
+    the caller is busy with already."""
     first_per_chat = (
         sa.select(sa.func.min(OutboxRow.id))
         .where(col(OutboxRow.channel) == channel)
@@ -350,6 +397,8 @@ def ready_outgoing(session: Session, channel: str, now: datetime, limit: int) ->
         .order_by(col(OutboxRow.id))
         .limit(limit)
     )
+    if exclude:
+        statement = statement.where(col(OutboxRow.address).not_in(list(exclude)))
     return [_outgoing(row) for row in session.exec(statement)]
 
 

@@ -306,3 +306,38 @@ def test_someone_who_says_no_has_nothing_stored_but_that_they_said_no(coach):
         consent, state = connection.execute(sa.text("SELECT consent, state FROM person")).one()
     assert consent == "declined"
     assert "schuldig" not in state
+
+
+def test_a_passing_fault_delivering_a_checkin_is_tried_again_not_dropped(coach, clock, monkeypatch):
+    from bot.coach import CHECKIN_ATTEMPTS, CHECKIN_RETRY
+
+    person = Person(coach)
+    person.agree()
+    person.command("time", "20:00")
+    clock.advance(timedelta(days=1))
+    real_turn = coach._turn
+
+    def broken_turn(*args, **kwargs):
+        raise sa.exc.OperationalError("UPDATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(coach, "_turn", broken_turn)
+    assert coach.deliver_due() == 0
+    with coach.store.engine.connect() as connection:
+        status, attempts = connection.execute(
+            sa.text("SELECT status, attempts FROM checkin WHERE kind = 'daily'")).one()
+    assert (status, attempts) == ("pending", 1)
+    monkeypatch.setattr(coach, "_turn", real_turn)
+    clock.advance(CHECKIN_RETRY)
+    assert coach.deliver_due() == 1
+    assert CHECKIN_ATTEMPTS > 1
+
+
+def test_the_migration_head_in_code_is_alembics_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from bot.storage.migrations import HEAD, SCRIPTS
+
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD

@@ -446,3 +446,109 @@ def test_an_unanswered_daily_checkin_is_replaced_by_the_next_not_stacked(library
     talk.deliver_due()
     assert talk.position == ("dagelijks", "checkin")
     assert talk.state.suspended == ()
+
+
+def test_a_forget_question_left_unanswered_never_deletes_later(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    talk.command("forget")
+    talk.command("pause")  # changed their mind and did something else
+    talk.say("ja")  # …later, "ja" as an answer to some question
+    assert not any(isinstance(e, DeletionRequested) for e in talk.effects)
+
+
+def go_to_step(talk: Conversation, step_id: str) -> None:
+    for _ in range(80):
+        if talk.position and talk.position[1] == step_id:
+            return
+        options = [b.token.rsplit(":", 1)[1] for b in talk.buttons()]
+        talk.press_option("morgen" if "morgen" in options else
+                          "_skip" if "_skip" in options else "_next")
+    raise AssertionError(f"never reached {step_id}")
+
+
+def test_changing_the_evaluation_moment_after_going_back_leaves_one_evaluation(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    go_to_step(talk, "evaluatie-moment")
+    talk.press_option("week")
+    talk.command("back")
+    talk.press_option("maand")
+    evaluations = [c for c in talk.pending if c.kind == "evaluation"]
+    assert len(evaluations) == 1
+    assert evaluations[0].due_at.date().isoformat() == "2026-04-01"
+
+
+def test_back_within_an_evaluation_stays_within_it(library):
+    talk = consented(library)
+    walk_exercise_one(talk)
+    go_to_step(talk, "evaluatie-moment")
+    talk.press_option("week")
+    go_to_step(talk, "herhalen")
+    talk.press_option("niet")
+    talk.wait(timedelta(days=8))
+    talk.deliver_due()
+    talk.deliver_due()
+    assert talk.position == ("oefening-1", "balans-nu")
+    talk.command("back")
+    assert talk.keys[0] == "common:nothing-to-go-back-to"
+    assert talk.position == ("oefening-1", "balans-nu")
+
+
+def test_writing_a_shorter_list_after_going_back_drops_the_old_items(library):
+    from flows.effects import ForgetAnswer
+
+    talk = consented(library)
+    walk_exercise_one(talk)
+    talk.command("back")  # back from wanneer… to plan, situaties is further back
+    go_back_to = "situaties"
+    for _ in range(10):
+        if talk.position[1] == go_back_to:
+            break
+        talk.command("back")
+    assert talk.position[1] == go_back_to
+    talk.say("Alleen deze nog.")
+    talk.press_option("_done")
+    forget = [e for e in talk.effects if isinstance(e, ForgetAnswer)]
+    assert forget and forget[-1].from_item == 1 and forget[-1].step == "situaties"
+    assert talk.state.run(talk.state.at.run).answers["situaties"].value == ["Alleen deze nog."]
+
+
+def test_skipping_a_question_answered_before_takes_the_answer_back(library):
+    from flows.effects import ForgetAnswer
+
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.press_option("partner")
+    talk.say("Iets wat ik liever niet had geschreven.")
+    talk.command("back")
+    talk.press_option("_skip")
+    assert "geven" not in talk.state.run(talk.state.at.run).answers
+    assert any(isinstance(e, ForgetAnswer) and e.step == "geven" for e in talk.effects)
+
+
+def test_crisis_words_in_an_edit_get_help_but_are_not_stored_as_another_answer(library):
+    from flows.events import TextEdited, TextReceived
+
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.press_option("partner")
+    talk.send(TextReceived(text="Ik geef veel.", ref="m1"))
+    before = len(talk.saved())
+    talk.send(TextEdited(text="Ik wil niet meer leven.", ref="m1"))
+    assert talk.keys[0] == "common:crisis.help"
+    assert len(talk.saved()) == before
+
+
+def test_reading_the_poem_mid_exercise_leads_back_to_the_exercise(library):
+    talk = consented(library)
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.press_option("partner")
+    talk.command("menu")
+    talk.press_option("gedicht")
+    assert "opening:gedicht" in talk.keys
+    assert "common:back-where-you-were" in talk.keys
+    assert talk.position == ("oefening-1", "geven")

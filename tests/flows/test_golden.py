@@ -37,3 +37,9 @@ def test_transcript_includes_the_checkins_and_quotes_the_answers(library, flow, 
     evaluation = got[got.index("(evaluation)") :]
     quoted = answers.get("plan") or answers.get("voornemen")
     assert quoted in evaluation, "the evaluation quotes what was planned"
+
+
+def test_a_long_list_of_situations_does_not_cut_the_transcript_short(library):
+    answers = {"situaties": ["een", "twee", "drie", "vier", "vijf"]}
+    got = render_transcript(library, "oefening-1", "nl", answers)
+    assert "vijf" in got and "(evaluation)" in got
