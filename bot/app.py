@@ -28,7 +28,10 @@ def configure_logging(level: str) -> None:
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
 
 
-def build_coach(config: Config) -> Coach:
+def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:
+    """`defer_safety`: compile the crisis rules after start-up (the console shows its first
+    message sooner; it then calls `library.safety.get()` before reading the first answer)."""
     engine = db.make_engine(config.database_url)
     upgrade_engine(engine)
-    return Coach(load_library(), Store(engine), Clock(config.clock_offset))
+    library = load_library(defer_safety=defer_safety)
+    return Coach(library, Store(engine), Clock(config.clock_offset))

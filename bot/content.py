@@ -23,8 +23,8 @@ def read_sources(root: Path = ROOT) -> dict[str, str]:
 
 
 @lru_cache(maxsize=4)
-def load_library(root: Path = ROOT) -> Library:
-    return parse_library(read_sources(root))
+def load_library(root: Path = ROOT, *, defer_safety: bool = False) -> Library:
+    return parse_library(read_sources(root), defer_safety=defer_safety)
 
 
 def check(root: Path = ROOT) -> list:

@@ -72,17 +72,21 @@ TELEGRAM_TAGS = {
 LONGEST_RUN_ID = "r" + "z" * 7
 
 
-def parse_library(sources: Mapping[str, str]) -> Library:
-    """The library, or ContentError listing every structural problem."""
+def parse_library(sources: Mapping[str, str], *, defer_safety: bool = False) -> Library:
+    """The library, or ContentError listing every structural problem. With `defer_safety`, the
+    crisis rules are compiled (and checked) on first use instead: see `safety.DeferredRules`."""
     problems: list[Problem] = []
     flows = _parse_flows(sources, problems)
     texts = _parse_texts(sources, problems)
     safety_sources = {p: t for p, t in sources.items() if p.startswith("flows/safety/")}
-    rules = None
-    try:
-        rules = safety.parse_safety_rules(safety_sources)
-    except ContentError as error:
-        problems += error.problems
+    rules: Any = None
+    if defer_safety:
+        rules = safety.DeferredRules(safety_sources)
+    else:
+        try:
+            rules = safety.parse_safety_rules(safety_sources)
+        except ContentError as error:
+            problems += error.problems
     if problems:
         raise ContentError(problems)
     return Library(flows=flows, texts=texts, safety=rules)

@@ -196,11 +196,28 @@ class SafetyRules:
 # --- assessing -----------------------------------------------------------------------------------
 
 
-def assess(text: str, rules: SafetyRules) -> Assessment:
+class DeferredRules:
+    """Rule files read but not yet compiled: compiling the patterns is most of a start-up, and the
+    first message of a conversation needs no crisis check. `get()` compiles them once (raising
+    ContentError when they are broken, as `parse_safety_rules` does)."""
+
+    def __init__(self, sources: Mapping[str, str]):
+        self._sources = dict(sources)
+        self._rules: SafetyRules | None = None
+
+    def get(self) -> SafetyRules:
+        if self._rules is None:
+            self._rules = parse_safety_rules(self._sources)
+        return self._rules
+
+
+def assess(text: str, rules: SafetyRules | DeferredRules) -> Assessment:
     """Whether `text` speaks of suicide, self-harm or acute danger, by every language's rules.
 
     Never raises on any text; tens of microseconds for a chat message (bench/safety.py).
     """
+    if isinstance(rules, DeferredRules):
+        rules = rules.get()
     padded = f" {_normalise(text, rules.spellings)} "
     starts = rules._any.starts(padded)  # one pass over the message for every pattern at once
     if not starts:

@@ -25,6 +25,7 @@ from bot.storage import store
 from flows.engine import DONE, SKIP
 from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
 from flows.messages import Button, Message
+from flows.safety import DeferredRules
 
 CHANNEL = "console"
 ADDRESS = "local"
@@ -74,6 +75,9 @@ class ConsoleChannel:
             await self.send(Started(language=self.lang))
             if self.lang and known not in (None, self.lang):
                 await self.send(CommandGiven(name="language", argument=self.lang))
+            safety_rules = self.coach.library.safety
+            if isinstance(safety_rules, DeferredRules):  # compiled while the first message is read
+                await asyncio.to_thread(safety_rules.get)
             while not stop.is_set():
                 line = await _first(lines.get(), stop.wait())
                 if line is None or stop.is_set():  # end of input, or Ctrl-C
@@ -168,7 +172,7 @@ def run_console(lang: str | None = None) -> int:
     config = Config.from_environment()
     # The terminal is the conversation: only warnings go to stderr unless asked for more.
     configure_logging(os.environ.get("KERN_COACH_LOG_LEVEL", "WARNING").upper())
-    coach = build_coach(config)
+    coach = build_coach(config, defer_safety=True)
     try:
         asyncio.run(ConsoleChannel(coach, lang=lang).run())
     except KeyboardInterrupt:
