@@ -407,3 +407,12 @@ def test_a_risky_message_goes_on_without_punctuation_and_still_fires(word):
 def test_normalising_twice_changes_nothing(text):
     once = RULES.normalise(text)
     assert RULES.normalise(once) == once
+
+
+def test_deferred_rules_compile_on_first_use_and_still_refuse_broken_files():
+    from flows.diagnostics import ContentError
+    from flows.safety import DeferredRules, assess
+
+    rules = DeferredRules({"flows/safety/nl.yaml": "spec_version: 1\nrules:\n  - id: x\n"})
+    with pytest.raises(ContentError):
+        assess("ik wil dood", rules)
