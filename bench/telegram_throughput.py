@@ -1,0 +1,244 @@
+"""How many updates a second the Telegram channel answers, and how fast, next to the simplest
+python-telegram-bot echo bot on the same fake Bot API in the same run.
+
+    .venv/bin/python bench/telegram_throughput.py [--chats 100] [--messages 10] [--paced]
+
+Many chats write at once; each sends its next message as soon as the first reply to the last one
+arrives (a person who answers at once). Measured per update: the time from Telegram having it to
+the first reply. Reported for both bots: updates/second and p50/p99 latency, and the ratios.
+
+Each bot runs in a process of its own, as in production; this process plays Telegram (the fake
+Bot API on 127.0.0.1) and the people. The coach does far more per update than an echo (a
+database transaction with the engine's turn, the outbox, deleting the sent row) and answers
+each of these messages with two messages. For a fair comparison its pacing is switched off here,
+since the echo bot has none; `--paced` adds a run with Telegram's limits enforced by the fake and
+the coach pacing itself (no echo bot there: without a rate limiter it would lose replies to 429s).
+
+It stops by itself: a fixed number of messages, and a time limit per bot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.telegram_api import FakeBotAPI  # noqa: E402
+
+TIME_LIMIT = 180.0  # seconds per bot, whatever happens
+
+
+class Load:
+    """Drives the chats from inside the fake: when a chat gets its first reply to a message,
+    the latency is noted and its next message goes in."""
+
+    def __init__(self, fake: FakeBotAPI, chats: int, messages: int, first_chat: int = 10_000):
+        self.fake = fake
+        self.chats = list(range(first_chat, first_chat + chats))
+        self.messages = messages
+        self.sent: dict[int, int] = {}  # chat → messages it sent
+        self.pending: dict[int, float] = {}  # chat → when its unanswered message went in
+        self.latencies: list[float] = []
+        self.replies = 0
+        self.done = threading.Event()
+        self.started = self.finished = 0.0
+        self.lock = threading.Lock()
+
+    def text(self, chat: int) -> str:
+        return "/start" if self.sent[chat] == 0 else f"Bericht {self.sent[chat]} uit chat {chat}"
+
+    def push(self, chat: int) -> None:
+        text = self.text(chat)
+        self.sent[chat] += 1
+        self.pending[chat] = time.perf_counter()
+        self.fake.send_text(chat, text)
+
+    def start(self) -> None:
+        with self.lock:
+            self.started = time.perf_counter()
+            for chat in self.chats:
+                self.sent[chat] = 0
+            for chat in self.chats:
+                self.push(chat)
+
+    def on_send(self, chat: int, method: str) -> None:
+        if method != "sendMessage":
+            return
+        with self.lock:
+            self.replies += 1
+            began = self.pending.pop(chat, None)
+            if began is None:
+                return  # a second reply to the same message
+            self.latencies.append(time.perf_counter() - began)
+            if self.sent[chat] < self.messages:
+                self.push(chat)
+            elif not self.pending and all(n >= self.messages for n in self.sent.values()):
+                self.finished = time.perf_counter()
+                self.done.set()
+
+    def figures(self) -> dict[str, Any]:
+        elapsed = (self.finished or time.perf_counter()) - self.started
+        ordered = sorted(self.latencies)
+        return {
+            "updates": len(ordered),
+            "seconds": elapsed,
+            "per_second": len(ordered) / elapsed if elapsed else 0.0,
+            "p50_ms": 1000 * statistics.median(ordered) if ordered else float("nan"),
+            "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            if ordered else float("nan"),
+            "complete": self.done.is_set(),
+        }
+
+
+class WatchedFake(FakeBotAPI):
+    """The fake Bot API, telling the load about every message a bot puts in a chat."""
+
+    load: Load | None = None
+
+    def _record_send(self, chat: Any, message: Any, method: str) -> None:
+        super()._record_send(chat, message, method)
+        if self.load is not None:
+            self.load.on_send(chat.id, method)
+
+
+# --- the bots, each in a process of its own ------------------------------------------------------
+
+
+def serve_echo(api: str) -> None:
+    from telegram import Update
+    from telegram.ext import Application, ContextTypes, MessageHandler, filters
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Say it back."""
+        await update.effective_message.reply_text(update.effective_message.text)
+
+    application = Application.builder().token("123:ECHO").base_url(api).build()
+    application.add_handler(MessageHandler(filters.TEXT, echo))
+    application.run_polling(poll_interval=0.0, timeout=10, stop_signals=(signal.SIGTERM,))
+
+
+def serve_coach(api: str, database: str, paced: bool) -> None:
+    from bot.channels.telegram import TelegramChannel, build_application
+    from bot.channels.telegram_send import Pacer
+    from bot.clock import Clock
+    from bot.coach import Coach
+    from bot.content import load_library
+    from bot.storage import db
+    from bot.storage.migrations import upgrade_engine
+    from bot.storage.store import Store
+
+    engine = db.make_engine(database)
+    upgrade_engine(engine)
+    coach = Coach(load_library(), Store(engine), Clock())
+    pacer = Pacer() if paced else Pacer(chat=None, overall=None)
+    channel = TelegramChannel(coach, build_application("123:TEST", api), poll_timeout=10,
+                              pacer=pacer)
+
+    async def main() -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, channel.stop)
+        await channel.run()
+
+    asyncio.run(main())
+
+
+def measure(which: str, chats: int, messages: int, *, paced: bool = False) -> dict[str, Any]:
+    """Start the bot, let the people write, stop the bot; the figures."""
+    with tempfile.TemporaryDirectory() as directory, WatchedFake() as fake:
+        database = f"sqlite:///{Path(directory) / 'coach.db'}"
+        if paced:
+            fake.enforce_chat_rate(1.0, burst=3)
+            fake.enforce_global_rate(30.0, burst=30)
+        command = [sys.executable, __file__, "--serve", which, "--api", fake.base_url,
+                   "--database", database] + (["--paced"] if paced else [])
+        bot = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        try:
+            fake.wait_until_polling(timeout=60)
+            load = fake.load = Load(fake, chats, messages)
+            load.start()
+            load.done.wait(TIME_LIMIT)
+            figures = load.figures()
+            if which == "coach":  # every message out (the second replies to the last round)
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and waiting(database):
+                    time.sleep(0.1)
+                figures["left_in_outbox"] = waiting(database)
+            figures["replies"] = load.replies
+            figures["refused_429"] = sum(1 for r in fake.requests if r.status == 429)
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            try:
+                bot.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                bot.kill()
+                bot.wait()
+    return figures
+
+
+def waiting(database: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(database.removeprefix("sqlite:///"), timeout=30) as connection:
+        return connection.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+
+def show(name: str, f: dict[str, Any]) -> None:
+    state = "" if f["complete"] else "  (TIME LIMIT HIT: incomplete)"
+    print(f"{name:<20} {f['updates']:>6.0f} updates in {f['seconds']:6.2f}s = "
+          f"{f['per_second']:7.1f}/s   p50 {f['p50_ms']:7.1f} ms   p99 {f['p99_ms']:7.1f} ms   "
+          f"({f['replies']:.0f} messages sent){state}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chats", type=int, default=100)
+    parser.add_argument("--messages", type=int, default=10, help="per chat, /start included")
+    parser.add_argument("--paced", action="store_true",
+                        help="also run the coach within Telegram's limits")
+    parser.add_argument("--serve", choices=["echo", "coach"], help=argparse.SUPPRESS)
+    parser.add_argument("--api", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.serve == "echo":
+        serve_echo(args.api)
+        return 0
+    if args.serve == "coach":
+        serve_coach(args.api, args.database, args.paced)
+        return 0
+
+    print(f"{args.chats} chats x {args.messages} messages, closed loop; fake Bot API on "
+          "127.0.0.1, each bot in its own process\n", flush=True)
+    echo = measure("echo", args.chats, args.messages)
+    show("echo bot (PTB)", echo)
+    coach = measure("coach", args.chats, args.messages)
+    show("kern-coach", coach)
+    throughput = coach["per_second"] / echo["per_second"]
+    p99 = coach["p99_ms"] / echo["p99_ms"]
+    print(f"\ncoach / echo: throughput {throughput:.2f}x (goal >= 0.8), "
+          f"p99 latency {p99:.2f}x (goal <= 1.5)")
+    if coach["left_in_outbox"]:
+        print(f"the coach left {coach['left_in_outbox']} message(s) unsent")
+    if args.paced:
+        paced = measure("coach", args.chats, args.messages, paced=True)
+        print()
+        show("kern-coach, paced", paced)
+        print(f"{'':<20} 429 answers from the fake: {paced['refused_429']}")
+    return 0 if echo["complete"] and coach["complete"] and not coach["left_in_outbox"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

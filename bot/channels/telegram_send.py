@@ -1,0 +1,649 @@
+"""Telegram's side of sending: long texts cut into messages, pacing within Telegram's limits, and
+the sender that drains the outbox.
+
+The outbox is the truth. A row is sent after the turn that wrote it committed and deleted once
+Telegram accepted it; a row still there after a crash is sent after restart. `store.ready_outgoing`
+offers only the oldest row of each chat, and the sender keeps at most one row of a chat in flight,
+so a chat's messages arrive in order, while different chats are served side by side.
+
+What Telegram answers decides what happens to a row:
+
+* accepted: deleted;
+* 429 `RetryAfter`: that chat (or, when several chats hear it at once, everyone) waits as long as
+  Telegram asks, then the same row is tried again; never dropped;
+* network trouble, time-outs, 5xx: tried again with growing pauses (`store.retry_later` records
+  the attempt, so the pause keeps growing after a restart);
+* 400 `BadRequest`: a bug on our side; logged without content and dropped, the chat moves on;
+* 403 `Forbidden`: the person blocked the bot; `Coach.mark_unreachable` pauses their check-ins
+  and drops what waited for them.
+
+A delivery that timed out may still have reached Telegram; trying again may then show it twice.
+That is the price of never losing one.
+
+A long message that has to wait for its turn is announced with "typing…" while it waits. Only as
+many Bot API calls run at once as the measured round trip needs for Telegram's 30 a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import html
+import logging
+import math
+import os
+import random
+import re
+import time
+import warnings
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.coach import Coach
+from bot.storage import store
+from bot.storage.models import OutboxRow
+from flows.messages import plain_text
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# `Bot.do_api_request` is used where what Telegram sends back needs no objects made of it
+# (sendMessage) or only some of it (getUpdates); PTB suggests the typed methods there.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
+
+# python-telegram-bot 22 warns on every 429 unless told to hand `retry_after` out as a timedelta
+# already (its future behaviour); `retry_after_seconds` below reads either.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+CHANNEL = "telegram"
+
+MESSAGE_LIMIT = 4096  # characters a person sees in one message (after the HTML is parsed)
+RAW_LIMIT = 30_000  # bytes of HTML source in one message; Telegram refuses more than 32 KiB
+TYPING_AFTER = 300  # a message longer than this is announced with "typing…" …
+NOTICEABLE = 0.3  # … when it has to wait this many seconds for its turn (a message clears the
+# typing status, so one that goes out at once would only cost a request nobody sees)
+
+# Telegram: about 30 messages a second overall, about one a second per chat with short bursts.
+CHAT_RATE, CHAT_BURST = 1.0, 3
+OVERALL_RATE, OVERALL_BURST = 30.0, 30
+# A 429 heard from this many chats within a second means the bot as a whole is too fast.
+FLOOD_CHATS = 3
+
+RETRY_FIRST, RETRY_MAX = 1.0, 60.0  # seconds between attempts after network trouble
+
+
+# --- long texts ----------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"<[^>]*>"  # a tag
+    # an entity Telegram decodes (others it shows as they are)
+    r"|&(?:#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|(?:lt|gt|amp|quot)(?![A-Za-z]));?"
+    r"|[^<&]|&",  # one character
+    re.DOTALL,
+)
+_TAG_NAME = re.compile(r"</?\s*([A-Za-z][A-Za-z0-9-]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    raw: str
+    visible: int  # characters it adds to what the person sees
+    tag: str | None = None  # the tag name, for tags
+    closing: bool = False
+
+    @property
+    def content(self) -> bool:
+        """Text that is not white space (Telegram trims white space at the ends)."""
+        return self.tag is None and self.raw.strip() != ""
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        raw = match.group(0)
+        if raw.startswith("<"):
+            name = _TAG_NAME.match(raw)
+            tokens.append(_Token(raw, 0, name.group(1).lower() if name else "",
+                                 raw.startswith("</")))
+        else:
+            tokens.append(_Token(raw, 1))
+    return tokens
+
+
+def split_html(text: str, limit: int = MESSAGE_LIMIT, raw_limit: int = RAW_LIMIT) -> list[str]:
+    """Telegram HTML cut into messages of at most `limit` visible characters: at the last
+    paragraph break that fits, else the last line break, else the last space, else anywhere
+    between two characters. Tags open at a cut are closed before it and opened again after it,
+    and an entity such as `&amp;` is never cut, so every part is valid HTML on its own."""
+    if len(text) <= limit and len(text.encode()) <= raw_limit:
+        return [text]  # tags and entities only make the visible text shorter
+    tokens = _tokens(text)
+    parts: list[str] = []
+    stack: list[_Token] = []  # tags open where the current part starts
+    start = 0
+    while start < len(tokens):
+        while start < len(tokens) and not tokens[start].content:
+            _track(stack, tokens[start])  # white space at the start of a message goes (Telegram
+            start += 1  # would trim it); tags there are opened again in front of what follows
+        if start >= len(tokens):
+            break
+        end = _fit(tokens, start, stack, limit, raw_limit)
+        cut, resume = (end, end) if end >= len(tokens) else _break(tokens, start, end)
+        opened = list(stack)
+        for token in tokens[start:cut]:
+            _track(stack, token)
+        body = "".join(t.raw for t in opened) + "".join(t.raw for t in tokens[start:cut])
+        parts.append(body + "".join(f"</{t.tag}>" for t in reversed(stack)))
+        if not any(t.content for t in tokens[resume:]):
+            break  # only white space and closing tags are left
+        start = resume
+    return parts
+
+
+def _track(stack: list[_Token], token: _Token) -> None:
+    if token.tag is None:
+        return
+    if not token.closing:
+        stack.append(token)
+    elif stack:
+        stack.pop()  # Telegram matches an end tag with the innermost open one
+
+
+def _fit(tokens: list[_Token], start: int, stack: list[_Token], limit: int,
+         raw_limit: int) -> int:
+    """The end of the longest run of tokens from `start` that fits one message."""
+    visible = 0
+    # the tags opened again at the start, and room to close everything at the end
+    raw = sum(len(t.raw.encode()) + len(t.tag or "") + 3 for t in stack)
+    i = start
+    while i < len(tokens):
+        token = tokens[i]
+        size = len(token.raw.encode())
+        if token.tag is not None and not token.closing:
+            size += len(token.tag) + 3  # its end tag, should the part end inside it
+        if visible + token.visible > limit or raw + size > raw_limit:
+            break
+        visible += token.visible
+        raw += size
+        i += 1
+    return max(i, start + 1)  # always make progress
+
+
+def _break(tokens: list[_Token], start: int, end: int) -> tuple[int, int]:
+    """Where to cut the tokens [start, end) that fit, and where the next part resumes: the
+    separator between them is dropped (Telegram would trim it anyway)."""
+    first = next((p for p in range(start, end) if tokens[p].content), None)
+    if first is None:
+        return end, end
+    for separator in ("\n\n", "\n", " "):
+        width = len(separator)
+        for p in range(end - width, first, -1):
+            if all(t.tag is None and t.raw == c for t, c in zip(tokens[p:p + width], separator,
+                                                                   strict=True)):
+                resume = p + width
+                while resume < len(tokens) and tokens[resume].raw in (" ", "\n"):
+                    resume += 1
+                return p, resume
+    return end, end
+
+
+def visible_length(text: str) -> int:
+    """How many characters Telegram shows for this HTML (before trimming)."""
+    return sum(t.visible for t in _tokens(text))
+
+
+# --- pacing --------------------------------------------------------------------------------------
+
+
+class _Bucket:
+    """A token bucket that hands out reservations: `reserve()` says how long to wait."""
+
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate: float, burst: int, now: float):
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.stamp = now
+
+    def refill(self, now: float) -> None:
+        if now > self.stamp:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def reserve(self, now: float) -> float:
+        self.refill(now)
+        self.tokens -= 1
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def empty_until(self, moment: float) -> None:
+        """After a 429: nothing is left until `moment`."""
+        self.tokens = min(self.tokens, 0.0)
+        self.stamp = max(self.stamp, moment)
+
+    def full(self, now: float) -> bool:
+        self.refill(now)
+        return self.tokens >= self.burst
+
+
+class Pacer:
+    """Keeps sending within Telegram's limits, per chat and overall, and honours 429s.
+
+    `None` for a rate switches that limit off (the benchmark measures the rest of the path)."""
+
+    MARGIN = 0.02  # seconds added to every wait, so we are never a hair too early
+
+    def __init__(self, chat: tuple[float, int] | None = (CHAT_RATE, CHAT_BURST),
+                 overall: tuple[float, int] | None = (OVERALL_RATE, OVERALL_BURST)):
+        self.chat_limit = chat
+        self.overall: _Bucket | None = (
+            _Bucket(overall[0], overall[1], time.monotonic()) if overall else None)
+        self.chats: dict[int, _Bucket] = {}
+        self.chat_paused: dict[int, float] = {}
+        self.paused_until = 0.0
+        self.floods: deque[tuple[float, int]] = deque()
+
+    async def turn(self, chat_id: int,
+                   while_waiting: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Wait until a message to this chat may go out; `while_waiting` is called first when
+        that takes a noticeable while (to show "typing…" meanwhile)."""
+        announced = while_waiting is None
+        while True:
+            now = time.monotonic()
+            wait = max(self.paused_until, self.chat_paused.get(chat_id, 0.0)) - now
+            if wait <= 0:
+                break
+            if not announced and wait >= NOTICEABLE:
+                announced = True
+                await while_waiting()  # type: ignore[misc]
+            await asyncio.sleep(wait + self.MARGIN)
+        self.chat_paused.pop(chat_id, None)
+        if self.chat_limit is not None:
+            wait = self._chat(chat_id, now).reserve(now)
+            if wait > 0:
+                if not announced and wait >= NOTICEABLE:
+                    await while_waiting()  # type: ignore[misc]
+                await asyncio.sleep(wait + self.MARGIN)
+        if self.overall is not None:
+            now = time.monotonic()
+            wait = self.overall.reserve(now)
+            if wait > 0:
+                await asyncio.sleep(wait + self.MARGIN)
+
+    def _chat(self, chat_id: int, now: float) -> _Bucket:
+        bucket = self.chats.get(chat_id)
+        if bucket is None:
+            assert self.chat_limit is not None
+            if len(self.chats) > 10_000:  # forget chats that have been quiet long enough
+                self.chats = {c: b for c, b in self.chats.items() if not b.full(now)}
+            bucket = self.chats[chat_id] = _Bucket(*self.chat_limit, now)
+        return bucket
+
+    def flood(self, chat_id: int, seconds: float) -> None:
+        """Telegram said 429 for this chat: it waits `seconds`; when several chats hear it at
+        about the same time, the bot as a whole is too fast and everyone waits."""
+        now = time.monotonic()
+        until = now + seconds
+        self.chat_paused[chat_id] = max(self.chat_paused.get(chat_id, 0.0), until)
+        if self.chat_limit is not None:
+            self._chat(chat_id, now).empty_until(until)
+        self.floods.append((now, chat_id))
+        while self.floods and self.floods[0][0] < now - 1.0:
+            self.floods.popleft()
+        if len({chat for _, chat in self.floods}) >= FLOOD_CHATS:
+            self.paused_until = max(self.paused_until, until)
+            if self.overall is not None:
+                self.overall.empty_until(until)
+
+
+class CallLimit:
+    """How many Bot API calls may be under way at once: as many as it takes to send Telegram's
+    30 messages a second at the round-trip time we measure, and no more: every open connection
+    costs the HTTP client work on each request (on loopback one at a time is fastest; to
+    Telegram, a 100 ms round trip, four)."""
+
+    def __init__(self, rate: float = OVERALL_RATE, least: int = 1, most: int = 16,
+                 round_trip: float = 0.1):
+        self.rate, self.least, self.most = rate, least, most
+        self.round_trip = round_trip  # seconds, a moving average
+        self.active = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def limit(self) -> int:
+        return max(self.least, min(self.most, math.ceil(self.rate * self.round_trip) + 1))
+
+    @contextlib.asynccontextmanager
+    async def call(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.active < self.limit)
+            self.active += 1
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.round_trip += 0.1 * (time.monotonic() - started - self.round_trip)
+            async with self._changed:
+                self.active -= 1
+                self._changed.notify_all()
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns about the int/timedelta migration
+        warnings.simplefilter("ignore")
+        value: Any = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before attempt number `attempt + 1`: 1, 2, 4 … up to a minute, with jitter."""
+    delay = min(RETRY_MAX, RETRY_FIRST * 2 ** max(attempt - 1, 0))
+    return delay * random.uniform(0.8, 1.2)
+
+
+# --- turning an outbox payload into Bot API calls ------------------------------------------------
+
+
+Call = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One Bot API call that puts something in the chat."""
+
+    call: Call
+    long: bool = False  # announce it with "typing…"
+    what: str = "message"
+
+
+def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b["label"], callback_data=b["token"]) for b in row]
+         for row in rows if row])
+
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def parts_of(bot: Bot, chat_id: int, payload: dict[str, Any]) -> list[Part]:
+    """The calls that deliver one outbox payload: a text (in as many messages as it takes,
+    the buttons under the last one) or a document."""
+    if "document" in payload:
+        document = payload["document"]
+        content = document["content"]
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        filename = document["filename"]
+
+        async def send_document() -> Any:
+            return await bot.send_document(chat_id, InputFile(data, filename=filename),
+                                           filename=filename, write_timeout=30)
+
+        return [Part(send_document, what="document")]
+    texts = split_html(payload["text"])
+    markup = keyboard(payload.get("buttons") or [])
+    parts = []
+    for i, text in enumerate(texts):
+        last = i == len(texts) - 1
+
+        async def send(text: str = text, last: bool = last) -> Any:
+            # What Telegram answers (the message as it shows it) is not read, so it is not
+            # turned into objects either: that is a good part of a send's cost.
+            fields: dict[str, Any] = {"chat_id": chat_id, "text": text,
+                                      "parse_mode": ParseMode.HTML.value,
+                                      "link_preview_options": NO_PREVIEW}
+            if last and markup is not None:
+                fields["reply_markup"] = markup
+            return await bot.do_api_request("sendMessage", api_kwargs=fields)
+
+        parts.append(Part(send, long=len(plain_text(text)) > TYPING_AFTER))
+    return parts
+
+
+# --- the sender ----------------------------------------------------------------------------------
+
+
+class FatalTelegramError(Exception):
+    """Telegram refuses the token: nothing will work until an operator fixes it."""
+
+
+class DatabaseWork:
+    """Runs the channel's database work off the event loop. On SQLite on one thread: there is
+    one writer at a time anyway, and threads waiting in SQLite's busy handler only sleep; on
+    PostgreSQL on a few, since different people's turns lock different rows."""
+
+    def __init__(self, engine: Any):
+        from bot.storage import db
+
+        workers = 1 if db.is_sqlite(engine) else 4
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="kern-coach-db")
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(function, *args))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+class OutboxSender:
+    """Drains the outbox of the Telegram channel; see the module docstring.
+
+    One loop reads the outbox; each chat with a message ready gets a delivery task (at most one
+    per chat). A delivered row is deleted by the loop, in the same transaction that reads what is
+    ready next, so a chat's next message is offered only once the one before it is gone."""
+
+    BATCH = 100  # rows taken from the database at once
+    IDLE = 2.0  # seconds between looks at the outbox when nobody woke us (safety net)
+    SHUTDOWN_GRACE = 5.0
+
+    def __init__(self, coach: Coach, bot: Bot, pacer: Pacer | None = None,
+                 database: DatabaseWork | None = None):
+        self.coach = coach
+        self.bot = bot
+        self.pacer = pacer or Pacer()
+        self.db = database or DatabaseWork(coach.store.engine)
+        self._wake = asyncio.Event()
+        self._in_flight: dict[str, asyncio.Task[None]] = {}  # address → its delivery
+        # deliveries that ended: (address, id of the row to delete, or None to keep it)
+        self._ended: list[tuple[str, int | None]] = []
+        self._calling: set[str] = set()  # chats whose delivery waits for Telegram's answer
+        self._before: dict[str, asyncio.Task[Any]] = {}  # address → an edit that goes first
+        self._stopping = False
+        self.calls = CallLimit()
+        self.fatal: FatalTelegramError | None = None
+        self.sent_count = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def busy(self, address: str) -> bool:
+        """Something for this chat is on its way (or its row not yet deleted)."""
+        return address in self._in_flight or address in self._before
+
+    def first_do(self, address: str, task: asyncio.Task[Any]) -> None:
+        """Let this chat's next message wait for `task` (the edit after a button press)."""
+        self._before[address] = task
+        task.add_done_callback(lambda t: self._before.get(address) is t
+                               and self._before.pop(address, None))
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                ended, self._ended = self._ended, []
+                busy = [a for a in self._in_flight if a not in {a for a, _ in ended}]
+                try:
+                    rows = await self.db.run(self._look, [i for _, i in ended if i is not None],
+                                             self.BATCH, busy)
+                except Exception as error:  # the database is away: keep what we know, wait
+                    self._ended = ended + self._ended
+                    log.warning("cannot read the outbox (%s); trying again",
+                                type(error).__name__)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.IDLE)
+                    continue
+                for address, _ in ended:
+                    self._in_flight.pop(address, None)
+                for row in rows:
+                    if row.address not in self._in_flight:
+                        self._in_flight[row.address] = asyncio.create_task(
+                            self._deliver(row), name=f"send-{row.id}")
+                if self.fatal is not None:
+                    raise self.fatal
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.IDLE)
+        finally:
+            await self._finish_in_flight()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _finish_in_flight(self) -> None:
+        """Deliveries waiting (for their turn, or to try again) stop now; those talking to
+        Telegram get a few seconds to hear the answer. What was sent is deleted; the outbox
+        keeps the rest for next time."""
+        for address, task in self._in_flight.items():
+            if address not in self._calling:
+                task.cancel()
+        tasks = list(self._in_flight.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.SHUTDOWN_GRACE)
+            for task in pending:  # not awaited: see TelegramChannel._unless_stopped
+                task.cancel()
+        sent = [i for _, i in self._ended if i is not None]
+        if sent:
+            try:
+                await self.db.run(self._look, sent, 0, [])
+            except Exception as error:
+                log.warning("%d sent message(s) not deleted (%s); they may go out again",
+                            len(sent), type(error).__name__)
+        self._ended.clear()
+        self._in_flight.clear()
+
+    def _look(self, delivered: list[int], limit: int, busy: list[str]) -> list[store.Outgoing]:
+        """Delete what was delivered, then read what is ready now for chats we are not busy
+        with: one transaction."""
+        now = self.coach.clock.now()
+        with self.coach.store.transaction() as session:
+            for outgoing_id in delivered:
+                store.sent(session, outgoing_id)
+            if not limit:
+                return []
+            return store.ready_outgoing(session, CHANNEL, now, limit, exclude=busy)
+
+    def _retry_later(self, outgoing_id: int, delay: float) -> bool:
+        """Record the failed attempt; False when the row is gone (the person was forgotten)."""
+        with self.coach.store.transaction() as session:
+            if session.get(OutboxRow, outgoing_id) is None:
+                return False
+            store.retry_later(session, outgoing_id,
+                              self.coach.clock.now() + timedelta(seconds=delay))
+            return True
+
+    async def _deliver(self, row: store.Outgoing) -> None:
+        delete = False
+        try:
+            before = self._before.get(row.address)
+            if before is not None:
+                await asyncio.wait([before], timeout=10)
+            delete = await self._send(row)
+        except asyncio.CancelledError:
+            raise
+        except FatalTelegramError as error:
+            self.fatal = error
+        except Exception as error:  # a bug here must not stop everyone else's messages
+            log.error("sending to chat %s failed unexpectedly (%s); will try again",
+                      row.address, type(error).__name__)
+            with contextlib.suppress(Exception):
+                await self.db.run(self._retry_later, row.id, backoff(row.attempts + 1))
+        finally:
+            self._ended.append((row.address, row.id if delete else None))
+            self._wake.set()
+
+    async def _send(self, row: store.Outgoing) -> bool:
+        """Deliver one row; True when it is done with (sent, or dropped as undeliverable)."""
+        chat_id = int(row.address)
+        try:
+            parts = parts_of(self.bot, chat_id, row.payload)
+        except (KeyError, TypeError, ValueError) as error:
+            log.error("outbox row %s for chat %s cannot be sent (%s); dropped", row.id,
+                      row.address, type(error).__name__)
+            return True
+        key = row.payload.get("key", "document" if "document" in row.payload else "?")
+        attempts = row.attempts
+        done = 0
+        while done < len(parts):
+            part = parts[done]
+            try:
+                await self.pacer.turn(chat_id, functools.partial(self._typing, chat_id)
+                                      if part.long else None)
+                self._calling.add(row.address)
+                async with self.calls.call():
+                    await part.call()
+            except RetryAfter as error:
+                self.pacer.flood(chat_id, retry_after_seconds(error))
+                continue
+            except Forbidden:
+                await self.db.run(self.coach.mark_unreachable, CHANNEL, row.address)
+                return False  # their waiting messages are gone with it
+            except BadRequest as error:
+                # Our bug, not Telegram's trouble. Its description may quote the text: not logged.
+                log.error("Telegram refused %s '%s' (part %d of %d) for chat %s: %s; dropped",
+                          part.what, key, done + 1, len(parts), row.address,
+                          type(error).__name__)
+                return True
+            except ChatMigrated as error:
+                log.error("chat %s moved (%s); message '%s' dropped", row.address,
+                          type(error).__name__, key)
+                return True
+            except (InvalidToken, EndPointNotFound) as error:
+                raise FatalTelegramError("Telegram refuses the bot token") from error
+            except TelegramError as error:  # network trouble, time-outs, 5xx, conflicts
+                self._calling.discard(row.address)
+                attempts += 1
+                delay = backoff(attempts)
+                log.warning("sending to chat %s failed (%s, attempt %d); again in %.0fs",
+                            row.address, type(error).__name__, attempts, delay)
+                if not await self.db.run(self._retry_later, row.id, delay):
+                    return False  # deleted meanwhile
+                await asyncio.sleep(delay)
+                continue
+            finally:
+                self._calling.discard(row.address)
+            done += 1
+        self.sent_count += 1
+        return True
+
+    async def _typing(self, chat_id: int) -> None:
+        """Best effort, except that a blocked chat is recognised at once."""
+        try:
+            async with self.calls.call():
+                await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except Forbidden:
+            raise
+        except TelegramError:
+            pass  # shows up again, and is handled, on the send itself
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=False)

@@ -1,0 +1,152 @@
+"""Nothing lost on the way out: many people at once, Telegram's limits, 429 storms, 5xx bursts,
+dropped connections and an outage; every message arrives, in order, in every chat."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.channels.telegram_send import Pacer
+from tests.bot.test_telegram_harness import Harness, Person, original, wait_until
+from tests.fakes.telegram_api import FakeBotAPI
+
+PEOPLE = 20
+
+
+# The channel calls `Bot.do_api_request` where it reads only part of Telegram's answer; pytest
+# shows PTB's hint about the typed methods again in every test (the module filters it once).
+pytestmark = pytest.mark.filterwarnings("ignore:Please use 'Bot:telegram.warnings.PTBUserWarning")
+
+
+@pytest.fixture
+def fake():
+    with FakeBotAPI() as server:
+        yield server
+
+
+async def a_few_turns(person: Person) -> None:
+    """Consent, the menu, into exercise 1, a relationship and two written answers."""
+    await person.says("/start")
+    await person.chooses("_next")
+    await person.chooses("ja")
+    await person.says("/menu")
+    await person.chooses("oefening-1")
+    await person.chooses("_next")
+    await person.chooses("familielid")
+    await person.says("Ik kook voor haar, elke zondag.")
+    await person.says("Ze luistert naar me.")
+
+
+async def reference(tmp_path, name: str) -> list[str]:
+    """What one person sees when nothing goes wrong."""
+    with FakeBotAPI() as quiet:
+        directory = tmp_path / name
+        directory.mkdir()
+        async with Harness(directory, quiet) as harness:
+            person = harness.person(999)
+            await a_few_turns(person)
+            return person.seen
+
+
+def answered(person: Person, harness: Harness) -> bool:
+    answers = harness.answers(person.chat_id)
+    return answers.get("geven") == "Ik kook voor haar, elke zondag." and \
+        answers.get("nemen") == "Ze luistert naar me."
+
+
+async def test_twenty_people_at_once_within_telegrams_limits(tmp_path, fake):
+    expected = await reference(tmp_path, "reference")
+    fake.enforce_chat_rate(1.0, burst=3)
+    fake.enforce_global_rate(30.0, burst=30)
+    async with Harness(tmp_path, fake, pacer=Pacer()) as harness:
+        people = [harness.person(100 + i) for i in range(PEOPLE)]
+        await asyncio.gather(*(a_few_turns(p) for p in people))
+        await harness.settled()
+
+    for person in people:
+        assert person.seen == expected, f"chat {person.chat_id}"
+        assert answered(person, harness)
+    sends = [r for r in fake.requests if r.method in ("sendMessage", "editMessageText")]
+    refused = [r for r in sends if r.status == 429]
+    # Paced like Telegram asks, the bot hardly ever hears "too many requests".
+    assert len(refused) <= len(sends) // 10, f"{len(refused)} of {len(sends)} refused"
+
+
+async def test_every_message_arrives_in_order_through_429_storms_5xx_and_an_outage(tmp_path,
+                                                                                   fake):
+    expected = await reference(tmp_path, "reference")
+    fake.rate_limit_every(7, retry_after=1)  # a 429 storm from the start
+
+    async def trouble() -> None:
+        await wait_until(lambda: len(fake.sends()) >= 40, what="some messages out")
+        fake.fail_next(6, 502, sends_only=True)
+        fake.fail_next(4, 500, html=True)  # nginx's error page, getUpdates too
+        await wait_until(lambda: len(fake.sends()) >= 100, what="more messages out")
+        fake.drop_connections(5)
+        fake.outage(3.0)  # Telegram unreachable for a while
+        await wait_until(lambda: len(fake.sends()) >= 200, what="still more messages out")
+        fake.outage(2.0, mode="refuse")
+
+    async with Harness(tmp_path, fake, pacer=Pacer()) as harness:
+        people = [harness.person(200 + i) for i in range(PEOPLE)]
+        troublemaker = asyncio.create_task(trouble())
+        await asyncio.gather(*(a_few_turns(p) for p in people))
+        await harness.settled()
+        await asyncio.wait_for(troublemaker, 5)
+
+    statuses = {r.status for r in fake.requests}
+    assert {429, 502, 500, -1} <= statuses  # every kind of trouble really happened
+    for person in people:
+        assert person.seen == expected, f"chat {person.chat_id}"
+        assert answered(person, harness)
+    assert harness.waiting() == 0
+
+
+async def test_replies_not_yet_sent_at_a_stop_are_sent_after_the_restart(tmp_path, fake,
+                                                                          library):
+    async with Harness(tmp_path, fake) as harness:
+        person = harness.person(300)
+        await person.says("/start")
+        fake.fail_next(10_000, 502, sends_only=True)  # Telegram takes updates, refuses sends
+        update_id = fake.send_text(300, "/help")
+        await wait_until(lambda: fake.is_confirmed(update_id), what="the update committed")
+        await wait_until(lambda: any(r.status == 502 for r in fake.requests), what="a refusal")
+        before = len(fake.messages(300))
+    assert harness.waiting("300") >= 1  # committed, not sent, kept
+    fake.reset_faults()
+    async with Harness(tmp_path, fake) as again:
+        await again.settled(300)
+    seen = [original(m) for m in fake.messages(300)]
+    assert len(seen) > before
+    assert any(m.startswith("Ik help je reflecteren") for m in seen[before:])
+    assert again.waiting() == 0
+
+
+async def test_pacer_keeps_a_chat_to_its_rate_and_everyone_to_the_overall_rate():
+    pacer = Pacer(chat=(20.0, 2), overall=(50.0, 5))
+    started = time.monotonic()
+    for _ in range(8):
+        await pacer.turn(1)
+    one_chat = time.monotonic() - started
+    started = time.monotonic()
+    await asyncio.gather(*(pacer.turn(chat) for chat in range(10, 30)))
+    overall = time.monotonic() - started
+    assert one_chat >= (8 - 2) / 20.0  # a burst of two, then twenty a second
+    assert overall >= (20 - 5) / 50.0 * 0.9  # the overall bucket holds everyone back
+
+
+async def test_a_429_makes_that_chat_wait_and_many_of_them_make_everyone_wait():
+    pacer = Pacer(chat=None, overall=None)
+    pacer.flood(1, 0.3)
+    started = time.monotonic()
+    await pacer.turn(2)  # another chat is not held up by one 429
+    assert time.monotonic() - started < 0.2
+    await pacer.turn(1)
+    assert time.monotonic() - started >= 0.3
+    for chat in (3, 4, 5):
+        pacer.flood(chat, 0.3)
+    started = time.monotonic()
+    await pacer.turn(6)  # three chats at once: the bot as a whole is too fast
+    assert time.monotonic() - started >= 0.3

@@ -1,0 +1,267 @@
+"""The real `python -m bot telegram` process against the fake Bot API: killed with SIGKILL at
+awkward moments and started again, it loses nothing and does nothing twice; a week later (the
+clock moved on by KERN_COACH_CLOCK_OFFSET) the evaluation quotes what the person wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.fakes.telegram_api import FakeBotAPI
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 90.0  # seconds; generous: the bot paces itself to one message a second per chat
+ANSWERS = yaml.safe_load((ROOT / "tests/golden/answers-oefening-1.yaml").read_text("utf-8"))
+CHAT = 4242
+
+
+class BotProcess:
+    """`python -m bot telegram` with the fake as its Telegram, its log in a file."""
+
+    def __init__(self, fake: FakeBotAPI, directory: Path, *, clock_offset: str = "",
+                 health_port: int | None = None):
+        self.log_path = directory / f"bot-{time.monotonic_ns()}.log"
+        env = {**os.environ,
+               "TELEGRAM_BOT_TOKEN": "123:TEST",
+               "TELEGRAM_API_URL": fake.base_url,
+               "KERN_COACH_DATABASE_URL": f"sqlite:///{directory / 'kern-coach.db'}",
+               "KERN_COACH_CLOCK_OFFSET": clock_offset,
+               "KERN_COACH_LOG_LEVEL": "DEBUG",
+               "PYTHONUNBUFFERED": "1"}
+        env.pop("KERN_COACH_HEALTH_PORT", None)
+        if health_port is not None:
+            env["KERN_COACH_HEALTH_PORT"] = str(health_port)
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", "telegram"], cwd=ROOT,
+                                        env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=WAIT)
+        self.log.close()
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=WAIT)
+        self.log.close()
+        return code
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+class Chat:
+    """The person, through the fake, with the bot's database to see what it committed."""
+
+    def __init__(self, fake: FakeBotAPI, database: Path, chat_id: int = CHAT):
+        self.fake = fake
+        self.database = database
+        self.chat_id = chat_id
+        self.updates: list[int] = []
+
+    def query(self, sql: str, *args: Any) -> list[Any]:
+        if not self.database.exists():
+            return []
+        with sqlite3.connect(self.database, timeout=30) as connection:
+            try:
+                return connection.execute(sql, args).fetchall()
+            except sqlite3.OperationalError:  # the tables are not there yet
+                return []
+
+    def waiting(self) -> int:
+        rows = self.query("SELECT count(*) FROM outbox WHERE address = ?", str(self.chat_id))
+        return rows[0][0] if rows else 0
+
+    def answers(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for step, item, value in self.query("SELECT step, item, value FROM answer ORDER BY id"):
+            out[step if item == 0 else f"{step}.{item}"] = json.loads(value)
+        return out
+
+    def wait(self, predicate: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+        return self.fake.wait_for(predicate, timeout, what)
+
+    def settle(self, seen_before: int) -> None:
+        """Until the last update is committed and every reply to it is out."""
+        last = self.updates[-1]
+        self.wait(lambda: self.fake.is_confirmed(last), f"update {last} handled")
+        self.wait(lambda: len(self.fake.messages(self.chat_id)) > seen_before, "a reply")
+        deadline = time.monotonic() + WAIT
+        while self.waiting() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.waiting() == 0, "replies still waiting in the outbox"
+        self.wait(lambda: not self.fake.last_message(self.chat_id).edited
+                  or self.fake.last_buttons(self.chat_id), "the last question shown")
+
+    # what the person does; `settle=False` leaves the waiting to the caller
+    def says(self, text: str, settle: bool = True) -> int:
+        before = len(self.fake.messages(self.chat_id))
+        self.updates.append(self.fake.send_text(self.chat_id, text))
+        if settle:
+            self.settle(before)
+        return self.updates[-1]
+
+    def tokens(self) -> list[str]:
+        return [data for row in self.fake.last_buttons(self.chat_id) for _, data in row if data]
+
+    def chooses(self, option: str, settle: bool = True) -> int:
+        token = next(t for t in self.tokens() if t.rsplit(":", 1)[1] == option)
+        message = next(m for m in reversed(self.fake.messages(self.chat_id))
+                       if any(d == token for row in m.buttons for _, d in row))
+        before = len(self.fake.messages(self.chat_id))
+        self.updates.append(self.fake.press_button(self.chat_id, message.message_id, token))
+        if settle:
+            self.settle(before)
+            self.wait(lambda: not self.fake.messages(self.chat_id)[
+                [m.message_id for m in self.fake.messages(self.chat_id)].index(
+                    message.message_id)].buttons, "the pressed keyboard gone")
+        return self.updates[-1]
+
+    def step(self) -> tuple[str, list[str]]:
+        tokens = self.tokens()
+        return tokens[0].split(":")[1], [t.rsplit(":", 1)[1] for t in tokens]
+
+
+def do_exercise(chat: Chat, until_step: str) -> None:
+    """As the golden transcript answers: buttons where named, text where asked, else on."""
+    for _ in range(60):
+        step, options = chat.step()
+        if step == until_step:
+            return
+        answer = ANSWERS.get(step)
+        if isinstance(answer, list):
+            for item in answer:
+                chat.says(item)
+            chat.chooses("_done")
+        elif answer in options:
+            chat.chooses(answer)
+        elif answer is not None:
+            chat.says(str(answer))
+        else:
+            chat.chooses("_next" if "_next" in options else "_skip")
+    raise AssertionError("the exercise did not end")
+
+
+@pytest.fixture
+def fake():
+    with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.fixture
+def launch(fake, tmp_path):
+    """Starts bot processes; whatever still runs when the test ends is killed."""
+    started: list[BotProcess] = []
+
+    def start(**options: Any) -> BotProcess:
+        started.append(BotProcess(fake, tmp_path, **options))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.process.poll() is None:
+            process.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(tmp_path, fake, launch):
+    chat = Chat(fake, tmp_path / "kern-coach.db")
+    bot = launch()
+    processes = [bot]
+    chat.says("/start")
+    chat.chooses("_next")
+    chat.chooses("ja")
+
+    # 1. Killed right after Telegram handed over an update (committed or not: we can't tell).
+    update = chat.says("/menu", settle=False)
+    chat.wait(lambda: fake.was_delivered(update), "the update fetched")
+    bot.kill()
+    bot = launch()
+    processes.append(bot)
+    chat.settle(0)
+    chat.chooses("oefening-1")
+    chat.chooses("_next")
+
+    # 2. Killed while a reply is on its way to Telegram.
+    fake.delay_next(1, seconds=4, methods=["sendMessage"])
+    chat.chooses("familielid", settle=False)
+    chat.wait(lambda: any(r.method == "sendMessage" and r.status == 0 for r in fake.requests),
+              "a send under way")
+    bot.kill()
+    bot = launch()
+    processes.append(bot)
+    chat.settle(0)
+    chat.says(ANSWERS["geven"])
+
+    # 3. Killed right after an answer was committed (Telegram may not have heard so yet).
+    chat.says(ANSWERS["nemen"], settle=False)
+    deadline = time.monotonic() + WAIT
+    while "nemen" not in chat.answers() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    bot.kill()
+    bot = launch()
+    processes.append(bot)
+    chat.settle(0)
+    chat.chooses(ANSWERS["balans"])
+    chat.says(ANSWERS["toelichting"])
+    assert chat.step()[0] == "voelen"  # the journey goes on where it was
+    assert bot.stop() == 0
+
+    answers = chat.answers()
+    assert {k: answers[k] for k in ("relatie", "geven", "nemen", "balans", "toelichting")} == {
+        k: ANSWERS[k] for k in ("relatie", "geven", "nemen", "balans", "toelichting")}
+    assert len(answers) == 5  # each stored once, none as the answer to the next question
+    recorded = {row[0] for row in chat.query("SELECT update_id FROM processed_update")}
+    assert recorded == set(chat.updates)  # every update handled, each once
+    assert chat.waiting() == 0
+    logs = "".join(p.output() for p in processes)
+    assert "Traceback" not in logs
+    for text in (ANSWERS["geven"], ANSWERS["nemen"], ANSWERS["toelichting"], "123:TEST"):
+        assert text not in logs
+
+
+def test_week_evaluation_after_a_restart_eight_days_later_quotes_the_answers(tmp_path, fake,
+                                                                           launch):
+    chat = Chat(fake, tmp_path / "kern-coach.db")
+    bot = launch()
+    chat.says("/start")
+    chat.chooses("_next")
+    chat.chooses("ja")
+    chat.says("/menu")
+    chat.chooses("oefening-1")
+    do_exercise(chat, until_step="kies")
+    assert bot.stop() == 0
+    before = len(fake.messages(CHAT))
+
+    port = free_port()
+    later = launch(clock_offset="8d", health_port=port)
+    chat.wait(lambda: any("Tijd om terug te kijken" in (m.plain or "")
+                          for m in fake.messages(CHAT)[before:]), "the evaluation", timeout=WAIT)
+    chat.wait(lambda: chat.tokens() and chat.step()[0] == "balans-nu", "its first question")
+    evaluation = "\n".join(m.plain or "" for m in fake.messages(CHAT)[before:])
+    assert ANSWERS["plan"] in evaluation
+    assert ANSWERS["toelichting"] in evaluation
+    assert all(item in evaluation for item in ANSWERS["situaties"])
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
+        health = json.loads(response.read())
+    assert health["status"] == "ok" and health["database"] == "ok"
+    assert later.stop() == 0
