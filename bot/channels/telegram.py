@@ -15,7 +15,8 @@ press the question is edited to show the choice, and the spinner always stops.
 Logs say what happened (update ids, chat ids, counts, error classes), never what a person wrote:
 no update is printed, and no exception text, which may quote it.
 
-Not handled (yet): an edited message is not read again; group chats are not served.
+An edited message updates the answer it gave, if it was the latest one. Group chats are not
+served.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ from flows.events import (
     Event,
     MediaReceived,
     Started,
+    TextEdited,
     TextReceived,
     parse_command,
 )
@@ -129,7 +131,7 @@ MEDIA = (  # message attribute → MediaReceived kind
 
 def incoming(update: Update) -> Incoming | None:
     """The engine event an update stands for; None for what the coach does not read (group
-    chats, edited messages, service messages …)."""
+    chats, service messages …)."""
     if update.callback_query is not None:
         query = update.callback_query
         message = query.message
@@ -145,11 +147,18 @@ def incoming(update: Update) -> Incoming | None:
                 member.new_chat_member.status == ChatMemberStatus.BANNED:
             return Incoming(str(member.chat.id), blocked=True)
         return None
+    edited = update.edited_message
+    if edited is not None:
+        if edited.chat.type != ChatType.PRIVATE or edited.text is None:
+            return None
+        # The engine updates the answer if this message was the latest one written.
+        event: Event = TextEdited(text=edited.text, ref=str(edited.message_id))
+        return Incoming(str(edited.chat.id), event)
     message = update.message
     if message is None or message.chat.type != ChatType.PRIVATE:
-        return None  # edited messages are not read again (yet); groups are not served
-    event = _event_of(message)
-    return Incoming(str(message.chat.id), event) if event is not None else None
+        return None  # groups are not served
+    found = _event_of(message)
+    return Incoming(str(message.chat.id), found) if found is not None else None
 
 
 def _event_of(message: Message) -> Event | None:
@@ -159,7 +168,7 @@ def _event_of(message: Message) -> Event | None:
         if command is not None and command.name == "start":
             language = message.from_user.language_code if message.from_user else None
             return Started(language=language, flow=command.argument or None)
-        return command or TextReceived(text=text)
+        return command or TextReceived(text=text, ref=str(message.message_id))
     for attribute, kind in MEDIA:
         if getattr(message, attribute, None):
             return MediaReceived(kind=kind)

@@ -74,6 +74,10 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUser
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 CHANNEL = "telegram"
+# A message taken from the outbox is this process's for this long: other processes sharing the
+# database leave it alone. A process that dies mid-send holds it that long after a restart, so it
+# is short; a send that must wait longer (a 429) records a new time with `retry_later` anyway.
+OUTBOX_LEASE = timedelta(seconds=30)
 
 MESSAGE_LIMIT = 4096  # characters a person sees in one message (after the HTML is parsed)
 RAW_LIMIT = 30_000  # bytes of HTML source in one message; Telegram refuses more than 32 KiB
@@ -549,7 +553,8 @@ class OutboxSender:
                 store.sent(session, outgoing_id)
             if not limit:
                 return []
-            return store.ready_outgoing(session, CHANNEL, now, limit, exclude=busy)
+            return store.ready_outgoing(session, CHANNEL, now, limit, exclude=busy,
+                                        lease=OUTBOX_LEASE)
 
     def _retry_later(self, outgoing_id: int, delay: float) -> bool:
         """Record the failed attempt; False when the row is gone (the person was forgotten)."""

@@ -7,7 +7,7 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,24 +95,30 @@ def load_state(person: Person) -> State:
 
 def save_state(session: Session, person: Person, state: State, now: datetime) -> None:
     """The state, and the profile columns that queries need (paused, held, language …)."""
-    person.state = json.dumps(state.to_json(), ensure_ascii=False)
-    person.lang = state.lang
-    person.timezone = state.timezone
-    person.consent = state.consent
-    person.checkin_time = state.checkin_time
-    person.paused = state.paused
-    person.held_until = state.held_until
-    person.updated_at = now
-    session.add(person)
+    values = {
+        "state": json.dumps(state.to_json(), ensure_ascii=False),
+        "lang": state.lang,
+        "timezone": state.timezone,
+        "consent": state.consent,
+        "checkin_time": state.checkin_time,
+        "paused": state.paused,
+        "held_until": state.held_until,
+        "unreachable": person.unreachable,
+        "updated_at": now,
+    }
+    table = Person.__table__
+    session.connection().execute(sa.update(table).where(table.c.id == person.id).values(values))
 
 
 def mark_update(session: Session, channel: str, update_id: int, now: datetime) -> bool:
     """Record a platform update; False when it was handled before."""
-    result = session.execute(
-        _insert(session, ProcessedUpdate)
+    # Core statements on the table (not the ORM class) here and below: this runs for every
+    # message, and the ORM's bookkeeping cost more than the database work.
+    result = session.connection().execute(
+        _insert(session, ProcessedUpdate.__table__)
         .values(channel=channel, update_id=update_id, processed_at=now)
         .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-        .returning(col(ProcessedUpdate.update_id))
+        .returning(ProcessedUpdate.__table__.c.update_id)
     )
     return result.first() is not None
 
@@ -370,25 +376,36 @@ def add_outgoing(
     payloads: Sequence[dict[str, Any]],
     now: datetime,
 ) -> None:
-    for payload in payloads:
-        session.add(
-            OutboxRow(
-                person_id=person_id,
-                channel=channel,
-                address=address,
-                payload=json.dumps(payload, ensure_ascii=False),
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+    if not payloads:
+        return
+    rows = [
+        {
+            "person_id": person_id,
+            "channel": channel,
+            "address": address,
+            "payload": json.dumps(payload, ensure_ascii=False),
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for payload in payloads
+    ]
+    session.connection().execute(sa.insert(OutboxRow.__table__), rows)
 
 
 def ready_outgoing(
-    session: Session, channel: str, now: datetime, limit: int, exclude: Collection[str] = ()
+    session: Session,
+    channel: str,
+    now: datetime,
+    limit: int,
+    exclude: Collection[str] = (),
+    lease: timedelta | None = None,
 ) -> list[Outgoing]:
     """Messages to send, oldest first; only the first waiting one of each chat is ready, so a
     chat's messages go out in order even when one of them has to wait. `exclude`: addresses
-    the caller is busy with already."""
+    the caller is busy with already. `lease`: the rows are the caller's for that long (their next
+    attempt moves on), so other processes sharing the database leave them alone; a process that
+    dies while sending lets its lease run out and the message is sent by another."""
     first_per_chat = (
         sa.select(sa.func.min(OutboxRow.id))
         .where(col(OutboxRow.channel) == channel)
@@ -402,7 +419,16 @@ def ready_outgoing(
     )
     if exclude:
         statement = statement.where(col(OutboxRow.address).not_in(list(exclude)))
-    return [_outgoing(row) for row in session.exec(statement)]
+    if lease is not None:
+        statement = statement.with_for_update(skip_locked=True)
+    rows = list(session.exec(statement))
+    if lease is not None and rows:
+        session.execute(
+            sa.update(OutboxRow)
+            .where(col(OutboxRow.id).in_([r.id for r in rows]))
+            .values(next_attempt_at=now + lease)
+        )
+    return [_outgoing(row) for row in rows]
 
 
 def _outgoing(row: OutboxRow) -> Outgoing:

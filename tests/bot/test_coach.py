@@ -341,3 +341,19 @@ def test_the_migration_head_in_code_is_alembics_head():
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD
+
+
+def test_two_senders_sharing_the_database_never_take_the_same_message(coach):
+    from datetime import timedelta
+
+    coach.handle(CHANNEL, "p9", Started(language="nl"))
+    now = coach.clock.now()
+    with coach.store.transaction() as session:
+        first = store.ready_outgoing(session, CHANNEL, now, 10, lease=timedelta(minutes=5))
+    with coach.store.transaction() as session:
+        second = store.ready_outgoing(session, CHANNEL, now, 10, lease=timedelta(minutes=5))
+    assert [o.address for o in first] == ["p9"]
+    assert second == [], "the other sender finds nothing ready: the chat's first message is taken"
+    with coach.store.transaction() as session:
+        later = store.ready_outgoing(session, CHANNEL, now + timedelta(minutes=6), 10)
+    assert [o.id for o in later] == [o.id for o in first], "a lease that ran out frees it"

@@ -351,3 +351,16 @@ async def test_a_refused_token_stops_the_channel_with_an_error(tmp_path):
         channel = TelegramChannel(harness.coach, build_application("123:TEST", fake.base_url))
         assert await channel.run() == 1
         harness.engine.dispose()
+
+
+async def test_editing_the_latest_answer_in_telegram_updates_it(tmp_path, fake):
+    async with Harness(tmp_path, fake) as harness:
+        person = harness.person(12)
+        await to_exercise_one(person)
+        await person.chooses("partner")
+        await person.says("Ik kook elk dga.")
+        written = fake.user_messages(12)[-1]["message_id"]
+        fixed = "Ik kook elke dag."
+        replies = await person.sends(lambda chat: fake.edit_text(chat, written, fixed))
+        assert harness.answers(12)["geven"] == "Ik kook elke dag."
+    assert any("aangepast" in (m.plain or "") for m in replies)

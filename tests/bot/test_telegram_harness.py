@@ -160,6 +160,8 @@ class Harness:
 def _chat_of(update: dict[str, Any]) -> int | None:
     if "message" in update:
         return update["message"]["chat"]["id"]
+    if "edited_message" in update:
+        return update["edited_message"]["chat"]["id"]
     if "callback_query" in update:
         return update["callback_query"]["message"]["chat"]["id"]
     if "my_chat_member" in update:
