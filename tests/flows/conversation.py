@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from flows.effects import Effect, SaveAnswer, ScheduleCheckin, still_scheduled
@@ -32,8 +33,12 @@ class Conversation:
 
     def send(self, event: Event) -> tuple[Message, ...]:
         step = self.engine.advance(self.state, event, self.now)
-        # The state always survives a trip through JSON (it is stored that way).
+        # The state always survives a trip through JSON (it is stored that way), and so do the
+        # event and the effects (records found again by their `type`).
         assert State.from_json(step.state.to_json()) == step.state
+        assert Event.from_json(json.loads(json.dumps(event.to_json()))) == event
+        for effect in step.effects:
+            assert Effect.from_json(json.loads(json.dumps(effect.to_json()))) == effect
         self.state = step.state
         self.messages += step.messages
         self.effects += step.effects
