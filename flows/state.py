@@ -81,7 +81,10 @@ class State:
     last_answer: AnswerRef | None = None  # the latest written answer, the only one edits change
 
     def run(self, run_id: str) -> Run | None:
-        return next((r for r in self.runs if r.id == run_id), None)
+        for run in self.runs:  # a plain loop: asked several times per event
+            if run.id == run_id:
+                return run
+        return None
 
     def with_run(self, run: Run) -> State:
         """The state with `run` added or replaced; old runs of the same flow drop out."""
