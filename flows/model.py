@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 EXPECTS = ("continue", "text", "entries", "choice", "scale", "when", "clock")
-WAITING = EXPECTS  # every step that expects something waits for the person
 FLOW_KINDS = ("opening", "reading", "exercise", "checkin", "menu")
 # Flows whose answers are stored: they need the person's consent first.
 CONSENT_KINDS = ("exercise", "checkin")

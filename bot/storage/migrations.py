@@ -47,12 +47,3 @@ def upgrade(url: str) -> None:
         upgrade_engine(engine)
     finally:
         engine.dispose()
-
-
-def new_revision(engine: sa.Engine, message: str) -> None:
-    """For developers: write a migration for the difference between the models and the
-    database (run against a database at head)."""
-    from alembic import command
-
-    with engine.begin() as connection:
-        command.revision(_alembic_config(connection), message=message, autogenerate=True)
