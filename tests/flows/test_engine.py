@@ -87,6 +87,14 @@ def test_english_speakers_get_english_from_the_first_message(library):
     )
 
 
+def to_first_question(talk: Conversation) -> None:
+    """Into exercise 1, past its introduction, the relationship chosen: at "Hoe geef jij…"."""
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    talk.press_option("partner")
+    assert talk.position == ("oefening-1", "geven")
+
+
 def walk_exercise_one(talk: Conversation, plan: str = "Zondag bel ik mijn zus.") -> None:
     talk.start(flow="oefening-1")
     talk.press_option("_next")  # doel
@@ -170,9 +178,7 @@ def test_every_question_of_an_exercise_can_be_skipped(library):
 
 def test_back_goes_to_the_previous_question_and_keeps_the_answer(library):
     talk = consented(library)
-    talk.start(flow="oefening-1")
-    talk.press_option("_next")
-    talk.press_option("partner")
+    to_first_question(talk)
     talk.say("Ik kook elke dag.")
     assert talk.position == ("oefening-1", "nemen")
     talk.command("back")
@@ -318,9 +324,7 @@ def test_a_crisis_message_gets_help_first_and_holds_checkins(library):
 
 def test_ordinary_sadness_gets_no_helplines(library):
     talk = consented(library)
-    talk.start(flow="oefening-1")
-    talk.press_option("_next")
-    talk.press_option("partner")
+    to_first_question(talk)
     talk.say("Ik schaam me dood als ik eraan denk, en ik ben doodmoe.")
     assert "common:crisis.help" not in talk.keys
 
@@ -352,9 +356,7 @@ def test_someone_on_a_removed_step_is_moved_where_the_flow_says(library):
     )
     changed = dataclasses.replace(library, flows=flows)
     talk = consented(library)
-    talk.start(flow="oefening-1")
-    talk.press_option("_next")
-    talk.press_option("partner")
+    to_first_question(talk)
     talk.say("Veel.")
     assert talk.position == ("oefening-1", "nemen")
     later = Conversation(changed, talk.now, talk.state)
@@ -420,9 +422,7 @@ def test_editing_the_latest_answer_updates_it(library):
     from flows.events import TextEdited, TextReceived
 
     talk = consented(library)
-    talk.start(flow="oefening-1")
-    talk.press_option("_next")
-    talk.press_option("partner")
+    to_first_question(talk)
     talk.send(TextReceived(text="Ik kook elk dga.", ref="m41"))
     talk.send(TextEdited(text="Ik kook elke dag.", ref="m41"))
     assert talk.keys == ["common:edit.saved"]
@@ -518,9 +518,7 @@ def test_skipping_a_question_answered_before_takes_the_answer_back(library):
     from flows.effects import ForgetAnswer
 
     talk = consented(library)
-    talk.start(flow="oefening-1")
-    talk.press_option("_next")
-    talk.press_option("partner")
+    to_first_question(talk)
     talk.say("Iets wat ik liever niet had geschreven.")
     talk.command("back")
     talk.press_option("_skip")
@@ -532,9 +530,7 @@ def test_crisis_words_in_an_edit_get_help_but_are_not_stored_as_another_answer(l
     from flows.events import TextEdited, TextReceived
 
     talk = consented(library)
-    talk.start(flow="oefening-1")
-    talk.press_option("_next")
-    talk.press_option("partner")
+    to_first_question(talk)
     talk.send(TextReceived(text="Ik geef veel.", ref="m1"))
     before = len(talk.saved())
     talk.send(TextEdited(text="Ik wil niet meer leven.", ref="m1"))
@@ -544,9 +540,7 @@ def test_crisis_words_in_an_edit_get_help_but_are_not_stored_as_another_answer(l
 
 def test_reading_the_poem_mid_exercise_leads_back_to_the_exercise(library):
     talk = consented(library)
-    talk.start(flow="oefening-1")
-    talk.press_option("_next")
-    talk.press_option("partner")
+    to_first_question(talk)
     talk.command("menu")
     talk.press_option("gedicht")
     assert "opening:gedicht" in talk.keys
