@@ -130,6 +130,11 @@ ENGINE_TEXT_KEYS = tuple(
         "crisis.continued",
         "edit.saved",
         "edit.not-latest",
+        # the author's transcript (flows/transcript.py)
+        "transcript.coach",
+        "transcript.you",
+        "transcript.days-later",
+        "transcript.hours-later",
     )
 )
 

@@ -32,6 +32,8 @@ class Journey:
     """The conversation so far, as lines, and what was scheduled along the way."""
 
     lines: list[str] = field(default_factory=list)
+    coach: str = "coach:"  # the speakers' names, from locales/<lang>/common.yaml
+    you: str = "jij:"
     pending: list[ScheduleCheckin] = field(default_factory=list)
     delivered: set[tuple[str, str]] = field(default_factory=set)
 
@@ -48,7 +50,9 @@ def render_transcript(
     engine = Engine(library)
     answers = dict(answers or {})
     tz = ZoneInfo("Europe/Amsterdam")
-    journey = Journey()
+    label = library.texts.label
+    journey = Journey(coach=label(lang, "common:transcript.coach", tz) + ":",
+                      you=label(lang, "common:transcript.you", tz) + ":")
     state = State(lang=lang, consent="given")
     now = start
     journey.lines.append(f"# {flow_id} ({lang})")
@@ -64,7 +68,7 @@ def render_transcript(
         journey.pending = still_scheduled(journey.pending, step.effects)
         event = _reply(library, state, step.messages, answers, used, journey)
         if event is None:
-            event, now = _next_checkin(journey, flow_id, now, lang, tz)
+            event, now = _next_checkin(library, journey, flow_id, now, lang, tz)
     return "\n".join(journey.lines) + "\n"
 
 
@@ -72,7 +76,7 @@ def _write_messages(journey: Journey, messages: tuple[Message, ...]) -> None:
     for message in messages:
         journey.lines.append("")
         for line in message.plain.splitlines():
-            journey.lines.append(f"coach: {line}".rstrip())
+            journey.lines.append(f"{journey.coach:6} {line}".rstrip())
         for row in message.buttons:
             journey.lines.append("       " + "  ".join(f"[{b.label}]" for b in row))
 
@@ -103,7 +107,7 @@ def _reply(
         wanted = DONE
     buttons = {b.token.rsplit(":", 1)[1]: b for m in messages for row in m.buttons for b in row}
     if wanted in buttons:
-        journey.lines.append(f"jij:   [{buttons[wanted].label}]")
+        journey.lines.append(f"{journey.you:6} [{buttons[wanted].label}]")
         return ChoiceMade(token=buttons[wanted].token)
     return _say(journey, str(wanted))
 
@@ -122,12 +126,12 @@ def _default_reply(step: StepSpec) -> Any:
 
 def _say(journey: Journey, text: str) -> Event:
     journey.lines.append("")
-    journey.lines.append(f"jij:   {text}")
+    journey.lines.append(f"{journey.you:6} {text}")
     return TextReceived(text=text)
 
 
 def _next_checkin(
-    journey: Journey, flow_id: str, now: datetime, lang: str, tz: ZoneInfo
+    library: Library, journey: Journey, flow_id: str, now: datetime, lang: str, tz: ZoneInfo
 ) -> tuple[Event | None, datetime]:
     due = sorted(
         (
@@ -144,16 +148,16 @@ def _next_checkin(
     journey.delivered.add((checkin.kind, checkin.step))
     later = max(checkin.due_at, now)
     journey.lines.append("")
+    elapsed = _elapsed(library, later - now, lang, tz)
     journey.lines.append(
-        f"── {_elapsed(later - now, lang)}: {moments.format_moment(later, lang, tz)} "
-        f"({checkin.kind}) ──"
+        f"── {elapsed}: {moments.format_moment(later, lang, tz)} ({checkin.kind}) ──"
     )
     return checkin.due_event(), later
 
 
-def _elapsed(delta: timedelta, lang: str) -> str:
+def _elapsed(library: Library, delta: timedelta, lang: str, tz: ZoneInfo) -> str:
     days = round(delta / timedelta(days=1))
     if days >= 1:
-        return f"{days} dagen later" if lang == "nl" else f"{days} days later"
+        return library.texts.render(lang, "common:transcript.days-later", tz, count=days)
     hours = max(round(delta / timedelta(hours=1)), 0)
-    return f"{hours} uur later" if lang == "nl" else f"{hours} hours later"
+    return library.texts.render(lang, "common:transcript.hours-later", tz, count=hours)
