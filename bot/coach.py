@@ -24,7 +24,6 @@ from flows.effects import (
     Effect,
     ExportRequested,
     ForgetAnswer,
-    HoldCheckins,
     RunFinished,
     RunStarted,
     SaveAnswer,
@@ -157,8 +156,6 @@ class Coach:
             store.cancel_checkins(session, person_id, effect.kinds, effect.flow, effect.checkins)
         elif isinstance(effect, ForgetAnswer):
             store.forget_answer(session, person_id, effect.run, effect.step, effect.from_item)
-        elif isinstance(effect, HoldCheckins):
-            pass  # the state carries `held_until`; save_state writes it
         elif isinstance(effect, ShowAnswers):
             return [m.to_json() for m in records.overview(session, person, self.library, lang)]
         elif isinstance(effect, ExportRequested):
@@ -182,8 +179,9 @@ class Coach:
                     delivered += 1
             except Exception as error:  # one broken check-in must not stop everyone else's
                 # The type only: a message could quote what the person wrote.
-                log.error("check-in %d could not be delivered: %s", checkin_id,
-                          type(error).__name__)
+                log.error(
+                    "check-in %d could not be delivered: %s", checkin_id, type(error).__name__
+                )
                 self._retry_later(checkin_id, now)
         return delivered
 
@@ -191,8 +189,9 @@ class Coach:
         """A passing fault (a locked database, a dropped connection) is tried again later; after
         CHECKIN_ATTEMPTS tries the check-in is marked failed, so it never loops."""
         with self.store.transaction() as session:
-            attempts = store.checkin_failed(session, checkin_id, now + CHECKIN_RETRY,
-                                            CHECKIN_ATTEMPTS)
+            attempts = store.checkin_failed(
+                session, checkin_id, now + CHECKIN_RETRY, CHECKIN_ATTEMPTS
+            )
         if attempts >= CHECKIN_ATTEMPTS:
             log.error("check-in %d failed %d times; it is marked failed", checkin_id, attempts)
 

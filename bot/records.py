@@ -13,7 +13,7 @@ from sqlmodel import Session
 from bot.storage import store
 from bot.storage.models import AnswerRow, Person
 from flows import moments
-from flows.engine import describe_answer
+from flows.engine import NO_ANSWERS, describe_answer
 from flows.messages import Message, plain_text
 from flows.model import Library
 
@@ -25,23 +25,13 @@ QUESTION_CHARS = 90
 def _question(library: Library, lang: str, tz: ZoneInfo, key: str) -> str:
     """The question as a short line: its text's last sentence that asks something."""
     try:
-        text = plain_text(library.texts.render(lang, key, tz, answers=_Empty(), late=False))
+        text = plain_text(library.texts.render(lang, key, tz, answers=NO_ANSWERS, late=False))
     except Exception:  # a text changed since the answer was given; the key still says enough
         return key
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     asking = [line for line in lines if line.endswith("?")]
     line = (asking or lines or [key])[-1]
     return line if len(line) <= QUESTION_CHARS else line[: QUESTION_CHARS - 1] + "…"
-
-
-class _Empty(dict):
-    """No answers: templates that quote earlier answers render their plain part."""
-
-    def __getattr__(self, name: str) -> str:
-        return ""
-
-    def __getitem__(self, name: str) -> str:
-        return ""
 
 
 def _answer_text(library: Library, lang: str, tz: ZoneInfo, rows: list[AnswerRow]) -> str:

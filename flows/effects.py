@@ -121,13 +121,6 @@ def still_scheduled(
 
 
 @dataclass(frozen=True, kw_only=True)
-class HoldCheckins(Effect, type_name="hold_checkins"):
-    """Deliver none of the person's check-ins before `until` (after a crisis message)."""
-
-    until: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
 class ShowAnswers(Effect, type_name="show_answers"):
     """The person asked what they wrote (`/mijn`): the shell reads it from storage."""
 

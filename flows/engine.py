@@ -22,7 +22,6 @@ from flows.effects import (
     Effect,
     ExportRequested,
     ForgetAnswer,
-    HoldCheckins,
     RunFinished,
     RunStarted,
     SaveAnswer,
@@ -431,9 +430,7 @@ class _Turn:
 
     def template_context(self, **extra: Any) -> dict[str, Any]:
         at = self.state.at
-        answers = (
-            _Answers(self, self.run(), self.flow(at.flow)) if at else _Answers(self, None, None)
-        )
+        answers = _Answers(self, self.run(), self.flow(at.flow)) if at else NO_ANSWERS
         return {"answers": answers, "late": self.late, **extra}
 
     def answer_text(self, flow: Flow, step_id: str, answer: Answer) -> str:
@@ -766,7 +763,6 @@ class _Turn:
         elif prompt.kind == "crisis":
             if option == "continue":
                 self.update(held_until=None)
-                self.effects.append(HoldCheckins(until=self.now))
                 self.say("common:crisis.continued")
                 current = self.current()
                 if prompt.answered and current is not None and current[1].expect == "text":
@@ -789,7 +785,6 @@ class _Turn:
             self.add_entry(*current, text, reply=False)
         until = self.now + CRISIS_HOLD
         self.update(held_until=until, prompt=Prompt(kind="crisis", answered=answered))
-        self.effects.append(HoldCheckins(until=until))
         self.say("common:crisis.help")
         pause = Button(label=self.label("common:crisis.pause"), token=f"{PROMPT_RUN}:crisis:pause")
         go_on = Button(
@@ -1060,19 +1055,25 @@ class _NoAnswer:
 
 
 class _Answers:
-    def __init__(self, turn: _Turn, run: Run | None, flow: Flow | None):
+    """A run's answers as templates see them: `answers.plan`, `answers['evaluatie-moment']`."""
+
+    def __init__(self, turn: _Turn | None, run: Run | None, flow: Flow | None):
         self._turn, self._run, self._flow = turn, run, flow
 
     def __getattr__(self, name: str) -> _AnswerView | _NoAnswer:
         return self[name]
 
     def __getitem__(self, step_id: str) -> _AnswerView | _NoAnswer:
-        if self._run is None or self._flow is None:
+        if self._turn is None or self._run is None or self._flow is None:
             return _NoAnswer()
         answer = self._run.answers.get(step_id)
         if answer is None:
             return _NoAnswer()
         return _AnswerView(self._turn, self._flow, step_id, answer)
+
+
+# No answers at all: every quote in a template renders as its empty case (for /mijn's questions).
+NO_ANSWERS = _Answers(None, None, None)
 
 
 def describe_answer(

@@ -14,7 +14,6 @@ from flows.effects import (
     CancelCheckins,
     DeletionRequested,
     ExportRequested,
-    HoldCheckins,
     RunStarted,
     SaveAnswer,
     ScheduleCheckin,
@@ -316,8 +315,7 @@ def test_a_crisis_message_gets_help_first_and_holds_checkins(library):
     talk.say("Ik wil er niet meer zijn.")
     assert talk.keys[0] == "common:crisis.help"
     assert "113" in talk.texts[0] and "0800-0113" in talk.texts[0] and "112" in talk.texts[0]
-    hold = [e for e in talk.effects if isinstance(e, HoldCheckins)]
-    assert hold and hold[-1].until == MONDAY_EVENING + timedelta(days=1)
+    assert talk.state.held_until == MONDAY_EVENING + timedelta(days=1)
     talk.press_option("continue")
     assert talk.keys[0] == "common:crisis.continued"
 
