@@ -15,8 +15,10 @@ console: $(BIN)/kern-coach
 
 test: $(BIN)/kern-coach
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/kern-coach flows check
 	$(BIN)/pytest -q
 
 lint: $(BIN)/kern-coach
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

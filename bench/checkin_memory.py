@@ -27,8 +27,13 @@ DUE_NOW_SHARE = 0.01
 
 def fill(database: Path, count: int) -> None:
     env = {**os.environ, "KERN_COACH_DATABASE_URL": f"sqlite:///{database}"}
-    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     now = datetime.now(UTC).replace(tzinfo=None)
     # The counter says which ids the engine has used: the check-in below is "c1".
     state = json.dumps({"consent": "given", "checkin_time": "20:00", "counter": 1})
@@ -44,8 +49,16 @@ def fill(database: Path, count: int) -> None:
             "INSERT INTO checkin (person_id, key, kind, flow, step, run_key, every, due_at, "
             "status, created_at) VALUES (?, 'c1', 'daily', 'dagelijks', 'checkin', NULL, '1d', "
             "?, 'pending', ?)",
-            ((i, now - timedelta(minutes=5) if i <= due_now else now + timedelta(hours=1 + i % 20),
-              now) for i in range(1, count + 1)),
+            (
+                (
+                    i,
+                    now - timedelta(minutes=5)
+                    if i <= due_now
+                    else now + timedelta(hours=1 + i % 20),
+                    now,
+                )
+                for i in range(1, count + 1)
+            ),
         )
 
 
@@ -58,8 +71,13 @@ def rss_kib(pid: int) -> int:
 
 def measure(database: Path, count: int) -> tuple[int, int, float]:
     env = {**os.environ, "KERN_COACH_DATABASE_URL": f"sqlite:///{database}"}
-    process = subprocess.Popen([sys.executable, "-m", "bot", "console"], cwd=ROOT, env=env,
-                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
     started = time.monotonic()
     expected = int(count * DUE_NOW_SHARE)
     delivered = 0
@@ -84,8 +102,10 @@ def main() -> None:
             database = Path(folder) / f"checkins-{count}.db"
             fill(database, count)
             rss, delivered, elapsed = measure(database, count)
-            print(f"{count:>7,} check-ins scheduled: RSS {rss / 1024:.1f} MiB "
-                  f"({delivered} due ones delivered in {elapsed:.1f} s)")
+            print(
+                f"{count:>7,} check-ins scheduled: RSS {rss / 1024:.1f} MiB "
+                f"({delivered} due ones delivered in {elapsed:.1f} s)"
+            )
 
 
 if __name__ == "__main__":

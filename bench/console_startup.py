@@ -23,8 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def first_message_seconds(database: Path) -> float:
     env = {**os.environ, "KERN_COACH_DATABASE_URL": f"sqlite:///{database}"}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "bot", "console"], cwd=ROOT, env=env,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith("coach ›"):
@@ -47,8 +53,10 @@ def main() -> None:
         first_message_seconds(existing_db)
         existing = [first_message_seconds(existing_db) for _ in range(args.runs)]
     for label, times in (("new database", fresh), ("existing database", existing)):
-        print(f"{label:18s} median {statistics.median(times):.3f} s, "
-              f"max {max(times):.3f} s over {len(times)} runs")
+        print(
+            f"{label:18s} median {statistics.median(times):.3f} s, "
+            f"max {max(times):.3f} s over {len(times)} runs"
+        )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,11 @@ def main() -> None:
                         state = State.from_json(json.loads(json.dumps(state.to_json())))
             rates.append(args.journeys * len(journey) / (time.perf_counter() - started))
         label = "with the state through JSON" if with_json else "engine only"
-        print(f"{label:28s} best {max(rates):,.0f} events/s, median {statistics.median(rates):,.0f}"
-              f" ({args.rounds} rounds of {args.journeys} journeys of {len(journey)} events)")
+        print(
+            f"{label:28s} best {max(rates):,.0f} events/s, median {statistics.median(rates):,.0f}"
+            f" ({args.rounds} rounds of {args.journeys} journeys of {len(journey)} events)"
+        )
+
 
 if __name__ == "__main__":
     main()

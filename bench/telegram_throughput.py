@@ -98,7 +98,8 @@ class Load:
             "per_second": len(ordered) / elapsed if elapsed else 0.0,
             "p50_ms": 1000 * statistics.median(ordered) if ordered else float("nan"),
             "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-            if ordered else float("nan"),
+            if ordered
+            else float("nan"),
             "complete": self.done.is_set(),
         }
 
@@ -144,8 +145,9 @@ def serve_coach(api: str, database: str, paced: bool) -> None:
     upgrade_engine(engine)
     coach = Coach(load_library(), Store(engine), Clock())
     pacer = Pacer() if paced else Pacer(chat=None, overall=None)
-    channel = TelegramChannel(coach, build_application("123:TEST", api), poll_timeout=10,
-                              pacer=pacer)
+    channel = TelegramChannel(
+        coach, build_application("123:TEST", api), poll_timeout=10, pacer=pacer
+    )
 
     async def main() -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, channel.stop)
@@ -161,8 +163,16 @@ def measure(which: str, chats: int, messages: int, *, paced: bool = False) -> di
         if paced:
             fake.enforce_chat_rate(1.0, burst=3)
             fake.enforce_global_rate(30.0, burst=30)
-        command = [sys.executable, __file__, "--serve", which, "--api", fake.base_url,
-                   "--database", database] + (["--paced"] if paced else [])
+        command = [
+            sys.executable,
+            __file__,
+            "--serve",
+            which,
+            "--api",
+            fake.base_url,
+            "--database",
+            database,
+        ] + (["--paced"] if paced else [])
         bot = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
             fake.wait_until_polling(timeout=60)
@@ -196,17 +206,21 @@ def waiting(database: str) -> int:
 
 def show(name: str, f: dict[str, Any]) -> None:
     state = "" if f["complete"] else "  (TIME LIMIT HIT: incomplete)"
-    print(f"{name:<20} {f['updates']:>6.0f} updates in {f['seconds']:6.2f}s = "
-          f"{f['per_second']:7.1f}/s   p50 {f['p50_ms']:7.1f} ms   p99 {f['p99_ms']:7.1f} ms   "
-          f"({f['replies']:.0f} messages sent){state}", flush=True)
+    print(
+        f"{name:<20} {f['updates']:>6.0f} updates in {f['seconds']:6.2f}s = "
+        f"{f['per_second']:7.1f}/s   p50 {f['p50_ms']:7.1f} ms   p99 {f['p99_ms']:7.1f} ms   "
+        f"({f['replies']:.0f} messages sent){state}",
+        flush=True,
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chats", type=int, default=100)
     parser.add_argument("--messages", type=int, default=10, help="per chat, /start included")
-    parser.add_argument("--paced", action="store_true",
-                        help="also run the coach within Telegram's limits")
+    parser.add_argument(
+        "--paced", action="store_true", help="also run the coach within Telegram's limits"
+    )
     parser.add_argument("--serve", choices=["echo", "coach"], help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
@@ -220,16 +234,21 @@ def main() -> int:
         serve_coach(args.api, args.database, args.paced)
         return 0
 
-    print(f"{args.chats} chats x {args.messages} messages, closed loop; fake Bot API on "
-          "127.0.0.1, each bot in its own process\n", flush=True)
+    print(
+        f"{args.chats} chats x {args.messages} messages, closed loop; fake Bot API on "
+        "127.0.0.1, each bot in its own process\n",
+        flush=True,
+    )
     echo = measure("echo", args.chats, args.messages)
     show("echo bot (PTB)", echo)
     coach = measure("coach", args.chats, args.messages)
     show("kern-coach", coach)
     throughput = coach["per_second"] / echo["per_second"]
     p99 = coach["p99_ms"] / echo["p99_ms"]
-    print(f"\ncoach / echo: throughput {throughput:.2f}x (goal >= 0.8), "
-          f"p99 latency {p99:.2f}x (goal <= 1.5)")
+    print(
+        f"\ncoach / echo: throughput {throughput:.2f}x (goal >= 0.8), "
+        f"p99 latency {p99:.2f}x (goal <= 1.5)"
+    )
     if coach["left_in_outbox"]:
         print(f"the coach left {coach['left_in_outbox']} message(s) unsent")
     if args.paced:

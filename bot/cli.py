@@ -51,8 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     telegram.set_defaults(run=_telegram)
 
     flows = commands.add_parser("flows", help="tools for the author: check, transcript, diagram")
-    flows.add_argument("--root", type=Path, default=None,
-                       help="the folder that holds flows/ and locales/ (default: this project)")
+    flows.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="the folder that holds flows/ and locales/ (default: this project)",
+    )
     flow_commands = flows.add_subparsers(title="flow commands")
     check = flow_commands.add_parser("check", help="validate every flow and text")
     check.set_defaults(run=_flows_check)

@@ -40,9 +40,16 @@ class Response:
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
-            503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class TinyHTTPServer:
@@ -104,11 +111,13 @@ class TinyHTTPServer:
     @staticmethod
     async def _write(writer: asyncio.StreamWriter, response: Response) -> None:
         reason = _REASONS.get(response.status, "OK")
-        head = [f"HTTP/1.1 {response.status} {reason}",
-                f"Content-Type: {response.content_type}",
-                f"Content-Length: {len(response.body)}",
-                "Connection: close",
-                *(f"{k}: {v}" for k, v in response.headers.items())]
+        head = [
+            f"HTTP/1.1 {response.status} {reason}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+            "Connection: close",
+            *(f"{k}: {v}" for k, v in response.headers.items()),
+        ]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
         await writer.drain()
 

@@ -243,12 +243,24 @@ def explain(text: str, rules: SafetyRules) -> tuple[Hit, ...]:
                 match = pattern.regex.match(padded, start)
                 if match is None:
                     continue
-                silencer = next((e for e in compiled.not_if for a, b in
-                                 _Matcher.of([e.pattern]).spans(padded)
-                                 if a < match.end() and start < b), None)
+                silencer = next(
+                    (
+                        e
+                        for e in compiled.not_if
+                        for a, b in _Matcher.of([e.pattern]).spans(padded)
+                        if a < match.end() and start < b
+                    ),
+                    None,
+                )
                 where = (silencer.path, silencer.line) if silencer else None
-                hits.append(Hit(rule_id=compiled.rule.id, path=compiled.rule.path, line=line,
-                                suppressed_by=where))
+                hits.append(
+                    Hit(
+                        rule_id=compiled.rule.id,
+                        path=compiled.rule.path,
+                        line=line,
+                        suppressed_by=where,
+                    )
+                )
     return tuple(hits)
 
 
@@ -360,16 +372,23 @@ class _RawFile:
 def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem]]:
     problems: list[Problem] = []
     if not sources:
-        problems.append(Problem(path=RULES_DIR, line=0, message=(
-            "no rule files: without them the crisis check never fires")))
+        problems.append(
+            Problem(
+                path=RULES_DIR,
+                line=0,
+                message=("no rule files: without them the crisis check never fires"),
+            )
+        )
         return None, problems
     files = [_read_file(path, sources[path], problems) for path in sorted(sources)]
     raw_files = [f for f in files if f is not None]
 
     spellings = _merge_spellings(raw_files, problems)
-    idioms = [exception for raw_file in raw_files
-              for exception in _compile_exceptions(raw_file.path, raw_file.not_if, spellings,
-                                                   problems)]
+    idioms = [
+        exception
+        for raw_file in raw_files
+        for exception in _compile_exceptions(raw_file.path, raw_file.not_if, spellings, problems)
+    ]
     idiom_matcher = _Matcher.of([idiom.pattern for idiom in idioms])
     seen: dict[str, _RawRule] = {}
     compiled: list[_CompiledRule] = []
@@ -377,8 +396,15 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
         for raw in raw_file.rules:
             if raw.id.value in seen:
                 other = seen[raw.id.value]
-                problems.append(Problem(path=raw.path, line=raw.id.line, message=(
-                    f"rule id '{raw.id.value}' is also used in {other.path}:{other.id.line}")))
+                problems.append(
+                    Problem(
+                        path=raw.path,
+                        line=raw.id.line,
+                        message=(
+                            f"rule id '{raw.id.value}' is also used in {other.path}:{other.id.line}"
+                        ),
+                    )
+                )
                 continue
             seen[raw.id.value] = raw
             rule = _compile_rule(raw, idioms, idiom_matcher, spellings, problems)
@@ -407,10 +433,21 @@ def _check_examples(raw: _RawRule, rules: SafetyRules, problems: list[Problem]) 
     for example in raw.examples:
         if raw.id.value not in assess(example.value, rules).rule_ids:
             hits = [h for h in explain(example.value, rules) if h.rule_id == raw.id.value]
-            why = next((f" (silenced by not_if at {h.suppressed_by[0]}:{h.suppressed_by[1]})"
-                        for h in hits if h.suppressed_by), " (no pattern matches it)")
-            problems.append(Problem(path=raw.path, line=example.line, message=(
-                f"this example does not fire rule '{raw.id.value}'{why}")))
+            why = next(
+                (
+                    f" (silenced by not_if at {h.suppressed_by[0]}:{h.suppressed_by[1]})"
+                    for h in hits
+                    if h.suppressed_by
+                ),
+                " (no pattern matches it)",
+            )
+            problems.append(
+                Problem(
+                    path=raw.path,
+                    line=example.line,
+                    message=(f"this example does not fire rule '{raw.id.value}'{why}"),
+                )
+            )
 
 
 # --- reading one file (YAML nodes, so every problem has its line) --------------------------------
@@ -441,8 +478,10 @@ def _read_file(path: str, text: str, problems: list[Problem]) -> _RawFile | None
         problem(_line(root), f"spec_version is missing (this format is {SPEC_VERSION})")
     elif not (isinstance(version, yaml.ScalarNode) and version.value == str(SPEC_VERSION)):
         shown = version.value if isinstance(version, yaml.ScalarNode) else "?"
-        problem(_line(version), f"spec_version {shown} is unknown; this version reads "
-                                f"spec_version {SPEC_VERSION}")
+        problem(
+            _line(version),
+            f"spec_version {shown} is unknown; this version reads spec_version {SPEC_VERSION}",
+        )
         return None
 
     spellings: list[tuple[_Text, _Text]] = []
@@ -503,12 +542,21 @@ def _read_rule(path: str, node: yaml.Node, problem: Callable[[int, str], None]) 
     examples = _texts(fields.get("examples"), "examples", problem)
     if not ok or rule_id is None or kind is None or why is None:
         return None
-    return _RawRule(path=path, line=_line(node), id=rule_id, kind=kind.value, why=why.value.strip(),
-                    patterns=patterns, not_if=not_if, examples=examples)
+    return _RawRule(
+        path=path,
+        line=_line(node),
+        id=rule_id,
+        kind=kind.value,
+        why=why.value.strip(),
+        patterns=patterns,
+        not_if=not_if,
+        examples=examples,
+    )
 
 
-def _mapping(node: yaml.MappingNode, allowed: tuple[str, ...], what: str,
-             problem: Callable[[int, str], None]) -> dict[str, yaml.Node]:
+def _mapping(
+    node: yaml.MappingNode, allowed: tuple[str, ...], what: str, problem: Callable[[int, str], None]
+) -> dict[str, yaml.Node]:
     fields: dict[str, yaml.Node] = {}
     for key, value in node.value:
         name = key.value if isinstance(key, yaml.ScalarNode) else None
@@ -548,26 +596,47 @@ def _merge_spellings(files: list[_RawFile], problems: list[Problem]) -> dict[str
             key = _normalise_chars(word.value)
             value = _normalise_chars(target.value)
             if not key or " " in key:
-                problems.append(Problem(path=raw_file.path, line=word.line, message=(
-                    f"spelling '{word.value}': the chat spelling is one word")))
+                problems.append(
+                    Problem(
+                        path=raw_file.path,
+                        line=word.line,
+                        message=(f"spelling '{word.value}': the chat spelling is one word"),
+                    )
+                )
                 continue
             if not value:
-                problems.append(Problem(path=raw_file.path, line=target.line, message=(
-                    f"spelling '{word.value}': say which word(s) it stands for")))
+                problems.append(
+                    Problem(
+                        path=raw_file.path,
+                        line=target.line,
+                        message=(f"spelling '{word.value}': say which word(s) it stands for"),
+                    )
+                )
                 continue
             if key in merged and merged[key][0] != value:
                 _, other_path, other_line = merged[key]
-                problems.append(Problem(path=raw_file.path, line=word.line, message=(
-                    f"spelling '{key}' already stands for '{merged[key][0]}' "
-                    f"in {other_path}:{other_line}")))
+                problems.append(
+                    Problem(
+                        path=raw_file.path,
+                        line=word.line,
+                        message=(
+                            f"spelling '{key}' already stands for '{merged[key][0]}' "
+                            f"in {other_path}:{other_line}"
+                        ),
+                    )
+                )
                 continue
             merged[key] = (value, raw_file.path, word.line)
     return {key: value for key, (value, _, _) in merged.items()}
 
 
-def _compile_rule(raw: _RawRule, idioms: list[_Exception],
-                  idiom_matcher: _Matcher, spellings: Mapping[str, str],
-                  problems: list[Problem]) -> _CompiledRule | None:
+def _compile_rule(
+    raw: _RawRule,
+    idioms: list[_Exception],
+    idiom_matcher: _Matcher,
+    spellings: Mapping[str, str],
+    problems: list[Problem],
+) -> _CompiledRule | None:
     patterns: list[tuple[_Pattern, int]] = []
     ok = True
     for text in raw.patterns:
@@ -580,14 +649,18 @@ def _compile_rule(raw: _RawRule, idioms: list[_Exception],
     if not ok or len(own_not_if) != len(raw.not_if):
         return None
     rule = SafetyRule(id=raw.id.value, kind=raw.kind, why=raw.why, path=raw.path, line=raw.line)
-    return _CompiledRule(rule=rule, patterns=tuple(patterns),
-                         not_if=tuple(own_not_if) + tuple(idioms),
-                         matcher=_Matcher.of([pattern for pattern, _ in patterns]),
-                         exceptions=(_Matcher.of([e.pattern for e in own_not_if]), idiom_matcher))
+    return _CompiledRule(
+        rule=rule,
+        patterns=tuple(patterns),
+        not_if=tuple(own_not_if) + tuple(idioms),
+        matcher=_Matcher.of([pattern for pattern, _ in patterns]),
+        exceptions=(_Matcher.of([e.pattern for e in own_not_if]), idiom_matcher),
+    )
 
 
-def _compile_exceptions(path: str, texts: list[_Text], spellings: Mapping[str, str],
-                        problems: list[Problem]) -> list[_Exception]:
+def _compile_exceptions(
+    path: str, texts: list[_Text], spellings: Mapping[str, str], problems: list[Problem]
+) -> list[_Exception]:
     exceptions = []
     for text in texts:
         pattern = _compile_pattern(path, text, spellings, problems)
@@ -596,13 +669,14 @@ def _compile_exceptions(path: str, texts: list[_Text], spellings: Mapping[str, s
     return exceptions
 
 
-def _compile_pattern(path: str, pattern: _Text, spellings: Mapping[str, str],
-                     problems: list[Problem]) -> _Pattern | None:
+def _compile_pattern(
+    path: str, pattern: _Text, spellings: Mapping[str, str], problems: list[Problem]
+) -> _Pattern | None:
     source = pattern.value.strip()
     try:
         if source.startswith(REGEX_PREFIX):
             try:
-                regex = re.compile(source[len(REGEX_PREFIX):].strip())
+                regex = re.compile(source[len(REGEX_PREFIX) :].strip())
             except re.error as error:
                 raise _PatternError(f"the regular expression does not compile: {error}") from None
             if regex.search(" ") is not None:
@@ -689,7 +763,8 @@ class _Phrase:
         if _REGEX_LOOKING & set(token) or "*" in token[:-1]:
             raise _PatternError(
                 f"'{token}' looks like a regular expression; in a phrase, write [word] for an "
-                f"optional word, (a|b) for a choice, or start the pattern with '{REGEX_PREFIX}'")
+                f"optional word, (a|b) for a choice, or start the pattern with '{REGEX_PREFIX}'"
+            )
         if token.endswith("*"):
             stem = _normalise_chars(token[:-1])
             if not stem or " " in stem:
@@ -710,7 +785,7 @@ def _check(items: list[_Item]) -> None:
     if "required" not in kinds:
         raise _PatternError("a phrase (and each choice in it) needs a word outside [ ]")
     for index, kind in enumerate(kinds):
-        if kind == "gap" and not ("required" in kinds[:index] and "required" in kinds[index + 1:]):
+        if kind == "gap" and not ("required" in kinds[:index] and "required" in kinds[index + 1 :]):
             raise _PatternError("'...' must stand between words")
 
 
@@ -725,7 +800,7 @@ def _join(items: list[_Item]) -> str:
     parts: list[str] = []
     separate = False  # whether the next item needs a space before it
     for index, (kind, regex, _) in enumerate(items):
-        required_later = "required" in kinds[index + 1:]
+        required_later = "required" in kinds[index + 1 :]
         if kind == "required":
             parts.append((" " if separate else "") + regex)
             separate = True
@@ -752,8 +827,10 @@ def _branches(items: list[_Item]) -> list[str]:
     for choice in choices:
         key = choice[0] if choice[:1].isalnum() else choice
         by_letter.setdefault(key, []).append(choice)
-    heads = [group[0] if len(group) == 1 else key + _choice([c[1:] for c in group])
-             for key, group in by_letter.items()]
+    heads = [
+        group[0] if len(group) == 1 else key + _choice([c[1:] for c in group])
+        for key, group in by_letter.items()
+    ]
     branches = [_join([("required", head, [head]), *rest]) for head in heads]
     return branches + _branches(rest) if kind == "optional" else branches
 
@@ -771,6 +848,7 @@ def _trie(branches: list[str]) -> str:
             by_letter.setdefault(branch[0], []).append(branch[1:])
         else:
             other.append(branch)
-    groups = [letter + _choice(rests) if rests != [""] else letter
-              for letter, rests in by_letter.items()]
+    groups = [
+        letter + _choice(rests) if rests != [""] else letter for letter, rests in by_letter.items()
+    ]
     return "|".join(groups + other)

@@ -51,8 +51,10 @@ def render_transcript(
     answers = dict(answers or {})
     tz = ZoneInfo("Europe/Amsterdam")
     label = library.texts.label
-    journey = Journey(coach=label(lang, "common:transcript.coach", tz) + ":",
-                      you=label(lang, "common:transcript.you", tz) + ":")
+    journey = Journey(
+        coach=label(lang, "common:transcript.coach", tz) + ":",
+        you=label(lang, "common:transcript.you", tz) + ":",
+    )
     state = State(lang=lang, consent="given")
     now = start
     journey.lines.append(f"# {flow_id} ({lang})")

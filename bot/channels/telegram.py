@@ -122,10 +122,20 @@ class Incoming:
 
 
 MEDIA = (  # message attribute → MediaReceived kind
-    ("sticker", "sticker"), ("photo", "photo"), ("voice", "voice"), ("audio", "voice"),
-    ("video_note", "video"), ("video", "video"), ("animation", "video"),
-    ("location", "location"), ("venue", "location"), ("document", "document"),
-    ("contact", "other"), ("poll", "other"), ("dice", "other"), ("story", "other"),
+    ("sticker", "sticker"),
+    ("photo", "photo"),
+    ("voice", "voice"),
+    ("audio", "voice"),
+    ("video_note", "video"),
+    ("video", "video"),
+    ("animation", "video"),
+    ("location", "location"),
+    ("venue", "location"),
+    ("document", "document"),
+    ("contact", "other"),
+    ("poll", "other"),
+    ("dice", "other"),
+    ("story", "other"),
 )
 
 
@@ -143,8 +153,10 @@ def incoming(update: Update) -> Incoming | None:
         return Incoming(str(chat_id), ChoiceMade(token=query.data), callback=query)
     if update.my_chat_member is not None:
         member = update.my_chat_member
-        if member.chat.type == ChatType.PRIVATE and \
-                member.new_chat_member.status == ChatMemberStatus.BANNED:
+        if (
+            member.chat.type == ChatType.PRIVATE
+            and member.new_chat_member.status == ChatMemberStatus.BANNED
+        ):
             return Incoming(str(member.chat.id), blocked=True)
         return None
     edited = update.edited_message
@@ -197,9 +209,11 @@ def command_menus(library: Any) -> dict[str, list[BotCommand]]:
     """`locales/<lang>/commands.yaml`: per command, how it is spelled in that language and
     what the menu says about it; in the order of the Dutch file."""
     texts = library.texts
-    names = [key.removeprefix("commands:").removesuffix(".command")
-             for key in texts.catalogs.get(SOURCE_LANGUAGE, {})
-             if key.startswith("commands:") and key.endswith(".command")]
+    names = [
+        key.removeprefix("commands:").removesuffix(".command")
+        for key in texts.catalogs.get(SOURCE_LANGUAGE, {})
+        if key.startswith("commands:") and key.endswith(".command")
+    ]
     menus: dict[str, list[BotCommand]] = {}
     for lang in LANGUAGES:
         commands = []
@@ -222,11 +236,20 @@ class TelegramChannel:
     """Runs the Telegram channel until `stop()`: updates in (long polling or a webhook), the
     outbox out, check-ins on time, and `/healthz`."""
 
-    def __init__(self, coach: Coach, application: Application, *,
-                 webhook_url: str | None = None, webhook_port: int | None = None,
-                 webhook_secret: str | None = None, webhook_host: str = "0.0.0.0",
-                 health_port: int | None = None, health_host: str = "0.0.0.0",
-                 poll_timeout: int = POLL_TIMEOUT, pacer: Pacer | None = None):
+    def __init__(
+        self,
+        coach: Coach,
+        application: Application,
+        *,
+        webhook_url: str | None = None,
+        webhook_port: int | None = None,
+        webhook_secret: str | None = None,
+        webhook_host: str = "0.0.0.0",
+        health_port: int | None = None,
+        health_host: str = "0.0.0.0",
+        poll_timeout: int = POLL_TIMEOUT,
+        pacer: Pacer | None = None,
+    ):
         self.coach = coach
         self.application = application
         self.bot = application.bot
@@ -309,8 +332,11 @@ class TelegramChannel:
             except TelegramError as error:
                 attempt += 1
                 delay = backoff(attempt)
-                log.warning("Telegram not reachable at start (%s); again in %.0fs",
-                            type(error).__name__, delay)
+                log.warning(
+                    "Telegram not reachable at start (%s); again in %.0fs",
+                    type(error).__name__,
+                    delay,
+                )
                 await self._sleep(delay)
 
     async def _start_http(self) -> None:
@@ -393,8 +419,12 @@ class TelegramChannel:
                 continue
             language = None if lang == SOURCE_LANGUAGE else lang
             try:
-                await self._retrying(f"setMyCommands {lang}", self.bot.set_my_commands,
-                                     commands, language_code=language)
+                await self._retrying(
+                    f"setMyCommands {lang}",
+                    self.bot.set_my_commands,
+                    commands,
+                    language_code=language,
+                )
             except FatalTelegramError:
                 raise
             except BadRequest as error:
@@ -436,11 +466,17 @@ class TelegramChannel:
             timeout = self.poll_timeout if self.last_poll and not self._open else 0
             try:
                 # Raw, so that only updates not seen before are turned into objects.
-                raw = await self._unless_stopped(self.bot.do_api_request(
-                    "getUpdates",
-                    api_kwargs={"offset": self._offset(), "timeout": timeout,
-                                "allowed_updates": list(ALLOWED_UPDATES)},
-                    read_timeout=timeout + POLL_READ_MARGIN))
+                raw = await self._unless_stopped(
+                    self.bot.do_api_request(
+                        "getUpdates",
+                        api_kwargs={
+                            "offset": self._offset(),
+                            "timeout": timeout,
+                            "allowed_updates": list(ALLOWED_UPDATES),
+                        },
+                        read_timeout=timeout + POLL_READ_MARGIN,
+                    )
+                )
             except _Stopped:
                 return
             except (InvalidToken, EndPointNotFound) as error:
@@ -450,8 +486,7 @@ class TelegramChannel:
                 continue
             except Conflict:
                 attempt += 1
-                log.warning("another process polls with this token, or a webhook is set; "
-                            "waiting")
+                log.warning("another process polls with this token, or a webhook is set; waiting")
                 await self._sleep(backoff(attempt))
                 continue
             except TelegramError as error:
@@ -463,8 +498,13 @@ class TelegramChannel:
             attempt = 0
             self.last_poll = datetime.now(UTC)
             fresh = [item for item in raw or () if item.get("update_id", 0) > self._seen]
-            self._take([update for update in (Update.de_json(item, self.bot) for item in fresh)
-                        if update is not None])
+            self._take(
+                [
+                    update
+                    for update in (Update.de_json(item, self.bot) for item in fresh)
+                    if update is not None
+                ]
+            )
 
     async def _unless_stopped(self, call: Any) -> Any:
         """Await a Bot API call, but give up on it when the channel stops. (Cancelling it is
@@ -499,8 +539,9 @@ class TelegramChannel:
             try:
                 meaning = incoming(update)
             except Exception as error:  # an update we cannot read is not worth stopping for
-                log.error("update %s not understood (%s); skipped", update.update_id,
-                          type(error).__name__)
+                log.error(
+                    "update %s not understood (%s); skipped", update.update_id, type(error).__name__
+                )
                 meaning = None
             if meaning is None:
                 continue
@@ -509,7 +550,8 @@ class TelegramChannel:
             queue.append((update.update_id, meaning))
             if meaning.address not in self._workers:
                 self._workers[meaning.address] = asyncio.create_task(
-                    self._work_through(meaning.address), name=f"chat-{meaning.address}")
+                    self._work_through(meaning.address), name=f"chat-{meaning.address}"
+                )
         return taken
 
     async def _work_through(self, address: str) -> None:
@@ -547,23 +589,43 @@ class TelegramChannel:
                 return True
             handled = None
             if meaning.event is not None:
-                handled = await self.db.run(functools.partial(
-                    self.coach.handle, CHANNEL, meaning.address, meaning.event,
-                    update_id=update_id))
+                handled = await self.db.run(
+                    functools.partial(
+                        self.coach.handle,
+                        CHANNEL,
+                        meaning.address,
+                        meaning.event,
+                        update_id=update_id,
+                    )
+                )
                 self.last_update = datetime.now(UTC)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
-            log.warning("update %s of chat %s not handled, the database is unavailable (%s); "
-                        "will try again", update_id, meaning.address, type(error).__name__)
+            log.warning(
+                "update %s of chat %s not handled, the database is unavailable (%s); "
+                "will try again",
+                update_id,
+                meaning.address,
+                type(error).__name__,
+            )
             self._failures[update_id] += 1
             return False
         except Exception as error:
             self._failures[update_id] += 1
             if self._failures[update_id] < HANDLE_ATTEMPTS:
-                log.error("update %s of chat %s failed (%s); will try again", update_id,
-                          meaning.address, type(error).__name__)
+                log.error(
+                    "update %s of chat %s failed (%s); will try again",
+                    update_id,
+                    meaning.address,
+                    type(error).__name__,
+                )
                 return False
-            log.error("update %s of chat %s failed %d times (%s); skipped", update_id,
-                      meaning.address, HANDLE_ATTEMPTS, type(error).__name__)
+            log.error(
+                "update %s of chat %s failed %d times (%s); skipped",
+                update_id,
+                meaning.address,
+                HANDLE_ATTEMPTS,
+                type(error).__name__,
+            )
             self._failures.pop(update_id, None)
             return True
         self._failures.pop(update_id, None)
@@ -615,24 +677,37 @@ class TelegramChannel:
             except TelegramError:
                 await self._sleep(backoff(attempt + 1))
 
-    async def _edit(self, chat_id: int, message: Message, text: str | None,
-                    label: str | None) -> None:
-        if label is not None and text is not None and \
-                visible_length(text) + len(label) + 4 <= MESSAGE_LIMIT:
+    async def _edit(
+        self, chat_id: int, message: Message, text: str | None, label: str | None
+    ) -> None:
+        if (
+            label is not None
+            and text is not None
+            and visible_length(text) + len(label) + 4 <= MESSAGE_LIMIT
+        ):
             await self.bot.edit_message_text(
-                text + CHOSEN.format(label=escape(label)), chat_id=chat_id,
-                message_id=message.message_id, parse_mode=ParseMode.HTML, reply_markup=None,
-                link_preview_options=NO_PREVIEW)
+                text + CHOSEN.format(label=escape(label)),
+                chat_id=chat_id,
+                message_id=message.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=None,
+                link_preview_options=NO_PREVIEW,
+            )
         else:
-            await self.bot.edit_message_reply_markup(chat_id=chat_id,
-                                                     message_id=message.message_id,
-                                                     reply_markup=None)
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message.message_id, reply_markup=None
+            )
 
     # --- webhook ---------------------------------------------------------------------------------
 
     async def _set_webhook(self) -> None:
-        await self._retrying("setWebhook", self.bot.set_webhook, self.webhook_url,
-                             allowed_updates=ALLOWED_UPDATES, secret_token=self.webhook_secret)
+        await self._retrying(
+            "setWebhook",
+            self.bot.set_webhook,
+            self.webhook_url,
+            allowed_updates=ALLOWED_UPDATES,
+            secret_token=self.webhook_secret,
+        )
 
     async def _http(self, request: Request) -> Response:
         if request.method == "GET" and request.path == "/healthz":
@@ -643,8 +718,9 @@ class TelegramChannel:
 
     async def _webhook(self, request: Request) -> Response:
         secret = request.headers.get(SECRET_HEADER, "")
-        if not self.webhook_secret or not hmac.compare_digest(secret.encode(),
-                                                               self.webhook_secret.encode()):
+        if not self.webhook_secret or not hmac.compare_digest(
+            secret.encode(), self.webhook_secret.encode()
+        ):
             return Response(403, b"forbidden\n")
         try:
             update = Update.de_json(json.loads(request.body), self.bot)
@@ -730,8 +806,9 @@ def quiet_libraries() -> None:
     """PTB logs request parameters (what people wrote) at DEBUG; httpx logs URLs (the token)."""
     for name in ("telegram", "httpcore", "httpx", "hpack"):
         logger = logging.getLogger(name)
-        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO if name == "telegram"
-                            else logging.WARNING))
+        logger.setLevel(
+            max(logger.getEffectiveLevel(), logging.INFO if name == "telegram" else logging.WARNING)
+        )
 
 
 def run_telegram(webhook_url: str | None = None, port: int = 8443) -> int:
@@ -746,14 +823,21 @@ def run_telegram(webhook_url: str | None = None, port: int = 8443) -> int:
         log.critical("TELEGRAM_BOT_TOKEN is not set")
         return 2
     if webhook_url and not config.telegram_webhook_secret:
-        log.critical("webhook mode needs TELEGRAM_WEBHOOK_SECRET (Telegram sends it with every "
-                     "update, so nobody else can post updates)")
+        log.critical(
+            "webhook mode needs TELEGRAM_WEBHOOK_SECRET (Telegram sends it with every "
+            "update, so nobody else can post updates)"
+        )
         return 2
     coach = build_coach(config)
     application = build_application(config.telegram_token, config.telegram_api_url)
-    channel = TelegramChannel(coach, application, webhook_url=webhook_url, webhook_port=port,
-                              webhook_secret=config.telegram_webhook_secret,
-                              health_port=config.health_port)
+    channel = TelegramChannel(
+        coach,
+        application,
+        webhook_url=webhook_url,
+        webhook_port=port,
+        webhook_secret=config.telegram_webhook_secret,
+        health_port=config.health_port,
+    )
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

@@ -125,8 +125,9 @@ def _tokens(text: str) -> list[_Token]:
         raw = match.group(0)
         if raw.startswith("<"):
             name = _TAG_NAME.match(raw)
-            tokens.append(_Token(raw, 0, name.group(1).lower() if name else "",
-                                 raw.startswith("</")))
+            tokens.append(
+                _Token(raw, 0, name.group(1).lower() if name else "", raw.startswith("</"))
+            )
         else:
             tokens.append(_Token(raw, 1))
     return tokens
@@ -171,8 +172,7 @@ def _track(stack: list[_Token], token: _Token) -> None:
         stack.pop()  # Telegram matches an end tag with the innermost open one
 
 
-def _fit(tokens: list[_Token], start: int, stack: list[_Token], limit: int,
-         raw_limit: int) -> int:
+def _fit(tokens: list[_Token], start: int, stack: list[_Token], limit: int, raw_limit: int) -> int:
     """The end of the longest run of tokens from `start` that fits one message."""
     visible = 0
     # the tags opened again at the start, and room to close everything at the end
@@ -200,8 +200,10 @@ def _break(tokens: list[_Token], start: int, end: int) -> tuple[int, int]:
     for separator in ("\n\n", "\n", " "):
         width = len(separator)
         for p in range(end - width, first, -1):
-            if all(t.tag is None and t.raw == c for t, c in zip(tokens[p:p + width], separator,
-                                                                   strict=True)):
+            if all(
+                t.tag is None and t.raw == c
+                for t, c in zip(tokens[p : p + width], separator, strict=True)
+            ):
                 resume = p + width
                 while resume < len(tokens) and tokens[resume].raw in (" ", "\n"):
                     resume += 1
@@ -254,18 +256,23 @@ class Pacer:
 
     MARGIN = 0.02  # seconds added to every wait, so we are never a hair too early
 
-    def __init__(self, chat: tuple[float, int] | None = (CHAT_RATE, CHAT_BURST),
-                 overall: tuple[float, int] | None = (OVERALL_RATE, OVERALL_BURST)):
+    def __init__(
+        self,
+        chat: tuple[float, int] | None = (CHAT_RATE, CHAT_BURST),
+        overall: tuple[float, int] | None = (OVERALL_RATE, OVERALL_BURST),
+    ):
         self.chat_limit = chat
         self.overall: _Bucket | None = (
-            _Bucket(overall[0], overall[1], time.monotonic()) if overall else None)
+            _Bucket(overall[0], overall[1], time.monotonic()) if overall else None
+        )
         self.chats: dict[int, _Bucket] = {}
         self.chat_paused: dict[int, float] = {}
         self.paused_until = 0.0
         self.floods: deque[tuple[float, int]] = deque()
 
-    async def turn(self, chat_id: int,
-                   while_waiting: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def turn(
+        self, chat_id: int, while_waiting: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         """Wait until a message to this chat may go out; `while_waiting` is called first when
         that takes a noticeable while (to show "typing…" meanwhile)."""
         announced = while_waiting is None
@@ -323,8 +330,9 @@ class CallLimit:
     costs the HTTP client work on each request (on loopback one at a time is fastest; to
     Telegram, a 100 ms round trip, four)."""
 
-    def __init__(self, rate: float = OVERALL_RATE, least: int = 1, most: int = 16,
-                 round_trip: float = 0.1):
+    def __init__(
+        self, rate: float = OVERALL_RATE, least: int = 1, most: int = 16, round_trip: float = 0.1
+    ):
         self.rate, self.least, self.most = rate, least, most
         self.round_trip = round_trip  # seconds, a moving average
         self.active = 0
@@ -381,8 +389,12 @@ def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b["label"], callback_data=b["token"]) for b in row]
-         for row in rows if row])
+        [
+            [InlineKeyboardButton(b["label"], callback_data=b["token"]) for b in row]
+            for row in rows
+            if row
+        ]
+    )
 
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -398,8 +410,9 @@ def parts_of(bot: Bot, chat_id: int, payload: dict[str, Any]) -> list[Part]:
         filename = document["filename"]
 
         async def send_document() -> Any:
-            return await bot.send_document(chat_id, InputFile(data, filename=filename),
-                                           filename=filename, write_timeout=30)
+            return await bot.send_document(
+                chat_id, InputFile(data, filename=filename), filename=filename, write_timeout=30
+            )
 
         return [Part(send_document, what="document")]
     texts = split_html(payload["text"])
@@ -411,9 +424,12 @@ def parts_of(bot: Bot, chat_id: int, payload: dict[str, Any]) -> list[Part]:
         async def send(text: str = text, last: bool = last) -> Any:
             # What Telegram answers (the message as it shows it) is not read, so it is not
             # turned into objects either: that is a good part of a send's cost.
-            fields: dict[str, Any] = {"chat_id": chat_id, "text": text,
-                                      "parse_mode": ParseMode.HTML.value,
-                                      "link_preview_options": NO_PREVIEW}
+            fields: dict[str, Any] = {
+                "chat_id": chat_id,
+                "text": text,
+                "parse_mode": ParseMode.HTML.value,
+                "link_preview_options": NO_PREVIEW,
+            }
             if last and markup is not None:
                 fields["reply_markup"] = markup
             return await bot.do_api_request("sendMessage", api_kwargs=fields)
@@ -459,8 +475,13 @@ class OutboxSender:
     IDLE = 2.0  # seconds between looks at the outbox when nobody woke us (safety net)
     SHUTDOWN_GRACE = 5.0
 
-    def __init__(self, coach: Coach, bot: Bot, pacer: Pacer | None = None,
-                 database: DatabaseWork | None = None):
+    def __init__(
+        self,
+        coach: Coach,
+        bot: Bot,
+        pacer: Pacer | None = None,
+        database: DatabaseWork | None = None,
+    ):
         self.coach = coach
         self.bot = bot
         self.pacer = pacer or Pacer()
@@ -486,8 +507,9 @@ class OutboxSender:
     def first_do(self, address: str, task: asyncio.Task[Any]) -> None:
         """Let this chat's next message wait for `task` (the edit after a button press)."""
         self._before[address] = task
-        task.add_done_callback(lambda t: self._before.get(address) is t
-                               and self._before.pop(address, None))
+        task.add_done_callback(
+            lambda t: self._before.get(address) is t and self._before.pop(address, None)
+        )
 
     async def run(self) -> None:
         try:
@@ -496,12 +518,12 @@ class OutboxSender:
                 ended, self._ended = self._ended, []
                 busy = [a for a in self._in_flight if a not in {a for a, _ in ended}]
                 try:
-                    rows = await self.db.run(self._look, [i for _, i in ended if i is not None],
-                                             self.BATCH, busy)
+                    rows = await self.db.run(
+                        self._look, [i for _, i in ended if i is not None], self.BATCH, busy
+                    )
                 except Exception as error:  # the database is away: keep what we know, wait
                     self._ended = ended + self._ended
-                    log.warning("cannot read the outbox (%s); trying again",
-                                type(error).__name__)
+                    log.warning("cannot read the outbox (%s); trying again", type(error).__name__)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.IDLE)
                     continue
@@ -510,7 +532,8 @@ class OutboxSender:
                 for row in rows:
                     if row.address not in self._in_flight:
                         self._in_flight[row.address] = asyncio.create_task(
-                            self._deliver(row), name=f"send-{row.id}")
+                            self._deliver(row), name=f"send-{row.id}"
+                        )
                 if self.fatal is not None:
                     raise self.fatal
                 with contextlib.suppress(TimeoutError):
@@ -539,8 +562,11 @@ class OutboxSender:
             try:
                 await self.db.run(self._look, sent, 0, [])
             except Exception as error:
-                log.warning("%d sent message(s) not deleted (%s); they may go out again",
-                            len(sent), type(error).__name__)
+                log.warning(
+                    "%d sent message(s) not deleted (%s); they may go out again",
+                    len(sent),
+                    type(error).__name__,
+                )
         self._ended.clear()
         self._in_flight.clear()
 
@@ -553,16 +579,18 @@ class OutboxSender:
                 store.sent(session, outgoing_id)
             if not limit:
                 return []
-            return store.ready_outgoing(session, CHANNEL, now, limit, exclude=busy,
-                                        lease=OUTBOX_LEASE)
+            return store.ready_outgoing(
+                session, CHANNEL, now, limit, exclude=busy, lease=OUTBOX_LEASE
+            )
 
     def _retry_later(self, outgoing_id: int, delay: float) -> bool:
         """Record the failed attempt; False when the row is gone (the person was forgotten)."""
         with self.coach.store.transaction() as session:
             if session.get(OutboxRow, outgoing_id) is None:
                 return False
-            store.retry_later(session, outgoing_id,
-                              self.coach.clock.now() + timedelta(seconds=delay))
+            store.retry_later(
+                session, outgoing_id, self.coach.clock.now() + timedelta(seconds=delay)
+            )
             return True
 
     async def _deliver(self, row: store.Outgoing) -> None:
@@ -577,8 +605,11 @@ class OutboxSender:
         except FatalTelegramError as error:
             self.fatal = error
         except Exception as error:  # a bug here must not stop everyone else's messages
-            log.error("sending to chat %s failed unexpectedly (%s); will try again",
-                      row.address, type(error).__name__)
+            log.error(
+                "sending to chat %s failed unexpectedly (%s); will try again",
+                row.address,
+                type(error).__name__,
+            )
             with contextlib.suppress(Exception):
                 await self.db.run(self._retry_later, row.id, backoff(row.attempts + 1))
         finally:
@@ -591,8 +622,12 @@ class OutboxSender:
         try:
             parts = parts_of(self.bot, chat_id, row.payload)
         except (KeyError, TypeError, ValueError) as error:
-            log.error("outbox row %s for chat %s cannot be sent (%s); dropped", row.id,
-                      row.address, type(error).__name__)
+            log.error(
+                "outbox row %s for chat %s cannot be sent (%s); dropped",
+                row.id,
+                row.address,
+                type(error).__name__,
+            )
             return True
         key = row.payload.get("key", "document" if "document" in row.payload else "?")
         attempts = row.attempts
@@ -600,8 +635,9 @@ class OutboxSender:
         while done < len(parts):
             part = parts[done]
             try:
-                await self.pacer.turn(chat_id, functools.partial(self._typing, chat_id)
-                                      if part.long else None)
+                await self.pacer.turn(
+                    chat_id, functools.partial(self._typing, chat_id) if part.long else None
+                )
                 self._calling.add(row.address)
                 async with self.calls.call():
                     await part.call()
@@ -613,13 +649,23 @@ class OutboxSender:
                 return False  # their waiting messages are gone with it
             except BadRequest as error:
                 # Our bug, not Telegram's trouble. Its description may quote the text: not logged.
-                log.error("Telegram refused %s '%s' (part %d of %d) for chat %s: %s; dropped",
-                          part.what, key, done + 1, len(parts), row.address,
-                          type(error).__name__)
+                log.error(
+                    "Telegram refused %s '%s' (part %d of %d) for chat %s: %s; dropped",
+                    part.what,
+                    key,
+                    done + 1,
+                    len(parts),
+                    row.address,
+                    type(error).__name__,
+                )
                 return True
             except ChatMigrated as error:
-                log.error("chat %s moved (%s); message '%s' dropped", row.address,
-                          type(error).__name__, key)
+                log.error(
+                    "chat %s moved (%s); message '%s' dropped",
+                    row.address,
+                    type(error).__name__,
+                    key,
+                )
                 return True
             except (InvalidToken, EndPointNotFound) as error:
                 raise FatalTelegramError("Telegram refuses the bot token") from error
@@ -627,8 +673,13 @@ class OutboxSender:
                 self._calling.discard(row.address)
                 attempts += 1
                 delay = backoff(attempts)
-                log.warning("sending to chat %s failed (%s, attempt %d); again in %.0fs",
-                            row.address, type(error).__name__, attempts, delay)
+                log.warning(
+                    "sending to chat %s failed (%s, attempt %d); again in %.0fs",
+                    row.address,
+                    type(error).__name__,
+                    attempts,
+                    delay,
+                )
                 if not await self.db.run(self._retry_later, row.id, delay):
                     return False  # deleted meanwhile
                 await asyncio.sleep(delay)

@@ -67,7 +67,9 @@ def checkpoint(engine: sa.Engine) -> None:
             if not busy:
                 return
             time.sleep(0.05 * (attempt + 1))
-        log.warning("the write-ahead log could not be emptied after a deletion; it will be "
-                    "at the next checkpoint")
+        log.warning(
+            "the write-ahead log could not be emptied after a deletion; it will be "
+            "at the next checkpoint"
+        )
     finally:
         connection.close()

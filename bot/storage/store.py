@@ -252,9 +252,7 @@ def cancel_checkins(
     session.execute(statement.values(status="cancelled"))
 
 
-def forget_answer(
-    session: Session, person_id: int, run: str, step: str, from_item: int
-) -> None:
+def forget_answer(session: Session, person_id: int, run: str, step: str, from_item: int) -> None:
     session.execute(
         sa.delete(AnswerRow).where(
             col(AnswerRow.person_id) == person_id,

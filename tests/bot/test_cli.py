@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def copy_content(tmp_path: Path) -> Path:
     for folder in ("flows", "locales"):
-        shutil.copytree(ROOT / folder, tmp_path / folder,
-                        ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        shutil.copytree(
+            ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+        )
     return tmp_path
 
 
@@ -32,8 +33,10 @@ def test_flows_check_names_file_and_line_of_each_problem(tmp_path, capsys):
     lines = flow.read_text(encoding="utf-8").splitlines()
     line = next(i for i, row in enumerate(lines, 1) if "next: nemmen" in row)
     nl = root / "locales" / "nl" / "oefening-1.yaml"
-    nl.write_text(nl.read_text(encoding="utf-8") + "extra: Dit staat alleen in het Nederlands.\n",
-                  encoding="utf-8")
+    nl.write_text(
+        nl.read_text(encoding="utf-8") + "extra: Dit staat alleen in het Nederlands.\n",
+        encoding="utf-8",
+    )
     assert main(["flows", "--root", str(root), "check"]) == 1
     out = capsys.readouterr().out
     assert f"flows/oefening-1.yaml:{line}: step 'geven' jumps to unknown step 'nemmen'" in out

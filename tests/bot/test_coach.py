@@ -324,7 +324,8 @@ def test_a_passing_fault_delivering_a_checkin_is_tried_again_not_dropped(coach, 
     assert coach.deliver_due() == 0
     with coach.store.engine.connect() as connection:
         status, attempts = connection.execute(
-            sa.text("SELECT status, attempts FROM checkin WHERE kind = 'daily'")).one()
+            sa.text("SELECT status, attempts FROM checkin WHERE kind = 'daily'")
+        ).one()
     assert (status, attempts) == ("pending", 1)
     monkeypatch.setattr(coach, "_turn", real_turn)
     clock.advance(CHECKIN_RETRY)

@@ -73,10 +73,32 @@ async def test_command_menu_is_set_in_dutch_and_english(tmp_path, fake):
         await wait_until(lambda: len(fake.commands) == 2, what="two command menus")
     dutch = dict(fake.commands[""])
     english = dict(fake.commands["en"])
-    assert list(dutch) == ["start", "menu", "help", "terug", "pauze", "hervat", "tijd", "taal",
-                           "mijn", "export", "vergeet"]
-    assert list(english) == ["start", "menu", "help", "back", "pause", "resume", "time",
-                             "language", "mine", "export", "forget"]
+    assert list(dutch) == [
+        "start",
+        "menu",
+        "help",
+        "terug",
+        "pauze",
+        "hervat",
+        "tijd",
+        "taal",
+        "mijn",
+        "export",
+        "vergeet",
+    ]
+    assert list(english) == [
+        "start",
+        "menu",
+        "help",
+        "back",
+        "pause",
+        "resume",
+        "time",
+        "language",
+        "mine",
+        "export",
+        "forget",
+    ]
     assert all(dutch.values()) and all(english.values())
 
 
@@ -89,8 +111,9 @@ async def test_a_pressed_button_shows_the_choice_and_its_keyboard_goes(tmp_path,
         await person.chooses("ja")
         await wait_until(lambda: len(fake.callback_answers) == 2, what="both presses answered")
 
-    question = next(m for m in person.messages
-                    if original(m) == text(library, "opening:toestemming.vraag"))
+    question = next(
+        m for m in person.messages if original(m) == text(library, "opening:toestemming.vraag")
+    )
     assert question.buttons == []
     assert question.plain.endswith(f"→ {label}")
     assert question.history[0].buttons  # it did show them before
@@ -107,7 +130,8 @@ async def test_an_old_button_gets_a_kind_answer_and_changes_nothing(tmp_path, fa
         before = harness.rows("SELECT state FROM person")[0][0]
         # The same button again, as after a double tap: the keyboard is already gone.
         replies = await person.sends(
-            lambda chat: fake.press_button(chat, welcome.message_id, token, strict=False))
+            lambda chat: fake.press_button(chat, welcome.message_id, token, strict=False)
+        )
         await wait_until(lambda: len(fake.callback_answers) == 2, what="the second press answered")
         after = harness.rows("SELECT state FROM person")[0][0]
 
@@ -122,9 +146,13 @@ async def test_pictures_stickers_voice_and_files_get_a_gentle_reply(tmp_path, fa
         person = harness.person(5)
         await person.says("/start")
         replies = {}
-        for kind, send in [("sticker", fake.send_sticker), ("photo", fake.send_photo),
-                           ("voice", fake.send_voice), ("location", fake.send_location),
-                           ("document", fake.send_document)]:
+        for kind, send in [
+            ("sticker", fake.send_sticker),
+            ("photo", fake.send_photo),
+            ("voice", fake.send_voice),
+            ("location", fake.send_location),
+            ("document", fake.send_document),
+        ]:
             replies[kind] = await person.sends(send)
     for kind, messages in replies.items():
         assert original(messages[0]) == text(library, f"common:media.{kind}")
@@ -144,8 +172,10 @@ async def test_html_in_an_answer_is_stored_exactly_and_quoted_back_escaped(tmp_p
     assert quoted, [m.plain for m in shown]
     assert "<b>Mijn moeder</b> & ik; '); DROP TABLE answer;" in quoted[0].plain
     assert "&lt;b&gt;Mijn moeder&lt;/b&gt; &amp; ik" in quoted[0].text
-    assert not any(e["type"] == "bold" and "Mijn" in quoted[0].plain[e["offset"]:][:e["length"]]
-                   for e in quoted[0].entities)
+    assert not any(
+        e["type"] == "bold" and "Mijn" in quoted[0].plain[e["offset"] :][: e["length"]]
+        for e in quoted[0].entities
+    )
 
 
 async def test_a_very_long_answer_is_stored_whole_and_quoted_in_parts(tmp_path, fake):
@@ -165,7 +195,8 @@ async def test_a_very_long_answer_is_stored_whole_and_quoted_in_parts(tmp_path, 
     assert len(parts) >= 5
     assert all(len(m.plain) <= 4096 for m in shown)
     assert "".join(m.plain for m in parts).count("vergeet ik mezelf") == answer.count(
-        "vergeet ik mezelf")
+        "vergeet ik mezelf"
+    )
 
 
 async def test_a_long_reply_that_has_to_wait_its_turn_shows_typing(tmp_path, fake, library):
@@ -217,8 +248,9 @@ async def test_an_update_delivered_twice_is_handled_once(tmp_path, fake):
         await harness.channel.handle_batch([Update.de_json(payload, harness.channel.bot)])
         await harness.settled(9)
         assert len(person.messages) == count
-        turns = harness.rows("SELECT count(*) FROM processed_update WHERE update_id = :u",
-                             u=update_id)[0][0]
+        turns = harness.rows(
+            "SELECT count(*) FROM processed_update WHERE update_id = :u", u=update_id
+        )[0][0]
     assert turns == 1
     assert harness.answers(9)["geven"] == "Ik luister naar haar."
 
@@ -256,8 +288,9 @@ async def test_blocking_the_bot_in_telegram_pauses_check_ins_at_once(tmp_path, f
         await wait_until(lambda: harness.person_row(12).unreachable, what="marked unreachable")
 
 
-async def test_a_message_telegram_refuses_is_dropped_and_the_chat_goes_on(tmp_path, fake,
-                                                                           caplog, library):
+async def test_a_message_telegram_refuses_is_dropped_and_the_chat_goes_on(
+    tmp_path, fake, caplog, library
+):
     secret = "Mijn geheime zin 4711"
     async with Harness(tmp_path, fake) as harness:
         person = harness.person(13)
@@ -265,10 +298,17 @@ async def test_a_message_telegram_refuses_is_dropped_and_the_chat_goes_on(tmp_pa
         with harness.coach.store.transaction() as session:
             from bot.storage import store
 
-            store.add_outgoing(session, person_id=None, channel="telegram", address="13",
-                               payloads=[{"key": "broken", "text": f"<p>{secret}</p>"},
-                                         {"key": "fine", "text": "Nog steeds hier."}],
-                               now=harness.coach.clock.now())
+            store.add_outgoing(
+                session,
+                person_id=None,
+                channel="telegram",
+                address="13",
+                payloads=[
+                    {"key": "broken", "text": f"<p>{secret}</p>"},
+                    {"key": "fine", "text": "Nog steeds hier."},
+                ],
+                now=harness.coach.clock.now(),
+            )
         harness.channel.sender.wake()
         await harness.settled(13)
     assert person.seen[-1] == "Nog steeds hier."
@@ -290,33 +330,47 @@ async def test_logs_never_contain_what_a_person_wrote(tmp_path, fake, caplog):
         await person.says(secret + " opnieuw")
         fake.reset_faults()
     assert harness.answers(14)["nemen"] == secret + " opnieuw"
-    logged = "\n".join(r.getMessage() for r in caplog.records
-                       if not r.name.startswith("tests."))
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("tests."))
     assert "7319" not in logged
     assert "123:TEST" not in logged  # the token sits in every request URL
 
 
 async def test_webhook_mode_takes_updates_only_with_the_secret(tmp_path, fake, library):
-    async with Harness(tmp_path, fake, webhook_url="https://coach.example/telegram",
-                       webhook_port=0, webhook_secret="s3cret", webhook_host="127.0.0.1",
-                       health_port=None) as harness:
+    async with Harness(
+        tmp_path,
+        fake,
+        webhook_url="https://coach.example/telegram",
+        webhook_port=0,
+        webhook_secret="s3cret",
+        webhook_host="127.0.0.1",
+        health_port=None,
+    ) as harness:
         assert fake.webhook_url == "https://coach.example/telegram"
         port = harness.channel.webhook_server.port
-        update = {"update_id": 500, "message": {
-            "message_id": 1, "date": 0, "text": "/start",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
-            "chat": {"id": 15, "type": "private", "first_name": "Test"},
-            "from": {"id": 15, "is_bot": False, "first_name": "Test", "language_code": "nl"}}}
+        update = {
+            "update_id": 500,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+                "chat": {"id": 15, "type": "private", "first_name": "Test"},
+                "from": {"id": 15, "is_bot": False, "first_name": "Test", "language_code": "nl"},
+            },
+        }
         async with httpx.AsyncClient(timeout=WAIT) as client:
             url = f"http://127.0.0.1:{port}/telegram"
             refused = await client.post(url, json=update)
-            wrong = await client.post(url, json=update,
-                                      headers={"X-Telegram-Bot-Api-Secret-Token": "guess"})
+            wrong = await client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
+            )
             assert harness.rows("SELECT count(*) FROM processed_update")[0][0] == 0
-            accepted = await client.post(url, json=update,
-                                         headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
-            again = await client.post(url, json=update,
-                                      headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            accepted = await client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            )
+            again = await client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            )
         await harness.settled(15)
     assert (refused.status_code, wrong.status_code) == (403, 403)
     assert (accepted.status_code, again.status_code) == (200, 200)

@@ -52,8 +52,10 @@ async def reference(tmp_path, name: str) -> list[str]:
 
 def answered(person: Person, harness: Harness) -> bool:
     answers = harness.answers(person.chat_id)
-    return answers.get("geven") == "Ik kook voor haar, elke zondag." and \
-        answers.get("nemen") == "Ze luistert naar me."
+    return (
+        answers.get("geven") == "Ik kook voor haar, elke zondag."
+        and answers.get("nemen") == "Ze luistert naar me."
+    )
 
 
 async def test_twenty_people_at_once_within_telegrams_limits(tmp_path, fake):
@@ -74,8 +76,7 @@ async def test_twenty_people_at_once_within_telegrams_limits(tmp_path, fake):
     assert len(refused) <= len(sends) // 10, f"{len(refused)} of {len(sends)} refused"
 
 
-async def test_every_message_arrives_in_order_through_429_storms_5xx_and_an_outage(tmp_path,
-                                                                                   fake):
+async def test_every_message_arrives_in_order_through_429_storms_5xx_and_an_outage(tmp_path, fake):
     expected = await reference(tmp_path, "reference")
     fake.rate_limit_every(7, retry_after=1)  # a 429 storm from the start
 
@@ -104,8 +105,7 @@ async def test_every_message_arrives_in_order_through_429_storms_5xx_and_an_outa
     assert harness.waiting() == 0
 
 
-async def test_replies_not_yet_sent_at_a_stop_are_sent_after_the_restart(tmp_path, fake,
-                                                                          library):
+async def test_replies_not_yet_sent_at_a_stop_are_sent_after_the_restart(tmp_path, fake, library):
     async with Harness(tmp_path, fake) as harness:
         person = harness.person(300)
         await person.says("/start")

@@ -45,8 +45,12 @@ def running_clock(start: datetime = MONDAY_EVENING) -> Clock:
     return Clock(start - datetime.now(UTC))
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "",
-                     report: Callable[[], str] | None = None) -> Any:
+async def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = WAIT,
+    what: str = "",
+    report: Callable[[], str] | None = None,
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
@@ -61,8 +65,16 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, what: 
 class Harness:
     """The coach on a SQLite file in `directory`, served to the fake by a TelegramChannel."""
 
-    def __init__(self, directory: Path, fake: FakeBotAPI, *, clock: Clock | None = None,
-                 pacer: Pacer | None = None, poll_timeout: int = 10, **channel: Any):
+    def __init__(
+        self,
+        directory: Path,
+        fake: FakeBotAPI,
+        *,
+        clock: Clock | None = None,
+        pacer: Pacer | None = None,
+        poll_timeout: int = 10,
+        **channel: Any,
+    ):
         self.fake = fake
         self.engine = db.make_engine(f"sqlite:///{directory / 'coach.db'}")
         upgrade_engine(self.engine)
@@ -75,12 +87,18 @@ class Harness:
 
     async def start(self) -> Harness:
         application = build_application(TOKEN, self.fake.base_url)
-        self.channel = TelegramChannel(self.coach, application, poll_timeout=self.poll_timeout,
-                                       pacer=self.pacer, **self.channel_options)
+        self.channel = TelegramChannel(
+            self.coach,
+            application,
+            poll_timeout=self.poll_timeout,
+            pacer=self.pacer,
+            **self.channel_options,
+        )
         self.task = asyncio.create_task(self.channel.run())
         ready = asyncio.create_task(self.channel.ready.wait())
-        done, _ = await asyncio.wait([ready, self.task], timeout=WAIT,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            [ready, self.task], timeout=WAIT, return_when=asyncio.FIRST_COMPLETED
+        )
         if ready not in done:
             ready.cancel()
             raise AssertionError("the channel did not start")
@@ -120,15 +138,18 @@ class Harness:
         """The stored answers of this chat's person, by step (and item for lists)."""
         rows = self.rows(
             "SELECT a.step, a.item, a.value FROM answer a JOIN person p ON p.id = a.person_id "
-            "WHERE p.channel = 'telegram' AND p.address = :a ORDER BY a.id", a=str(chat_id))
+            "WHERE p.channel = 'telegram' AND p.address = :a ORDER BY a.id",
+            a=str(chat_id),
+        )
         out: dict[str, Any] = {}
         for step, item, value in rows:
             out[step if item == 0 else f"{step}.{item}"] = json.loads(value)
         return out
 
     def person_row(self, chat_id: int) -> Any:
-        rows = self.rows("SELECT * FROM person WHERE channel = 'telegram' AND address = :a",
-                         a=str(chat_id))
+        rows = self.rows(
+            "SELECT * FROM person WHERE channel = 'telegram' AND address = :a", a=str(chat_id)
+        )
         return rows[0] if rows else None
 
     # --- waiting -----------------------------------------------------------------------------
@@ -152,9 +173,12 @@ class Harness:
     async def settled(self, chat_id: int | None = None, timeout: float = WAIT) -> None:
         """Until every update (of this chat) is handled and everything for it was sent."""
         address = None if chat_id is None else str(chat_id)
-        await wait_until(lambda: self._idle_for(address), timeout,
-                         f"chat {chat_id or 'all'} to settle",
-                         report=lambda: self.fake._timeout_report("settle", timeout))
+        await wait_until(
+            lambda: self._idle_for(address),
+            timeout,
+            f"chat {chat_id or 'all'} to settle",
+            report=lambda: self.fake._timeout_report("settle", timeout),
+        )
 
 
 def _chat_of(update: dict[str, Any]) -> int | None:
@@ -199,16 +223,21 @@ class Person:
         return self.messages[before:]
 
     async def says(self, text: str) -> list[SentMessage]:
-        return await self._after(lambda: self.fake.send_text(
-            self.chat_id, text, language_code=self.language_code))
+        return await self._after(
+            lambda: self.fake.send_text(self.chat_id, text, language_code=self.language_code)
+        )
 
     async def sends(self, what: Callable[[int], int]) -> list[SentMessage]:
         """Something other than text: `fake.send_sticker`, `fake.send_photo` …"""
         return await self._after(lambda: what(self.chat_id))
 
     def buttons(self) -> list[tuple[str, str]]:
-        return [(label, data) for row in self.fake.last_buttons(self.chat_id)
-                for label, data in row if data]
+        return [
+            (label, data)
+            for row in self.fake.last_buttons(self.chat_id)
+            for label, data in row
+            if data
+        ]
 
     def token(self, option: str) -> str:
         """The token of the shown button for this option (labels differ per language)."""
@@ -222,10 +251,14 @@ class Person:
     async def chooses(self, option: str) -> list[SentMessage]:
         """Presses the button of this option, on the newest message that shows it."""
         token = self.token(option)
-        message = next(m for m in reversed(self.messages)
-                       if any(d == token for row in m.buttons for _, d in row))
-        return await self._after(lambda: self.fake.press_button(self.chat_id, message.message_id,
-                                                                token))
+        message = next(
+            m
+            for m in reversed(self.messages)
+            if any(d == token for row in m.buttons for _, d in row)
+        )
+        return await self._after(
+            lambda: self.fake.press_button(self.chat_id, message.message_id, token)
+        )
 
     async def presses(self, label: str) -> list[SentMessage]:
         return await self._after(lambda: self.fake.press_label(self.chat_id, label))

@@ -13,13 +13,22 @@ from hypothesis import strategies as st
 from bot.channels.telegram_send import parts_of, split_html
 from tests.fakes.telegram_api import parse_html
 
-TAGS = [("<b>", "</b>"), ("<i>", "</i>"), ("<u>", "</u>"), ("<s>", "</s>"),
-        ("<code>", "</code>"), ("<blockquote>", "</blockquote>"),
-        ('<a href="https://113.nl">', "</a>"), ('<span class="tg-spoiler">', "</span>"),
-        ("<tg-spoiler>", "</tg-spoiler>"), ("<blockquote expandable>", "</blockquote>")]
+TAGS = [
+    ("<b>", "</b>"),
+    ("<i>", "</i>"),
+    ("<u>", "</u>"),
+    ("<s>", "</s>"),
+    ("<code>", "</code>"),
+    ("<blockquote>", "</blockquote>"),
+    ('<a href="https://113.nl">', "</a>"),
+    ('<span class="tg-spoiler">', "</span>"),
+    ("<tg-spoiler>", "</tg-spoiler>"),
+    ("<blockquote expandable>", "</blockquote>"),
+]
 
-words = st.text(alphabet=st.sampled_from(list("abcdeéëxyz<>&\"'; 0123") + ["😊", "\t"]),
-                min_size=1, max_size=30).map(lambda t: html.escape(t, quote=False))
+words = st.text(
+    alphabet=st.sampled_from(list("abcdeéëxyz<>&\"'; 0123") + ["😊", "\t"]), min_size=1, max_size=30
+).map(lambda t: html.escape(t, quote=False))
 
 
 @st.composite
@@ -43,8 +52,9 @@ def styled(part: str) -> list[tuple[str, frozenset[str]]]:
     out = []
     offset = 0  # in UTF-16 units, like Telegram's entity offsets
     for char in plain:
-        styles = frozenset(e["type"] for e in entities
-                           if e["offset"] <= offset < e["offset"] + e["length"])
+        styles = frozenset(
+            e["type"] for e in entities if e["offset"] <= offset < e["offset"] + e["length"]
+        )
         if not char.isspace():
             out.append((char, styles))
         offset += len(char.encode("utf-16-le")) // 2
@@ -52,8 +62,10 @@ def styled(part: str) -> list[tuple[str, frozenset[str]]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(telegram_html(), min_size=1, max_size=8).map("\n\n".join),
-       st.integers(min_value=8, max_value=200))
+@given(
+    st.lists(telegram_html(), min_size=1, max_size=8).map("\n\n".join),
+    st.integers(min_value=8, max_value=200),
+)
 def test_every_part_is_valid_fits_and_together_they_say_everything(text, limit):
     assume(parse_html(text)[0].strip())  # the coach never says nothing
     parts = split_html(text, limit=limit)
@@ -68,10 +80,15 @@ def test_every_part_is_valid_fits_and_together_they_say_everything(text, limit):
 def test_a_long_text_is_cut_at_paragraphs_first():
     second = " ".join(["Tweede"] * 10)
     text = f"Eerste alinea.\n\n{second}\nmet een regel erbij.\n\nDerde alinea."
-    assert split_html(text, limit=110) == [f"Eerste alinea.\n\n{second}\nmet een regel erbij.",
-                                           "Derde alinea."]
-    assert split_html(text, limit=80) == ["Eerste alinea.", second,
-                                          "met een regel erbij.\n\nDerde alinea."]
+    assert split_html(text, limit=110) == [
+        f"Eerste alinea.\n\n{second}\nmet een regel erbij.",
+        "Derde alinea.",
+    ]
+    assert split_html(text, limit=80) == [
+        "Eerste alinea.",
+        second,
+        "met een regel erbij.\n\nDerde alinea.",
+    ]
 
 
 def test_without_paragraphs_at_lines_then_spaces_then_anywhere():
@@ -112,8 +129,11 @@ class RecordingBot:
 @pytest.mark.parametrize("length", [100, 9000])
 def test_buttons_stay_under_the_last_part(length):
     bot = RecordingBot()
-    payload = {"key": "k", "text": "woord " * (length // 6),
-               "buttons": [[{"label": "Verder", "token": "r1:stap:_next"}]]}
+    payload = {
+        "key": "k",
+        "text": "woord " * (length // 6),
+        "buttons": [[{"label": "Verder", "token": "r1:stap:_next"}]],
+    }
     for part in parts_of(bot, 1, payload):
         asyncio.run(part.call())
     markups = [markup for _, markup in bot.calls]

@@ -460,8 +460,9 @@ def go_to_step(talk: Conversation, step_id: str) -> None:
         if talk.position and talk.position[1] == step_id:
             return
         options = [b.token.rsplit(":", 1)[1] for b in talk.buttons()]
-        talk.press_option("morgen" if "morgen" in options else
-                          "_skip" if "_skip" in options else "_next")
+        talk.press_option(
+            "morgen" if "morgen" in options else "_skip" if "_skip" in options else "_next"
+        )
     raise AssertionError(f"never reached {step_id}")
 
 

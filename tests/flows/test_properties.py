@@ -22,17 +22,39 @@ from flows.messages import TOKEN_LIMIT
 from flows.state import State
 
 FLOWS = ["opening", "uitleg", "oefening-1", "oefening-2", "dagelijks", "menu", "gedicht", None]
-ODD_TEXTS = ["", " ", "1", "99", "ja", "Partner", "vrijdag om 20:00", "20:00", "/onbekend",
-             "<b>vet</b> & 'quote'", "x" * 5000, "\x00\x1b[31m", "ik wil er niet meer zijn",
-             "Ik schaam me dood", "/tijd Mars/Olympus", "/tijd 25:99", "/taal fr"]
+ODD_TEXTS = [
+    "",
+    " ",
+    "1",
+    "99",
+    "ja",
+    "Partner",
+    "vrijdag om 20:00",
+    "20:00",
+    "/onbekend",
+    "<b>vet</b> & 'quote'",
+    "x" * 5000,
+    "\x00\x1b[31m",
+    "ik wil er niet meer zijn",
+    "Ik schaam me dood",
+    "/tijd Mars/Olympus",
+    "/tijd 25:99",
+    "/taal fr",
+]
 
 events = st.one_of(
-    st.builds(Started, language=st.sampled_from([None, "nl", "en", "de", "en-US"]),
-              flow=st.sampled_from(FLOWS)),
+    st.builds(
+        Started,
+        language=st.sampled_from([None, "nl", "en", "de", "en-US"]),
+        flow=st.sampled_from(FLOWS),
+    ),
     st.builds(TextReceived, text=st.one_of(st.sampled_from(ODD_TEXTS), st.text(max_size=80))),
     st.builds(MediaReceived, kind=st.sampled_from(MEDIA_KINDS)),
-    st.builds(CommandGiven, name=st.sampled_from(COMMANDS),
-              argument=st.sampled_from(["", "20:00", "uit", "en", "nl", "oefening-2"])),
+    st.builds(
+        CommandGiven,
+        name=st.sampled_from(COMMANDS),
+        argument=st.sampled_from(["", "20:00", "uit", "en", "nl", "oefening-2"]),
+    ),
     st.just("press-current"),  # a button of the last message: the usual thing to do
     st.just("press-stale"),  # a button of some earlier message
     st.builds(ChoiceMade, token=st.text(max_size=70)),
@@ -63,8 +85,15 @@ def test_random_conversations_never_break_the_engine(library, script, hours):
             if not scheduled:
                 continue
             c = scheduled.pop(0)
-            event = CheckinDue(checkin=c.checkin, kind=c.kind, flow=c.flow, step=c.step,
-                               run=c.run, due_at=c.due_at, every=c.every)
+            event = CheckinDue(
+                checkin=c.checkin,
+                kind=c.kind,
+                flow=c.flow,
+                step=c.step,
+                run=c.run,
+                due_at=c.due_at,
+                every=c.every,
+            )
         else:
             event = item
         step = engine.advance(state, event, now)

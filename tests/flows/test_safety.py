@@ -48,8 +48,11 @@ def fires(text: str) -> bool:
 def why(text: str) -> str:
     """Which rule fired, from which pattern line, or that none did."""
     hits = [f"{h.rule_id} ({h.path}:{h.line})" for h in explain(text, RULES) if not h.suppressed_by]
-    silenced = [f"{h.rule_id} silenced by {h.suppressed_by[0]}:{h.suppressed_by[1]}"
-                for h in explain(text, RULES) if h.suppressed_by]
+    silenced = [
+        f"{h.rule_id} silenced by {h.suppressed_by[0]}:{h.suppressed_by[1]}"
+        for h in explain(text, RULES)
+        if h.suppressed_by
+    ]
     return "; ".join(hits) or "; ".join(silenced) or "no pattern matches"
 
 
@@ -83,7 +86,8 @@ def test_the_case_file_is_big_varied_and_balanced(lang, at_least):
 def test_every_risky_message_gets_help_first():
     missed = [c["text"] for c in CASES if c["risk"] and not fires(c["text"])]
     assert not missed, "missed (add a pattern, or check a not_if):\n" + "\n".join(
-        f"  - {text!r}: {why(text)}" for text in missed)
+        f"  - {text!r}: {why(text)}" for text in missed
+    )
 
 
 @pytest.mark.parametrize("text", [case["text"] for case in KNOWN_MISSES])
@@ -207,18 +211,22 @@ def test_every_language_is_checked_whatever_the_person_writes():
     assert fires("My Dutch friend says 'ik wil er niet meer zijn' a lot and so do I.")
 
 
-@pytest.mark.parametrize("text", [
-    "k wil der nie meer zijn",
-    "ik denk aan zelfmrd",
-    "IK WIL DOOD!!!",
-    "ik wil dooooood",
-    "suïcidaal", "suicidaal",
-    "ik ga mij van kant maken",
-    "i wanna die",
-    "i dont want to wake up",
-    "kms",
-    "I've been self-harming",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "k wil der nie meer zijn",
+        "ik denk aan zelfmrd",
+        "IK WIL DOOD!!!",
+        "ik wil dooooood",
+        "suïcidaal",
+        "suicidaal",
+        "ik ga mij van kant maken",
+        "i wanna die",
+        "i dont want to wake up",
+        "kms",
+        "I've been self-harming",
+    ],
+)
 def test_chat_spellings_and_typos_fire(text):
     assert fires(text), why(text)
 
@@ -282,14 +290,17 @@ def test_an_unknown_top_level_field_names_its_line():
     assert problem.line == 2 and "unknown field 'exceptions'" in problem.message
 
 
-@pytest.mark.parametrize("pattern, words", [
-    ("ik wil (dood", "no closing ')'"),
-    ("ik wil dood)", "no opening bracket"),
-    ("[echt]", "needs a word outside"),
-    ("ik wil ...", "between words"),
-    ("ik wil dood?", "looks like a regular expression"),
-    ("(dood|)", "empty choice"),
-])
+@pytest.mark.parametrize(
+    "pattern, words",
+    [
+        ("ik wil (dood", "no closing ')'"),
+        ("ik wil dood)", "no opening bracket"),
+        ("[echt]", "needs a word outside"),
+        ("ik wil ...", "between words"),
+        ("ik wil dood?", "looks like a regular expression"),
+        ("(dood|)", "empty choice"),
+    ],
+)
 def test_a_broken_phrase_names_its_line(pattern, words):
     text = GOOD_RULE + f"      - '{pattern}'\n"
     [problem] = problems_in(text)
@@ -321,16 +332,19 @@ def test_a_rule_without_kind_or_why_is_refused():
 
 
 def test_a_rule_id_used_twice_is_refused():
-    problems = check_safety_rules({"flows/safety/en.yaml": GOOD_RULE,
-                                   "flows/safety/nl.yaml": GOOD_RULE})
+    problems = check_safety_rules(
+        {"flows/safety/en.yaml": GOOD_RULE, "flows/safety/nl.yaml": GOOD_RULE}
+    )
     [problem] = problems
     assert problem.path == "flows/safety/nl.yaml" and problem.line == 3
     assert "also used in flows/safety/en.yaml:3" in problem.message
 
 
 def test_an_example_that_does_not_fire_names_its_line():
-    text = GOOD_RULE + "    not_if:\n      - dood van schaamte\n    examples:\n" \
-                       "      - ik wil dood\n      - ik wil dood van schaamte\n"
+    text = (
+        GOOD_RULE + "    not_if:\n      - dood van schaamte\n    examples:\n"
+        "      - ik wil dood\n      - ik wil dood van schaamte\n"
+    )
     [problem] = problems_in(text)
     assert problem.line == line_of(text, "- ik wil dood van schaamte")
     assert "silenced by not_if at flows/safety/nl.yaml:" in problem.message
@@ -392,13 +406,35 @@ def test_a_risky_message_inside_an_ordinary_answer_still_fires():
     assert not missed, "\n".join(f"  - {b!r} + {a!r}" for b, a in missed[:20])
 
 
-@pytest.mark.parametrize("word", ["en", "maar", "want", "omdat", "dus", "hoor", "eigenlijk", "bij",
-                                  "and", "but", "because", "so", "honestly", "sometimes", "with"])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "en",
+        "maar",
+        "want",
+        "omdat",
+        "dus",
+        "hoor",
+        "eigenlijk",
+        "bij",
+        "and",
+        "but",
+        "because",
+        "so",
+        "honestly",
+        "sometimes",
+        "with",
+    ],
+)
 def test_a_risky_message_goes_on_without_punctuation_and_still_fires(word):
     """Chat has no full stops: an exception must not start where a risky phrase ends and eat
     the next word ("... omdat ..." gives the reason; it does not take the risk away)."""
-    missed = [c["text"] for c in CASES if c["risk"]
-              if not fires(f"{c['text'].rstrip(' .!?')} {word} ik weet het niet")]
+    missed = [
+        c["text"]
+        for c in CASES
+        if c["risk"]
+        if not fires(f"{c['text'].rstrip(' .!?')} {word} ik weet het niet")
+    ]
     assert not missed, "\n".join(f"  - {text!r}: {why(text)}" for text in missed)
 
 

@@ -37,8 +37,11 @@ def test_dutch_texts_say_je_never_u(library):
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_no_streaks_scores_or_missed_days(library, lang):
     pattern = re.compile(STREAK_WORDS[lang], re.IGNORECASE)
-    guilt = {key: pattern.search(text).group(0)
-             for key, text in texts(library, lang).items() if pattern.search(text)}
+    guilt = {
+        key: pattern.search(text).group(0)
+        for key, text in texts(library, lang).items()
+        if pattern.search(text)
+    }
     assert guilt == {}
 
 

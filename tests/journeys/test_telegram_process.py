@@ -31,22 +31,35 @@ CHAT = 4242
 class BotProcess:
     """`python -m bot telegram` with the fake as its Telegram, its log in a file."""
 
-    def __init__(self, fake: FakeBotAPI, directory: Path, *, clock_offset: str = "",
-                 health_port: int | None = None):
+    def __init__(
+        self,
+        fake: FakeBotAPI,
+        directory: Path,
+        *,
+        clock_offset: str = "",
+        health_port: int | None = None,
+    ):
         self.log_path = directory / f"bot-{time.monotonic_ns()}.log"
-        env = {**os.environ,
-               "TELEGRAM_BOT_TOKEN": "123:TEST",
-               "TELEGRAM_API_URL": fake.base_url,
-               "KERN_COACH_DATABASE_URL": f"sqlite:///{directory / 'kern-coach.db'}",
-               "KERN_COACH_CLOCK_OFFSET": clock_offset,
-               "KERN_COACH_LOG_LEVEL": "DEBUG",
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": "123:TEST",
+            "TELEGRAM_API_URL": fake.base_url,
+            "KERN_COACH_DATABASE_URL": f"sqlite:///{directory / 'kern-coach.db'}",
+            "KERN_COACH_CLOCK_OFFSET": clock_offset,
+            "KERN_COACH_LOG_LEVEL": "DEBUG",
+            "PYTHONUNBUFFERED": "1",
+        }
         env.pop("KERN_COACH_HEALTH_PORT", None)
         if health_port is not None:
             env["KERN_COACH_HEALTH_PORT"] = str(health_port)
         self.log = self.log_path.open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "bot", "telegram"], cwd=ROOT,
-                                        env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "telegram"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -103,8 +116,13 @@ class Chat:
         while self.waiting() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert self.waiting() == 0, "replies still waiting in the outbox"
-        self.wait(lambda: not self.fake.last_message(self.chat_id).edited
-                  or self.fake.last_buttons(self.chat_id), "the last question shown")
+        self.wait(
+            lambda: (
+                not self.fake.last_message(self.chat_id).edited
+                or self.fake.last_buttons(self.chat_id)
+            ),
+            "the last question shown",
+        )
 
     # what the person does; `settle=False` leaves the waiting to the caller
     def says(self, text: str, settle: bool = True) -> int:
@@ -119,15 +137,25 @@ class Chat:
 
     def chooses(self, option: str, settle: bool = True) -> int:
         token = next(t for t in self.tokens() if t.rsplit(":", 1)[1] == option)
-        message = next(m for m in reversed(self.fake.messages(self.chat_id))
-                       if any(d == token for row in m.buttons for _, d in row))
+        message = next(
+            m
+            for m in reversed(self.fake.messages(self.chat_id))
+            if any(d == token for row in m.buttons for _, d in row)
+        )
         before = len(self.fake.messages(self.chat_id))
         self.updates.append(self.fake.press_button(self.chat_id, message.message_id, token))
         if settle:
             self.settle(before)
-            self.wait(lambda: not self.fake.messages(self.chat_id)[
-                [m.message_id for m in self.fake.messages(self.chat_id)].index(
-                    message.message_id)].buttons, "the pressed keyboard gone")
+            self.wait(
+                lambda: (
+                    not self.fake.messages(self.chat_id)[
+                        [m.message_id for m in self.fake.messages(self.chat_id)].index(
+                            message.message_id
+                        )
+                    ].buttons
+                ),
+                "the pressed keyboard gone",
+            )
         return self.updates[-1]
 
     def step(self) -> tuple[str, list[str]]:
@@ -203,8 +231,10 @@ def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(tmp_path,
     # 2. Killed while a reply is on its way to Telegram.
     fake.delay_next(1, seconds=4, methods=["sendMessage"])
     chat.chooses("familielid", settle=False)
-    chat.wait(lambda: any(r.method == "sendMessage" and r.status == 0 for r in fake.requests),
-              "a send under way")
+    chat.wait(
+        lambda: any(r.method == "sendMessage" and r.status == 0 for r in fake.requests),
+        "a send under way",
+    )
     bot.kill()
     bot = launch()
     processes.append(bot)
@@ -227,7 +257,8 @@ def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(tmp_path,
 
     answers = chat.answers()
     assert {k: answers[k] for k in ("relatie", "geven", "nemen", "balans", "toelichting")} == {
-        k: ANSWERS[k] for k in ("relatie", "geven", "nemen", "balans", "toelichting")}
+        k: ANSWERS[k] for k in ("relatie", "geven", "nemen", "balans", "toelichting")
+    }
     assert len(answers) == 5  # each stored once, none as the answer to the next question
     recorded = {row[0] for row in chat.query("SELECT update_id FROM processed_update")}
     assert recorded == set(chat.updates)  # every update handled, each once
@@ -238,8 +269,9 @@ def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(tmp_path,
         assert text not in logs
 
 
-def test_week_evaluation_after_a_restart_eight_days_later_quotes_the_answers(tmp_path, fake,
-                                                                           launch):
+def test_week_evaluation_after_a_restart_eight_days_later_quotes_the_answers(
+    tmp_path, fake, launch
+):
     chat = Chat(fake, tmp_path / "kern-coach.db")
     bot = launch()
     chat.says("/start")
@@ -253,8 +285,13 @@ def test_week_evaluation_after_a_restart_eight_days_later_quotes_the_answers(tmp
 
     port = free_port()
     later = launch(clock_offset="8d", health_port=port)
-    chat.wait(lambda: any("Tijd om terug te kijken" in (m.plain or "")
-                          for m in fake.messages(CHAT)[before:]), "the evaluation", timeout=WAIT)
+    chat.wait(
+        lambda: any(
+            "Tijd om terug te kijken" in (m.plain or "") for m in fake.messages(CHAT)[before:]
+        ),
+        "the evaluation",
+        timeout=WAIT,
+    )
     chat.wait(lambda: chat.tokens() and chat.step()[0] == "balans-nu", "its first question")
     evaluation = "\n".join(m.plain or "" for m in fake.messages(CHAT)[before:])
     assert ANSWERS["plan"] in evaluation
