@@ -1,0 +1,1 @@
+"""The Signal channel: a signal-cli daemon in JSON-RPC mode, reached over TCP."""
