@@ -16,6 +16,7 @@ from bot.channels.signal.errors import (
     NotConnected,
     ProofRequired,
     RateLimited,
+    RequestTimedOut,
     SendFailed,
     Unregistered,
     UntrustedIdentity,
@@ -353,3 +354,43 @@ async def test_nothing_a_person_wrote_or_was_sent_is_logged(fake, inbox, caplog)
     assert caplog.records, "the client logs what it does"
     for secret in ("moeder", "schuld", "+31612345678"):
         assert secret not in caplog.text
+
+
+async def test_at_shutdown_what_was_received_is_still_handled(fake):
+    handled: list[str] = []
+    first_arrived = asyncio.Event()
+    may_go_on = asyncio.Event()
+
+    async def slow(envelope: Mapping[str, Any]) -> None:
+        first_arrived.set()
+        await may_go_on.wait()
+        handled.append(envelope["dataMessage"]["message"])
+
+    coach = SignalCliClient(fake.url, slow, backoff=FAST, heartbeat_timeout=2.0)
+    coach.start()
+    await coach.wait_connected(WAIT)
+    for text in ("een", "twee", "drie"):
+        fake.person_writes(text, uuid=ANNA)
+    await fake.wait_until_async(lambda: True if fake.queued == 0 else None, WAIT, "delivery")
+    await asyncio.wait_for(first_arrived.wait(), WAIT)
+    closing = asyncio.create_task(coach.aclose())
+    await fake.wait_until_async(
+        lambda: True if fake.active_subscriptions == 0 else None, WAIT, "unsubscribeReceive"
+    )
+    fake.person_writes("na het afmelden", uuid=ANNA)  # waits on Signal's side for next time
+    may_go_on.set()
+    await asyncio.wait_for(closing, WAIT)
+    assert handled == ["een", "twee", "drie"]
+    assert fake.queued == 1
+
+
+async def test_a_send_into_a_silent_connection_fails_instead_of_waiting_forever(fake, inbox):
+    quiet = make_client(
+        fake, inbox, heartbeat_interval=60.0, heartbeat_timeout=0.2, request_timeout=0.2
+    )
+    async with quiet:
+        await quiet.wait_connected(WAIT)
+        fake.go_half_open()
+        with pytest.raises(RequestTimedOut):
+            await quiet.send(ANNA, "hallo")
+    assert fake.sent == []

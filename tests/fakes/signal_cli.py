@@ -441,6 +441,12 @@ class FakeSignalCli:
             return self._subscribe_calls
 
     @property
+    def active_subscriptions(self) -> int:
+        """Subscriptions envelopes would reach now (on open connections that still answer)."""
+        with self._cond:
+            return sum(len(c.subscriptions) for c in self._connections if not c.frozen)
+
+    @property
     def connections_accepted(self) -> int:
         with self._cond:
             return self._connections_accepted
@@ -711,10 +717,12 @@ class FakeSignalCli:
             if subscription is None:
                 if connection.subscriptions:
                     connection.subscriptions.pop()
+                    self._cond.notify_all()
                 return {}
             if subscription not in connection.subscriptions:
                 raise _JsonRpcError(USER_ERROR, "Unknown subscription id")
             connection.subscriptions.discard(subscription)
+            self._cond.notify_all()
         return {}
 
     async def _send(self, args: dict[str, Any]) -> dict[str, Any]:
