@@ -11,8 +11,9 @@ What the client keeps true:
 
 * requests are matched to responses by ``id`` (signal-cli answers each request on its own
   thread, so answers come in any order);
-* one ``send`` at a time per recipient, waiting for its answer (signal-cli has lost messages
-  that were pipelined to one recipient), in the order they were asked for;
+* one ``send`` at a time per recipient, waiting for its answer, in the order they were asked
+  for: signal-cli confirmed messages that were sent before the previous one's answer and never
+  delivered them (AsamK/signal-cli#1783);
 * a heartbeat (``version``) notices a connection that went silent without closing, and the
   client reconnects with capped exponential backoff and jitter, whatever ended the connection;
 * failures are named exceptions (``errors``); nothing a person wrote is logged, only methods,
