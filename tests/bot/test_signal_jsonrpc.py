@@ -13,6 +13,7 @@ from bot.channels.signal.errors import (
     CaptchaRejected,
     ConnectionLost,
     DaemonUnavailable,
+    MethodNotFound,
     NotConnected,
     ProofRequired,
     RateLimited,
@@ -249,6 +250,15 @@ async def test_a_network_failure_for_the_only_recipient_is_a_failed_send(fake, c
     with pytest.raises(SendFailed) as caught:
         await client.send(ANNA, "hallo")
     assert caught.value.failure_types == ("NETWORK_FAILURE",)
+
+
+async def test_a_method_this_signal_cli_lacks_is_named_and_the_connection_stays(fake, client):
+    sessions = client.sessions
+    with pytest.raises(MethodNotFound) as caught:
+        await client.request("sendPollCreate", {"recipient": [ANNA]})
+    assert caught.value.code == -32601
+    assert await client.version() == FAKE_VERSION
+    assert client.sessions == sessions
 
 
 async def test_the_error_text_of_the_daemon_is_not_in_the_exception_message(fake, client):
