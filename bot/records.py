@@ -21,6 +21,19 @@ from flows.model import Library
 OVERVIEW_RUNS = 8
 QUESTION_CHARS = 90
 
+# The texts this module asks for; `flows check` makes sure they exist (see bot/content.py).
+TEXT_KEYS = (
+    "common:mine.header",
+    "common:mine.empty",
+    "common:mine.run",
+    "common:mine.answer",
+    "common:mine.more",
+    "common:export.ready",
+    "common:export.nothing",
+    "common:export.title",
+    "common:export.checkins",
+)
+
 
 def _question(library: Library, lang: str, tz: ZoneInfo, key: str) -> str:
     """The question as a short line: its text's last sentence that asks something."""

@@ -17,6 +17,7 @@ import yaml
 
 from flows import moments, safety, yaml_lines
 from flows.diagnostics import ContentError, Problem
+from flows.engine import ENGINE_TEXT_KEYS
 from flows.messages import LABEL_LIMIT, TOKEN_LIMIT
 from flows.model import (
     END,
@@ -29,7 +30,9 @@ from flows.model import (
     Schedule,
     StepSpec,
 )
+from flows.system import REQUIRED_FLOWS
 from flows.texts import LANGUAGES, SOURCE_LANGUAGE, Texts, TextSource
+from flows.transcript import TEXT_KEYS as TRANSCRIPT_TEXT_KEYS
 
 SPEC_VERSION = 1
 
@@ -92,13 +95,13 @@ def parse_library(sources: Mapping[str, str], *, defer_safety: bool = False) -> 
     return Library(flows=flows, texts=texts, safety=rules)
 
 
-def check_sources(sources: Mapping[str, str]) -> list[Problem]:
+def check_sources(sources: Mapping[str, str], shell_keys: tuple[str, ...] = ()) -> list[Problem]:
     """Every problem an author should fix: structure, references, texts, limits."""
     try:
         library = parse_library(sources)
     except ContentError as error:
         return error.problems
-    return validate(library)
+    return validate(library, shell_keys)
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -455,13 +458,15 @@ def _flatten(
 
 # --- validation ---------------------------------------------------------------------------------
 
-# Flows and texts the engine itself relies on.
-REQUIRED_FLOWS = {"opening": ("toestemming",), "menu": (), "dagelijks": ("checkin",)}
+# Texts that code asks for by key, with the file that asks (flows/system.py names the flows).
+CODE_TEXT_KEYS = (
+    ("flows/engine.py", ENGINE_TEXT_KEYS),
+    ("flows/transcript.py", TRANSCRIPT_TEXT_KEYS),
+)
 
 
-def validate(library: Library) -> list[Problem]:
-    from flows.engine import ENGINE_TEXT_KEYS
-
+def validate(library: Library, shell_keys: tuple[str, ...] = ()) -> list[Problem]:
+    """Every problem of a parsed library; `shell_keys`: texts the shell asks for by key."""
     problems: list[Problem] = []
     flows = library.flows
     texts = library.texts
@@ -480,8 +485,9 @@ def validate(library: Library) -> list[Problem]:
     used_keys: dict[str, tuple[str, int]] = {}
     for flow in flows.values():
         problems += _validate_flow(flow, flows, used_keys)
-    for key in ENGINE_TEXT_KEYS:
-        used_keys.setdefault(key, ("flows/engine.py", 0))
+    for path, keys in (*CODE_TEXT_KEYS, ("bot/", shell_keys)):
+        for key in keys:
+            used_keys.setdefault(key, (path, 0))
     problems += _validate_texts(texts, used_keys, flows)
     return problems
 

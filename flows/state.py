@@ -7,12 +7,19 @@ profile, and the recent runs with their answers (so a check-in a month later can
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from flows.errors import UnknownStateVersion
 
 CONSENT = ("unknown", "given", "declined")
 KEEP_RUNS = 12  # per flow; older runs stay in storage (/mijn, /export) but leave the state
+
+# The layout of the stored state (`State.to_json`). When it changes, raise this and add a
+# migration below that turns the previous layout into the new one and says why.
+STATE_VERSION = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +107,7 @@ class State:
     def to_json(self) -> dict[str, Any]:
         # Written out field by field: this runs on every message, and stays readable in storage.
         return {
+            "version": STATE_VERSION,
             "lang": self.lang,
             "timezone": self.timezone,
             "consent": self.consent,
@@ -117,21 +125,71 @@ class State:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> State:
+        """The state as `to_json` wrote it, in this or any earlier layout."""
+        data = migrate(data)
         return State(
-            lang=data.get("lang", "nl"),
-            timezone=data.get("timezone", "Europe/Amsterdam"),
-            consent=data.get("consent", "unknown"),
-            paused=data.get("paused", False),
-            checkin_time=data.get("checkin_time"),
-            held_until=_when(data.get("held_until")),
-            at=Position(**data["at"]) if data.get("at") else None,
-            suspended=tuple(Position(**p) for p in data.get("suspended", ())),
-            prompt=Prompt(**data["prompt"]) if data.get("prompt") else None,
-            runs=tuple(_load_run(r) for r in data.get("runs", ())),
-            counter=data.get("counter", 0),
-            last_event_at=_when(data.get("last_event_at")),
-            last_answer=AnswerRef(**data["last_answer"]) if data.get("last_answer") else None,
+            lang=data["lang"],
+            timezone=data["timezone"],
+            consent=data["consent"],
+            paused=data["paused"],
+            checkin_time=data["checkin_time"],
+            held_until=_when(data["held_until"]),
+            at=Position(**data["at"]) if data["at"] else None,
+            suspended=tuple(Position(**p) for p in data["suspended"]),
+            prompt=Prompt(**data["prompt"]) if data["prompt"] else None,
+            runs=tuple(_load_run(r) for r in data["runs"]),
+            counter=data["counter"],
+            last_event_at=_when(data["last_event_at"]),
+            last_answer=AnswerRef(**data["last_answer"]) if data["last_answer"] else None,
         )
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored state in the current layout; states written before versions existed count as 0."""
+    version = data.get("version", 0)
+    if not isinstance(version, int) or version > STATE_VERSION:
+        raise UnknownStateVersion(
+            f"state version {version!r}; this code knows 0 to {STATE_VERSION}"
+        )
+    while version < STATE_VERSION:
+        data = STATE_MIGRATIONS[version](data)
+        version = data["version"]
+    return data
+
+
+def _from_unversioned(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 0 (no `version` key): fields were added one by one as the coach grew (the
+    profile, `suspended`, `prompt`, `last_answer`, a run's `history`, `recorded`, `scheduled`),
+    so an old state may lack any of them. From version 1 on every field is written."""
+    defaults: dict[str, Any] = {
+        "lang": "nl",
+        "timezone": "Europe/Amsterdam",
+        "consent": "unknown",
+        "paused": False,
+        "checkin_time": None,
+        "held_until": None,
+        "at": None,
+        "suspended": [],
+        "prompt": None,
+        "runs": [],
+        "counter": 0,
+        "last_event_at": None,
+        "last_answer": None,
+    }
+    run_defaults: dict[str, Any] = {
+        "answers": {},
+        "history": [],
+        "recorded": False,
+        "scheduled": {},
+    }
+    runs = [{**run_defaults, **run} for run in data.get("runs") or ()]
+    return {**defaults, **data, "runs": runs, "version": 1}
+
+
+# Each function turns a stored state of version N into N + 1.
+STATE_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    0: _from_unversioned,
+}
 
 
 def _when(value: str | None) -> datetime | None:
@@ -141,7 +199,7 @@ def _when(value: str | None) -> datetime | None:
 def _load_run(data: dict[str, Any]) -> Run:
     answers = {
         step: Answer(value=a["value"], at=datetime.fromisoformat(a["at"]), kind=a["kind"])
-        for step, a in data.get("answers", {}).items()
+        for step, a in data["answers"].items()
     }
     return Run(
         id=data["id"],
@@ -149,16 +207,19 @@ def _load_run(data: dict[str, Any]) -> Run:
         version=data["version"],
         started_at=datetime.fromisoformat(data["started_at"]),
         answers=answers,
-        history=tuple(data.get("history", ())),
-        recorded=data.get("recorded", False),
-        scheduled={step: tuple(ids) for step, ids in data.get("scheduled", {}).items()},
+        history=tuple(data["history"]),
+        recorded=data["recorded"],
+        scheduled={step: tuple(ids) for step, ids in data["scheduled"].items()},
     )
 
 
-def evolve(record: Any, **changes: Any) -> Any:
+_Record = TypeVar("_Record")
+
+
+def evolve(record: _Record, **changes: Any) -> _Record:
     """`dataclasses.replace` without re-running `__init__`: the engine changes its state many
     times per event, and these records hold no validation to repeat."""
-    new = object.__new__(type(record))
+    new: _Record = object.__new__(type(record))
     new.__dict__.update(record.__dict__)
     new.__dict__.update(changes)
     return new

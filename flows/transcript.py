@@ -26,6 +26,14 @@ from flows.state import State
 JOURNEY_START = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 MAX_EVENTS = 400
 
+# The author's words around the conversation, from locales/<lang>/common.yaml.
+TEXT_KEYS = (
+    "common:transcript.coach",
+    "common:transcript.you",
+    "common:transcript.days-later",
+    "common:transcript.hours-later",
+)
+
 
 @dataclass
 class Journey:

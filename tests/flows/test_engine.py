@@ -398,7 +398,7 @@ def test_flows_imports_no_io_and_reads_no_clock():
         "subprocess",
         "time",
     }
-    for path in (ROOT / "flows").glob("*.py"):
+    for path in (ROOT / "flows").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):

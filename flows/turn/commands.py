@@ -1,0 +1,80 @@
+"""Commands: /start, /menu, /help, /overslaan, /terug, /pauze, /hervat, /tijd, /taal, /mijn,
+/export, /vergeet, typed or chosen from the menu."""
+
+from __future__ import annotations
+
+from flows.effects import ExportRequested, ShowAnswers
+from flows.errors import UnknownCommand
+from flows.events import COMMANDS
+from flows.system import MENU, OPENING
+from flows.texts import LANGUAGES
+from flows.turn import dialogues, navigation
+from flows.turn.context import Turn
+
+TEXT_KEYS = (
+    "common:help",
+    "common:welcome-back",
+    "common:unknown-command",
+    "common:paused",
+    "common:resumed",
+    "common:already-paused",
+    "common:not-paused",
+)
+
+
+def on_start(turn: Turn, language: str | None, flow: str | None = None) -> None:
+    """/start (or a first message): the opening for someone new, else where they were."""
+    first_contact = turn.state.consent == "unknown" and turn.state.at is None
+    if flow in turn.library.flows and not first_contact:
+        assert flow is not None
+        if turn.state.at is not None:
+            turn.update(suspended=(*turn.state.suspended, turn.state.at), at=None)
+        navigation.enter_flow(turn, flow)
+    elif first_contact:
+        if language:
+            lang = language.split("-")[0].lower()
+            if lang in LANGUAGES:
+                turn.update(lang=lang)
+        navigation.enter_flow(turn, OPENING)
+    elif turn.state.at is not None:
+        turn.say("common:welcome-back")
+        navigation.present(turn, again=True)
+    else:
+        navigation.enter_flow(turn, MENU)
+
+
+def on_command(turn: Turn, name: str, argument: str, *, from_menu: bool = False) -> None:
+    """`from_menu`: chosen as a menu option, which carries on by itself afterwards."""
+    if name not in COMMANDS:
+        raise UnknownCommand(f"unknown command {name!r}")
+    # A question of the engine's own (confirm /vergeet, …) is only answered right away.
+    turn.update(prompt=None)
+    if name == "start":
+        on_start(turn, None, argument or None)
+    elif name == "menu":
+        navigation.open_menu(turn)
+    elif name == "help":
+        turn.say("common:help")
+        if not from_menu:
+            navigation.reask(turn)
+    elif name == "skip":
+        navigation.skip(turn)
+    elif name == "back":
+        navigation.back(turn)
+    elif name == "pause":
+        turn.say("common:already-paused" if turn.state.paused else "common:paused")
+        turn.update(paused=True)
+    elif name == "resume":
+        turn.say("common:resumed" if turn.state.paused else "common:not-paused")
+        turn.update(paused=False, held_until=None)
+    elif name == "time":
+        dialogues.on_time_command(turn, argument)
+    elif name == "language":
+        dialogues.on_language_command(turn, argument)
+    elif name in ("mine", "export"):
+        # The shell reads storage and sends what it finds before this turn's messages.
+        turn.effects.append(ShowAnswers() if name == "mine" else ExportRequested())
+        if not from_menu:
+            navigation.reask(turn)
+    elif name == "forget":
+        dialogues.ask_forget(turn)

@@ -1,0 +1,117 @@
+"""How flows/ is put together: one concern per module, importing downwards only, and the
+caller's mistakes named, so a newcomer can find their way and a bug says what it is."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from flows.engine import Engine
+from flows.errors import FlowLoops, NaiveTime, UnknownEvent, UnknownStateVersion
+from flows.events import TextReceived
+from flows.model import Rule
+from flows.state import STATE_VERSION, State
+from tests.conftest import MONDAY_EVENING
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imports_of_flows() -> dict[str, set[str]]:
+    """Each module of flows/ and the modules of flows/ it imports."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "flows").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("flows"):
+                found.add(node.module)
+                found |= {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("flows")}
+        graph[module] = found
+    return {m: {i for i in imports if i in graph and i != m} for m, imports in graph.items()}
+
+
+def test_no_module_of_flows_imports_one_that_imports_it_back():
+    graph = _imports_of_flows()
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        if module in path:
+            cycle = " -> ".join((*path[path.index(module) :], module))
+            pytest.fail(f"import circle: {cycle}")
+        if module in done:
+            return
+        for imported in sorted(graph[module]):
+            visit(imported, (*path, module))
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())
+
+
+def test_no_module_of_flows_is_near_the_size_of_the_old_engine():
+    for path in (ROOT / "flows").rglob("*.py"):
+        lines = path.read_text(encoding="utf-8").count("\n")
+        assert lines < 900, f"{path.relative_to(ROOT)} has {lines} lines: split it by concern"
+
+
+def test_an_event_the_engine_does_not_know_is_the_callers_mistake(library):
+    with pytest.raises(UnknownEvent):
+        Engine(library).advance(State(), "hallo", MONDAY_EVENING)  # type: ignore[arg-type]
+
+
+def test_a_moment_without_a_time_zone_is_the_callers_mistake(library):
+    with pytest.raises(NaiveTime):
+        Engine(library).advance(State(), TextReceived(text="hoi"), datetime(2026, 3, 2, 19))
+
+
+def test_a_flow_that_never_waits_stops_with_a_named_error(library):
+    """`flows check` is the author's guard; should a loop reach the engine, it says so."""
+    opening = library.flows["opening"]
+    start = opening.steps[opening.start]
+    to_itself = (Rule(answer=None, values=(), goto=start.id, line=0),)
+    looping = replace(opening, steps={start.id: replace(start, expect=None, next=to_itself)})
+    broken = replace(library, flows={**library.flows, "opening": looping})
+    with pytest.raises(FlowLoops, match="opening"):
+        Engine(broken).advance(State(), TextReceived(text="hoi"), MONDAY_EVENING)
+
+
+def test_a_state_stored_before_versions_existed_loads_with_every_field_filled():
+    old = {
+        "consent": "given",
+        "checkin_time": "20:00",
+        "counter": 3,
+        "at": {"flow": "oefening-1", "step": "geven", "run": "r2"},
+        "runs": [
+            {
+                "id": "r2",
+                "flow": "oefening-1",
+                "version": 1,
+                "started_at": "2026-03-02T19:00:00+00:00",
+                "answers": {
+                    "relatie": {
+                        "value": "partner",
+                        "at": "2026-03-02T19:01:00+00:00",
+                        "kind": "choice",
+                    }
+                },
+            }
+        ],
+    }
+    state = State.from_json(old)
+    assert (state.consent, state.checkin_time, state.lang) == ("given", "20:00", "nl")
+    assert state.run("r2").answers["relatie"].value == "partner"
+    assert state.run("r2").history == () and not state.run("r2").recorded
+    assert state.to_json()["version"] == STATE_VERSION
+    assert State.from_json(state.to_json()) == state
+
+
+def test_a_state_from_a_newer_version_of_the_coach_is_refused_not_misread():
+    with pytest.raises(UnknownStateVersion):
+        State.from_json({"version": STATE_VERSION + 1})
