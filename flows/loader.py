@@ -187,7 +187,7 @@ def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
             )
         )
     raw_steps = data.get("steps")
-    if not isinstance(raw_steps, dict) or not raw_steps:
+    if not isinstance(raw_steps, yaml_lines.LineDict) or not raw_steps:
         problems.append(
             Problem(
                 path=path,
@@ -279,7 +279,7 @@ def _parse_option(
 ) -> Option | None:
     if isinstance(raw, str):
         return Option(id=raw, line=getattr(step_raw.get("options"), "line", 0))
-    if not isinstance(raw, dict) or "id" not in raw:
+    if not isinstance(raw, yaml_lines.LineDict) or "id" not in raw:
         problems.append(
             Problem(
                 path=path,
@@ -332,7 +332,7 @@ def _parse_next(
         return None
     rules = []
     for item in value:
-        if not isinstance(item, dict) or "goto" not in item:
+        if not isinstance(item, yaml_lines.LineDict) or "goto" not in item:
             problems.append(
                 Problem(
                     path=path, line=getattr(item, "line", line), message="each rule needs 'goto'"
@@ -371,7 +371,7 @@ def _parse_schedule(path: str, flow_id: str, raw: Any, problems: list[Problem]) 
     if spec is None:
         return None
     line = raw.line_of("schedule")
-    if not isinstance(spec, dict):
+    if not isinstance(spec, yaml_lines.LineDict):
         problems.append(Problem(path=path, line=line, message="schedule must be a mapping"))
         return None
     _unknown_fields(path, spec, SCHEDULE_FIELDS, "schedule", problems)
@@ -717,7 +717,7 @@ class _SampleAnswer:
         return True
 
 
-class _SampleAnswers(dict):
+class _SampleAnswers(dict[str, "_SampleAnswer"]):
     def __getattr__(self, name: str) -> _SampleAnswer:
         return _SampleAnswer()
 
@@ -749,7 +749,6 @@ def _render_sample(texts: Texts, lang: str, key: str) -> str | None:
 
 def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -> list[Problem]:
     source = texts.source(lang, key)
-    where = {"path": source.path, "line": source.line}
     try:
         rendered = texts.render(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
     except jinja2.TemplateSyntaxError as error:
@@ -761,7 +760,9 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
             )
         ]
     except Exception as error:  # an undefined name, a bad filter: the author must see it
-        return [Problem(**where, message=f"'{key}' fails to render: {error}")]
+        return [
+            Problem(path=source.path, line=source.line, message=f"'{key}' fails to render: {error}")
+        ]
     problems = []
     name = key.partition(":")[0]
     flow = flows.get(name)
@@ -769,20 +770,29 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
         step_id = match.group(1) or match.group(2)
         if flow is not None and step_id not in flow.steps:
             problems.append(
-                Problem(**where, message=f"'{key}' quotes the answer of unknown step '{step_id}'")
+                Problem(
+                    path=source.path,
+                    line=source.line,
+                    message=f"'{key}' quotes the answer of unknown step '{step_id}'",
+                )
             )
     for match in _TAG.finditer(rendered):
         if match.group(2).lower() not in TELEGRAM_TAGS:
             problems.append(
                 Problem(
-                    **where,
+                    path=source.path,
+                    line=source.line,
                     message=f"'{key}' uses <{match.group(2)}>, which Telegram does not show",
                 )
             )
     if "!" in re.sub(r"<[^>]+>", "", rendered) and lang in LANGUAGES:
         problems.append(
-            Problem(**where, message=f"'{key}' has an exclamation mark; the coach speaks calmly")
+            Problem(
+                path=source.path,
+                line=source.line,
+                message=f"'{key}' has an exclamation mark; the coach speaks calmly",
+            )
         )
     if not rendered.strip():
-        problems.append(Problem(**where, message=f"'{key}' is empty"))
+        problems.append(Problem(path=source.path, line=source.line, message=f"'{key}' is empty"))
     return problems

@@ -124,6 +124,7 @@ def preset_moment(preset: str, now: datetime, tz: tzinfo, default_time: time) ->
     """
     now = _utc(now)
     today = now.astimezone(tz).date()
+    moment: datetime | None
     if preset == "morgen":
         moment = _at(today + timedelta(days=1), default_time, tz)
     elif preset == "weekend":
@@ -441,12 +442,14 @@ def _read_date(toks: list[str], i: int, said: _Said) -> int:
         said.put(date=("dm", int(match[3]), int(match[2]), int(match[1])))
         return 1
     if match := _NUM_DATE_YEAR.fullmatch(tok):
-        year = int(match[3]) + (2000 if len(match[3]) == 2 else 0)
-        said.put(date=("either", int(match[1]), int(match[2]), year))
+        full_year = int(match[3]) + (2000 if len(match[3]) == 2 else 0)
+        said.put(date=("either", int(match[1]), int(match[2]), full_year))
         return 1
     if match := _NUM_DATE.fullmatch(tok):
         said.put(date=("either", int(match[1]), int(match[2]), None))
         return 1
+    day: int | None
+    month: int | None
     if (day := _day_of_month(tok)) is not None:  # 12 december, 12th of december
         j = i + 2 if _get(toks, i + 1) == "of" else i + 1
         month = _MONTH_WORDS.get(_get(toks, j))

@@ -45,7 +45,8 @@ class Record:
                 continue
             field = hints[name]
             values[name] = _load(raw, field.type)
-        return kind(**values)
+        record: T = kind(**values)
+        return record
 
 
 def _dump(value: Any) -> Any:

@@ -21,6 +21,7 @@ from flows.events import ChoiceMade, Event, Started, TextReceived
 from flows.messages import Message
 from flows.model import Library, StepSpec
 from flows.state import State
+from flows.texts import Texts
 
 # A journey starts on a Monday evening in Amsterdam in winter, the same every time.
 JOURNEY_START = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
@@ -166,8 +167,9 @@ def _next_checkin(
 
 
 def _elapsed(library: Library, delta: timedelta, lang: str, tz: ZoneInfo) -> str:
+    texts: Texts = library.texts
     days = round(delta / timedelta(days=1))
     if days >= 1:
-        return library.texts.render(lang, "common:transcript.days-later", tz, count=days)
+        return texts.render(lang, "common:transcript.days-later", tz, count=days)
     hours = max(round(delta / timedelta(hours=1)), 0)
-    return library.texts.render(lang, "common:transcript.hours-later", tz, count=hours)
+    return texts.render(lang, "common:transcript.hours-later", tz, count=hours)

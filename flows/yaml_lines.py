@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     """A mapping from a YAML file; `line` is where it starts, `lines[key]` where each key is."""
 
     line: int = 0
@@ -17,7 +17,7 @@ class LineDict(dict):
         return self.lines.get(key, self.line)
 
 
-class LineList(list):
+class LineList(list[Any]):
     line: int = 0
 
 
