@@ -16,9 +16,11 @@ console: $(BIN)/kern-coach
 test: $(BIN)/kern-coach
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/kern-coach flows check
 	$(BIN)/pytest -q
 
 lint: $(BIN)/kern-coach
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy

@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flows.model import Library
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +95,7 @@ def _flows_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _library(args: argparse.Namespace) -> Library:
     from bot.content import ROOT, load_library
 
     return load_library(args.root or ROOT)

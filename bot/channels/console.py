@@ -14,8 +14,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.app import build_coach, configure_logging
 from bot.coach import Coach
@@ -159,7 +160,7 @@ class ConsoleChannel:
         self.stdout.flush()
 
 
-async def _first(*awaitables):  # type: ignore[no-untyped-def]
+async def _first(*awaitables: Awaitable[Any]) -> Any:
     """The result of whichever finishes first; the others are cancelled."""
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -7,14 +7,18 @@ so an up-to-date database costs one query.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SCRIPTS = Path(__file__).resolve().parent / "alembic"
 HEAD = "0002"
 
 
-def _alembic_config(connection: sa.Connection):  # type: ignore[no-untyped-def]
+def _alembic_config(connection: sa.Connection) -> Config:
     from alembic.config import Config
 
     config = Config()

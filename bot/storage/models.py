@@ -6,6 +6,7 @@ Times are stored as UTC; `UTCDateTime` hands back aware datetimes on both SQLite
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -28,8 +29,9 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value is not None else None
 
 
-def _time(**kwargs: object) -> object:
-    return Field(sa_type=UTCDateTime, **kwargs)  # type: ignore[arg-type]
+def _time(**kwargs: Any) -> Any:
+    """A time column stored in UTC; typed `Any` as SQLModel's own `Field` is."""
+    return Field(sa_type=UTCDateTime, **kwargs)
 
 
 class Person(SQLModel, table=True):

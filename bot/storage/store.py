@@ -8,10 +8,10 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from bot.storage.models import (
     AnswerRow,
@@ -38,10 +38,18 @@ class Store:
 def _insert(session: Session, table: Any) -> Any:
     """INSERT with ON CONFLICT, in the database's own dialect (imported only when used)."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    """A model's table, for Core statements (SQLModel sets `__table__` without a type)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 # --- people -------------------------------------------------------------------------------------
@@ -106,7 +114,7 @@ def save_state(session: Session, person: Person, state: State, now: datetime) ->
         "unreachable": person.unreachable,
         "updated_at": now,
     }
-    table = Person.__table__
+    table = _table(Person)
     session.connection().execute(sa.update(table).where(table.c.id == person.id).values(values))
 
 
@@ -115,10 +123,10 @@ def mark_update(session: Session, channel: str, update_id: int, now: datetime) -
     # Core statements on the table (not the ORM class) here and below: this runs for every
     # message, and the ORM's bookkeeping cost more than the database work.
     result = session.connection().execute(
-        _insert(session, ProcessedUpdate.__table__)
+        _insert(session, _table(ProcessedUpdate))
         .values(channel=channel, update_id=update_id, processed_at=now)
         .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-        .returning(ProcessedUpdate.__table__.c.update_id)
+        .returning(_table(ProcessedUpdate).c.update_id)
     )
     return result.first() is not None
 
@@ -241,7 +249,7 @@ def cancel_checkins(
     keys: Sequence[str] = (),
 ) -> None:
     """Cancel pending check-ins of these kinds (of `flow`, when given) and those with these keys."""
-    by_kind = col(CheckinRow.kind).in_(kinds)
+    by_kind: sa.ColumnElement[bool] = col(CheckinRow.kind).in_(kinds)
     if flow is not None:
         by_kind = sa.and_(by_kind, col(CheckinRow.flow) == flow)
     statement = sa.update(CheckinRow).where(
@@ -283,7 +291,7 @@ def _deliverable(now: datetime) -> Any:
 def due_checkins(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
     """(check-in id, person id) of up to `limit` deliverable check-ins, oldest first."""
     statement = (
-        sa.select(CheckinRow.id, CheckinRow.person_id)
+        sa.select(col(CheckinRow.id), col(CheckinRow.person_id))
         .join(Person, col(Person.id) == col(CheckinRow.person_id))
         .where(_deliverable(now))
         .order_by(col(CheckinRow.due_at))
@@ -388,7 +396,7 @@ def add_outgoing(
         }
         for payload in payloads
     ]
-    session.connection().execute(sa.insert(OutboxRow.__table__), rows)
+    session.connection().execute(sa.insert(_table(OutboxRow)), rows)
 
 
 def ready_outgoing(
@@ -461,7 +469,7 @@ def drop_outgoing_of(session: Session, channel: str, address: str) -> int:
             col(OutboxRow.channel) == channel, col(OutboxRow.address) == address
         )
     )
-    return result.rowcount
+    return cast("sa.CursorResult[Any]", result).rowcount
 
 
 def next_outgoing_at(session: Session, channel: str) -> datetime | None:
@@ -477,5 +485,5 @@ def next_outgoing_at(session: Session, channel: str) -> datetime | None:
 def delete_person(session: Session, person_id: int) -> None:
     """Everything of one person: answers, runs, check-ins, waiting messages, the person."""
     for table in (AnswerRow, RunRow, CheckinRow, OutboxRow):
-        session.execute(sa.delete(table).where(table.person_id == person_id))  # type: ignore[attr-defined]
+        session.execute(sa.delete(table).where(col(table.person_id) == person_id))
     session.execute(sa.delete(Person).where(col(Person.id) == person_id))

@@ -6,7 +6,7 @@ Create Date: 2026-11-24 22:21:52.909031
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import bot.storage.models
