@@ -3,6 +3,7 @@
 context (the turn's state, messages, effects, say/render) -> quoting (answers in templates)
 -> schedule (check-ins to plan or cancel) -> navigation (enter, go, present, follow, end, back,
 skip) -> answers (record, save, edit, entries, parsing what was typed or pressed) -> checkins (a
-check-in arrives) -> dialogues (the engine's own questions: consent, forget, language, time,
-crisis) -> commands (/menu, /pauze, /help, …). `flows.engine` dispatches an event to one of them.
+check-in arrives) -> crisis (help first, then pause or go on) -> dialogues (the engine's own
+questions: consent, forget, language, time) -> commands (/menu, /pauze, /help, …).
+`flows.engine` dispatches an event to one of them; docs/architecture.md has the map.
 """
