@@ -61,7 +61,6 @@ ENGINE_TEXT_KEYS: tuple[str, ...] = tuple(
             *navigation.TEXT_KEYS,
             *answers.TEXT_KEYS,
             *checkins.TEXT_KEYS,
-            *crisis.TEXT_KEYS,
             *dialogues.TEXT_KEYS,
             *commands.TEXT_KEYS,
             *(f"common:media.{kind}" for kind in MEDIA_KINDS),

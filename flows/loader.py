@@ -20,6 +20,7 @@ from flows.diagnostics import ContentError, Problem
 from flows.engine import ENGINE_TEXT_KEYS
 from flows.messages import LABEL_LIMIT, TOKEN_LIMIT
 from flows.model import (
+    BACK,
     END,
     EXPECTS,
     FLOW_KINDS,
@@ -30,17 +31,37 @@ from flows.model import (
     Schedule,
     StepSpec,
 )
-from flows.system import REQUIRED_FLOWS
+from flows.system import DIALOGUES, OPTION_ACTIONS, REQUIRED_FLOWS, STEP_ACTIONS
 from flows.texts import LANGUAGES, SOURCE_LANGUAGE, Texts, TextSource
 from flows.transcript import TEXT_KEYS as TRANSCRIPT_TEXT_KEYS
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 
-# Each function turns a flow file of spec_version N into N + 1; none are needed yet. When the
-# format changes, add one here with a comment saying why, so old files keep working.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
-FLOW_FIELDS = {"spec_version", "id", "version", "kind", "title", "start", "after", "moved", "steps"}
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 adds dialogue flows, the engine's own questions as author files (`kind:
+    dialogue`, `serves:`, an option's `label:` and `do:`, a step's `do:`, `next: back`). A
+    version 1 file uses none of these, so it reads the same: only its number changes."""
+    data["spec_version"] = 2
+    return data
+
+
+# Each function turns a flow file of spec_version N into N + 1. When the format changes, add one
+# here with a comment saying why, so old files keep working.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+
+FLOW_FIELDS = {
+    "spec_version",
+    "id",
+    "version",
+    "kind",
+    "serves",
+    "title",
+    "start",
+    "after",
+    "moved",
+    "steps",
+}
 STEP_FIELDS = {
     "say",
     "say_one_of",
@@ -50,8 +71,9 @@ STEP_FIELDS = {
     "skip",
     "skip_label",
     "schedule",
+    "do",
 }
-OPTION_FIELDS = {"id", "next", "flow", "command", "sets", "cancel", "schedule"}
+OPTION_FIELDS = {"id", "label", "next", "flow", "command", "sets", "cancel", "schedule", "do"}
 SCHEDULE_FIELDS = {"flow", "step", "kind", "after", "at", "run", "every"}
 OPTION_COMMANDS = ("mine", "export", "pause", "resume", "forget", "help", "time", "language")
 PROFILE_FIELDS = {"consent": ("given", "declined")}
@@ -186,6 +208,18 @@ def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
                 message=f"kind must be one of {', '.join(FLOW_KINDS)}",
             )
         )
+    serves = data.get("serves")
+    if (data.get("kind") == "dialogue") != (serves is not None) or (
+        serves is not None and serves not in DIALOGUES
+    ):
+        problems.append(
+            Problem(
+                path=path,
+                line=data.line_of("serves"),
+                message="a dialogue flow, and only one, says which it serves: "
+                + ", ".join(DIALOGUES),
+            )
+        )
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, yaml_lines.LineDict) or not raw_steps:
         problems.append(
@@ -216,6 +250,7 @@ def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
         moved={str(k): str(v) for k, v in moved.items()},
         steps=steps,
         path=path,
+        serves=str(serves) if serves is not None else None,
     )
 
 
@@ -271,7 +306,19 @@ def _parse_step(
         skip_label=_text_key(flow_id, raw["skip_label"]) if raw.get("skip_label") else None,
         schedule=_parse_schedule(path, flow_id, raw, problems),
         line=line,
+        do=_action(path, raw, STEP_ACTIONS, problems),
     )
+
+
+def _action(path: str, raw: Any, known: tuple[str, ...], problems: list[Problem]) -> str | None:
+    do = raw.get("do")
+    if do is not None and do not in known:
+        problems.append(
+            Problem(
+                path=path, line=raw.line_of("do"), message=f"do '{do}'; known: {', '.join(known)}"
+            )
+        )
+    return str(do) if do is not None else None
 
 
 def _parse_option(
@@ -312,6 +359,8 @@ def _parse_option(
         sets=sets,
         cancel=tuple(raw.get("cancel") or ()),
         schedule=_parse_schedule(path, flow_id, raw, problems),
+        label=_text_key(flow_id, str(raw["label"])) if raw.get("label") else None,
+        do=_action(path, raw, OPTION_ACTIONS, problems),
         line=raw.line,
     )
 
@@ -482,6 +531,17 @@ def validate(library: Library, shell_keys: tuple[str, ...] = ()) -> list[Problem
                 problems.append(
                     Problem(path=flow.path, line=0, message=f"the engine needs step '{step_id}'")
                 )
+    for role in DIALOGUES:
+        serving = [f for f in flows.values() if f.serves == role]
+        if len(serving) != 1:
+            problems.append(
+                Problem(
+                    path="flows/",
+                    line=0,
+                    message=f"the engine needs one dialogue flow that serves '{role}', "
+                    f"found {len(serving)}",
+                )
+            )
     used_keys: dict[str, tuple[str, int]] = {}
     for flow in flows.values():
         problems += _validate_flow(flow, flows, used_keys)
@@ -501,6 +561,8 @@ def _validate_flow(
 ) -> list[Problem]:
     problems: list[Problem] = []
     path = flow.path
+    dialogue = flow.kind == "dialogue"
+    back = (BACK,) if dialogue else ()  # only a dialogue goes back to where the person was
 
     def need_step(target_flow: str, step_id: str, line: int, what: str) -> None:
         target = flows.get(target_flow)
@@ -508,7 +570,7 @@ def _validate_flow(
             problems.append(
                 Problem(path=path, line=line, message=f"{what} names unknown flow '{target_flow}'")
             )
-        elif step_id != END and step_id not in target.steps:
+        elif step_id not in (END, *back) and step_id not in target.steps:
             problems.append(
                 Problem(path=path, line=line, message=f"{what} jumps to unknown step '{step_id}'")
             )
@@ -560,8 +622,33 @@ def _validate_flow(
                         message=f"{where} schedules 'at: answer' but does not ask for a moment",
                     )
                 )
+        if step.do is not None and (not dialogue or step.expect != "text"):
+            problems.append(
+                Problem(
+                    path=path,
+                    line=step.line,
+                    message=f"{where}: 'do' needs a dialogue step that expects text",
+                )
+            )
         for option in step.options:
-            use(f"{flow.id}:{step.id}.{option.id}", option.line or step.line)
+            use(option.label or f"{flow.id}:{step.id}.{option.id}", option.line or step.line)
+            if option.do is not None and not dialogue:
+                problems.append(
+                    Problem(
+                        path=path,
+                        line=option.line,
+                        message=f"option '{option.id}': 'do' is for dialogue flows",
+                    )
+                )
+            if option.flow is not None and flows.get(option.flow, flow).kind == "dialogue":
+                problems.append(
+                    Problem(
+                        path=path,
+                        line=option.line,
+                        message=f"option '{option.id}' enters a dialogue flow; "
+                        "the engine asks those itself",
+                    )
+                )
             for rule in _rule_targets(option.next):
                 need_step(flow.id, rule.goto, rule.line, f"option '{option.id}'")
             if option.flow is not None and option.flow not in flows:
@@ -701,6 +788,8 @@ def _is_label(key: str, flows: dict[str, Flow]) -> bool:
     step_id, _, option = dotted.rpartition(".")
     step = flow.steps.get(step_id)
     if step is not None and step.option(option) is not None:
+        return True
+    if any(o.label == key for f in flows.values() for s in f.steps.values() for o in s.options):
         return True
     return any(s.skip_label == key for s in flow.steps.values())
 

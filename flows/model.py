@@ -7,12 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 EXPECTS = ("continue", "text", "entries", "choice", "scale", "when", "clock")
-FLOW_KINDS = ("opening", "reading", "exercise", "checkin", "menu")
+FLOW_KINDS = ("opening", "reading", "exercise", "checkin", "menu", "dialogue")
 # Flows whose answers are stored: they need the person's consent first.
 CONSENT_KINDS = ("exercise", "checkin")
 SCALE = ("geef-veel", "geef-wat", "gelijk", "neem-wat", "neem-veel")
 WHEN_PRESETS = ("morgen", "weekend", "volgende-week")
 END = "end"
+# In a dialogue flow (the engine's own questions): back to the person's place, asked again.
+BACK = "back"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +50,8 @@ class Option:
     sets: dict[str, Any] = field(default_factory=dict)
     cancel: tuple[str, ...] = ()
     schedule: Schedule | None = None
+    label: str | None = None  # the button's text key, when not "<flow>:<step>.<option>"
+    do: str | None = None  # dialogue flows: what the engine does when this is chosen
     line: int = 0
 
 
@@ -63,6 +67,7 @@ class StepSpec:
     skip_label: str | None
     schedule: Schedule | None
     line: int
+    do: str | None = None  # dialogue flows: what the engine does with the text written here
 
     @property
     def waits(self) -> bool:
@@ -83,6 +88,7 @@ class Flow:
     moved: dict[str, str]
     steps: dict[str, StepSpec]
     path: str
+    serves: str | None = None  # dialogue flows: which of the engine's questions this is
 
     @property
     def needs_consent(self) -> bool:
@@ -96,3 +102,11 @@ class Library:
     flows: dict[str, Flow]
     texts: Any  # flows.texts.Texts
     safety: Any  # flows.safety.SafetyRules
+
+    def dialogue(self, role: str) -> Flow:
+        """The dialogue flow that serves `role` (`flows.system.DIALOGUES`); `flows check` makes
+        sure there is exactly one."""
+        for flow in self.flows.values():
+            if flow.serves == role:
+                return flow
+        raise KeyError(f"no flow serves the dialogue {role!r}")

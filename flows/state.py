@@ -55,8 +55,9 @@ class Run:
 class Prompt:
     """A question of the engine's own, outside any flow: confirm /vergeet, pick a language, …"""
 
-    kind: str  # forget | language | time | crisis | consent
+    kind: str  # the dialogue it is (flows.system.DIALOGUES): forget | language | time | …
     flow: str | None = None  # consent: the flow to enter once the person agrees
+    step: str | None = None  # the dialogue's step that is open; None: its first
     answered: bool = False  # crisis: whether the message was kept as the answer of the step
 
 

@@ -25,9 +25,18 @@ DEFAULT_DAILY_TIME = time(20, 0)
 # The time of day a plan is set for when the person names only a day.
 DEFAULT_PLAN_TIME = time(19, 0)
 
-# The engine's own questions (Prompt.kind), and the answers their buttons carry.
+# The engine's own questions: each is a dialogue flow (`kind: dialogue`) that says `serves:`
+# one of these; the role is also the open question's name in the state (`Prompt.kind`).
 CONSENT, FORGET, LANGUAGE, TIME, CRISIS = "consent", "forget", "language", "time", "crisis"
-YES, NO = "ja", "nee"
-CRISIS_PAUSE, CRISIS_CONTINUE = "pause", "continue"
+DIALOGUES = (CONSENT, FORGET, LANGUAGE, TIME, CRISIS)
+# What a dialogue option may make the engine do (`do:`), besides saying its reply.
+GIVE_CONSENT = "give-consent"  # consent given: enter the flow that asked for it
+FORGET_EVERYTHING = "forget-everything"  # delete all that was stored, start afresh
+SET_LANGUAGE = "set-language"  # the option's id is the language
+LIFT_HOLD = "lift-hold"  # check-ins held after a crisis message may come again
+OPTION_ACTIONS = (GIVE_CONSENT, FORGET_EVERYTHING, SET_LANGUAGE, LIFT_HOLD)
+# What a dialogue step that expects text may do with it (`do:` on the step).
+SET_TIME = "set-time"  # a clock time, a time zone or an "off" word for the daily check-in
+STEP_ACTIONS = (SET_TIME,)
 # What a person may type to /tijd to turn the daily check-in off.
 OFF_WORDS = ("uit", "off", "stop", "geen", "none")

@@ -83,6 +83,44 @@ def render_transcript(
     return "\n".join(journey.lines) + "\n"
 
 
+def render_dialogue(library: Library, flow_id: str, lang: str, scenario: Mapping[str, Any]) -> str:
+    """Every way through one of the engine's own questions (a dialogue flow), each from the same
+    situation: `scenario` names the flow the person is in (`flow`), their `consent`, the replies
+    that bring them to the moment (`before`, not written out), what opens the dialogue (`open`, a
+    command, a message or a button's id) and one reply per way through it (`ways`)."""
+    engine = Engine(library)
+    tz = ZoneInfo("Europe/Amsterdam")
+    label = library.texts.label
+    journey = Journey(
+        coach=label(lang, "common:transcript.coach", tz) + ":",
+        you=label(lang, "common:transcript.you", tz) + ":",
+    )
+    journey.lines.append(f"# {flow_id} ({lang})")
+    for way in scenario["ways"]:
+        journey.lines += ["", f"## {way}"]
+        state = State(lang=lang, consent=scenario.get("consent", "given"))
+        hidden = Journey()  # the way to the moment is not written out
+        step = engine.advance(state, Started(flow=scenario["flow"]), JOURNEY_START)
+        for reply in scenario.get("before", ()):
+            event = _press_or_say(hidden, step.messages, str(reply))
+            step = engine.advance(step.state, event, JOURNEY_START)
+        for reply in (scenario["open"], way):
+            event = _press_or_say(journey, step.messages, str(reply))
+            step = engine.advance(step.state, event, JOURNEY_START)
+            _write_messages(journey, step.messages)
+    return "\n".join(journey.lines) + "\n"
+
+
+def _press_or_say(journey: Journey, messages: tuple[Message, ...], wanted: str) -> Event:
+    """A button whose option is `wanted` when the last messages show one, else a message."""
+    buttons = {b.token.rsplit(":", 1)[1]: b for m in messages for row in m.buttons for b in row}
+    if wanted in buttons:
+        journey.lines.append("")
+        journey.lines.append(f"{journey.you:6} [{buttons[wanted].label}]")
+        return ChoiceMade(token=buttons[wanted].token)
+    return _say(journey, wanted)
+
+
 def _write_messages(journey: Journey, messages: tuple[Message, ...]) -> None:
     for message in messages:
         journey.lines.append("")

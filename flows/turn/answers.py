@@ -109,7 +109,7 @@ def match_option(turn: Turn, flow: Flow, step: StepSpec, text: str) -> str | Non
     """Someone typed instead of pressing: accept the option's number or its label."""
     ids = [o.id for o in step.options] if step.expect == "choice" else list(SCALE)
     wanted = text.strip().casefold().rstrip(".")
-    if wanted.isdigit() and 1 <= int(wanted) <= len(ids):
+    if wanted.isdecimal() and 1 <= int(wanted) <= len(ids):  # not isdigit: "¹" is no number
         return ids[int(wanted) - 1]
     for option_id in ids:
         key = (

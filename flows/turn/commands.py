@@ -25,11 +25,12 @@ TEXT_KEYS = (
 def on_start(turn: Turn, language: str | None, flow: str | None = None) -> None:
     """/start (or a first message): the opening for someone new, else where they were."""
     first_contact = turn.state.consent == "unknown" and turn.state.at is None
-    if flow in turn.library.flows and not first_contact:
-        assert flow is not None
+    target = turn.library.flows.get(flow or "")
+    if target is not None and target.kind != "dialogue" and not first_contact:
+        # (A dialogue is the engine's own question; a link cannot open one.)
         if turn.state.at is not None:
             turn.update(suspended=(*turn.state.suspended, turn.state.at), at=None)
-        navigation.enter_flow(turn, flow)
+        navigation.enter_flow(turn, target.id)
     elif first_contact:
         if language:
             lang = language.split("-")[0].lower()

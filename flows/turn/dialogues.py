@@ -1,44 +1,40 @@
 """The engine's own questions, outside any flow: consent before a flow that keeps answers,
-forgetting everything (/vergeet), the language (/taal) and the daily check-in's time (/tijd).
-A question is open while `state.prompt` names it and is answered only right away."""
+forgetting everything (/vergeet), the language (/taal), the daily check-in's time (/tijd), the
+question after a crisis message. What each asks and replies is a dialogue flow
+(flows/*.yaml with `kind: dialogue`); what choosing an option does (`do:`) is here. A question
+is open while `state.prompt` names it, and is answered only right away."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flows import moments
 from flows.effects import CancelCheckins, DeletionRequested
-from flows.state import Prompt, State
+from flows.model import BACK, END, Flow, Rule, StepSpec
+from flows.state import Prompt, State, evolve
 from flows.system import (
-    CONSENT,
-    CRISIS,
     DAILY,
     DAILY_KIND,
     DEFAULT_DAILY_TIME,
     FORGET,
+    FORGET_EVERYTHING,
+    GIVE_CONSENT,
     LANGUAGE,
+    LIFT_HOLD,
     MENU,
-    NO,
     OFF_WORDS,
+    SET_LANGUAGE,
+    SET_TIME,
     TIME,
-    YES,
 )
 from flows.texts import LANGUAGES
-from flows.turn import crisis, navigation
+from flows.turn import navigation
 from flows.turn.checkins import schedule_daily
 from flows.turn.context import Turn
 
+# What the time dialogue says back; the rest of what dialogues say is in their flow files.
 TEXT_KEYS = (
-    "common:no-consent.stored-nothing",
-    "common:forget.ask",
-    "common:forget.yes",
-    "common:forget.no",
-    "common:forget.cancelled",
-    "common:forget.done",
-    "common:language.ask",
-    "common:language.set",
-    *(f"common:language.{code}" for code in LANGUAGES),
-    "common:time.ask",
     "common:time.set",
     "common:time.off",
     "common:time.invalid",
@@ -47,39 +43,50 @@ TEXT_KEYS = (
 )
 
 
-def on_answer(turn: Turn, prompt: Prompt, option: str) -> None:
+def open_step(turn: Turn, prompt: Prompt) -> tuple[Flow, StepSpec]:
+    dialogue = turn.library.dialogue(prompt.kind)
+    return dialogue, dialogue.steps[prompt.step or dialogue.start]
+
+
+def on_answer(turn: Turn, prompt: Prompt, option_id: str) -> None:
     """A button (or its label, typed) answering the open question."""
     turn.update(prompt=None)
-    if prompt.kind == FORGET:
-        if option == YES:
-            turn.effects.append(DeletionRequested())
-            lang = turn.state.lang
-            turn.state = State(lang=lang, consent="unknown", counter=turn.state.counter)
-            turn.say("common:forget.done")
-        else:
-            turn.say("common:forget.cancelled")
-            navigation.reask(turn)
-    elif prompt.kind == LANGUAGE and option in LANGUAGES:
-        turn.update(lang=option)
-        turn.say("common:language.set")
-        navigation.reask(turn)
-    elif prompt.kind == CONSENT:
-        if option == YES:
-            turn.update(consent="given")
-            navigation.enter_flow(turn, prompt.flow or MENU)
-        else:
-            turn.say("common:no-consent.stored-nothing")
-            navigation.reask(turn)
-    elif prompt.kind == CRISIS:
-        crisis.on_answer(turn, prompt, option)
-    else:
+    dialogue, step = open_step(turn, prompt)
+    option = step.option(option_id)
+    if option is None:
         navigation.stale(turn)
+        return
+    if option.do is not None:
+        OPTION_ACTIONS[option.do](turn, prompt, option_id)
+    carry_on(turn, dialogue, prompt, _target(option.next or step.next))
+
+
+def carry_on(turn: Turn, dialogue: Flow, prompt: Prompt, goto: str) -> None:
+    """Say the dialogue's replies up to its end, its next question, or back to the flow."""
+    while goto not in (END, BACK):
+        step = dialogue.steps[goto]
+        if step.waits:  # a further question of the same dialogue
+            navigation.ask(turn, evolve(prompt, step=step.id))
+            return
+        navigation.say_dialogue_step(turn, dialogue, step)
+        goto = _target(step.next)
+    if goto == BACK:
+        current = turn.current()
+        if prompt.answered and current is not None and current[1].expect == "text":
+            navigation.follow(turn, *current, None)  # the message that led here was the answer
+        else:
+            navigation.reask(turn)
+
+
+def _target(rules: tuple[Rule, ...] | None) -> str:
+    return next((r.goto for r in rules or () if r.answer is None), END)
 
 
 def on_text(turn: Turn, prompt: Prompt, text: str) -> bool:
     """Text while a question is open: whether it answered it (else the question lapses)."""
-    if prompt.kind == TIME:
-        on_time_text(turn, text)
+    _, step = open_step(turn, prompt)
+    if step.expect == "text" and step.do is not None:
+        STEP_ACTIONS[step.do](turn, text)
         return True
     option = match_text(turn, prompt, text)
     if option is not None:
@@ -91,54 +98,70 @@ def on_text(turn: Turn, prompt: Prompt, text: str) -> bool:
 
 def match_text(turn: Turn, prompt: Prompt, text: str) -> str | None:
     """Someone typed a button's label (or its id) instead of pressing it."""
+    dialogue, step = open_step(turn, prompt)
     wanted = text.strip().casefold()
-    options = LANGUAGES if prompt.kind == LANGUAGE else (YES, NO)
-    for option in options:
-        label_key = (
-            f"common:language.{option}" if prompt.kind == LANGUAGE else f"common:buttons.{option}"
-        )
-        if wanted in (option, turn.label(label_key).casefold()):
-            return option
+    for option in step.options:
+        label = turn.label(option.label or f"{dialogue.id}:{step.id}.{option.id}")
+        if wanted in (option.id, label.casefold()):
+            return option.id
     return None
 
 
-# --- forget --------------------------------------------------------------------------------------
+# --- what the options do -------------------------------------------------------------------------
+
+
+def _give_consent(turn: Turn, prompt: Prompt, option: str) -> None:
+    turn.update(consent="given")
+    navigation.enter_flow(turn, prompt.flow or MENU)
+
+
+def _forget_everything(turn: Turn, prompt: Prompt, option: str) -> None:
+    turn.effects.append(DeletionRequested())
+    turn.state = State(lang=turn.state.lang, consent="unknown", counter=turn.state.counter)
+
+
+def _set_language(turn: Turn, prompt: Prompt, option: str) -> None:
+    if option in LANGUAGES:
+        turn.update(lang=option)
+
+
+def _lift_hold(turn: Turn, prompt: Prompt, option: str) -> None:
+    turn.update(held_until=None)
+
+
+OPTION_ACTIONS: dict[str, Callable[[Turn, Prompt, str], None]] = {
+    GIVE_CONSENT: _give_consent,
+    FORGET_EVERYTHING: _forget_everything,
+    SET_LANGUAGE: _set_language,
+    LIFT_HOLD: _lift_hold,
+}
+
+
+# --- the commands that open a dialogue -----------------------------------------------------------
 
 
 def ask_forget(turn: Turn) -> None:
-    turn.update(prompt=Prompt(kind=FORGET))
-    turn.say("common:forget.ask", navigation.yes_no(turn, FORGET))
-
-
-# --- language ------------------------------------------------------------------------------------
+    navigation.ask(turn, Prompt(kind=FORGET))
 
 
 def on_language_command(turn: Turn, argument: str) -> None:
     """/taal en sets it at once; /taal alone asks."""
     lang = argument.strip().lower()[:2]
-    if lang in LANGUAGES:
-        turn.update(lang=lang)
-        turn.say("common:language.set")
-        navigation.reask(turn)
+    if lang not in LANGUAGES:
+        navigation.ask(turn, Prompt(kind=LANGUAGE))
         return
-    turn.update(prompt=Prompt(kind=LANGUAGE))
-    rows = tuple(
-        navigation.prompt_button(turn, f"common:language.{code}", LANGUAGE, code)
-        for code in LANGUAGES
-    )
-    turn.say("common:language.ask", rows)
-
-
-# --- time ----------------------------------------------------------------------------------------
+    dialogue = turn.library.dialogue(LANGUAGE)
+    step = dialogue.steps[dialogue.start]
+    option = step.option(lang)
+    _set_language(turn, Prompt(kind=LANGUAGE), lang)
+    carry_on(turn, dialogue, Prompt(kind=LANGUAGE), _target(option.next if option else step.next))
 
 
 def on_time_command(turn: Turn, argument: str) -> None:
     """/tijd 20:00 sets it at once; /tijd alone says what it is and asks."""
     if not argument.split():
-        turn.update(prompt=Prompt(kind=TIME))
-        turn.say(
-            "common:time.ask", time=turn.state.checkin_time or "", timezone=turn.state.timezone
-        )
+        context = {"time": turn.state.checkin_time or "", "timezone": turn.state.timezone}
+        navigation.ask(turn, Prompt(kind=TIME), **context)
         return
     on_time_text(turn, argument)
 
@@ -174,3 +197,6 @@ def on_time_text(turn: Turn, text: str) -> None:
     turn.update(checkin_time=moments.format_clock(clock))
     schedule_daily(turn, clock)
     turn.say("common:time.set", time=turn.state.checkin_time, timezone=turn.state.timezone)
+
+
+STEP_ACTIONS: dict[str, Callable[[Turn, str], None]] = {SET_TIME: on_time_text}

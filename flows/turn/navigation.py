@@ -3,12 +3,14 @@ rules, ending a run, and the person's own moves: back (/terug), skip, resume, th
 
 from __future__ import annotations
 
+from typing import Any
+
 from flows.effects import ForgetAnswer, RunFinished
 from flows.errors import FlowLoops
 from flows.messages import Button
 from flows.model import END, SCALE, WHEN_PRESETS, Flow, Option, Rule, StepSpec
 from flows.state import Position, Prompt, Run, evolve
-from flows.system import CONSENT, MENU, NO, TIME, YES
+from flows.system import CONSENT, MENU
 from flows.turn import quoting, schedule
 from flows.turn.context import Buttons, Turn
 
@@ -22,9 +24,6 @@ TEXT_KEYS = (
     "common:buttons.verder",
     "common:buttons.overslaan",
     "common:buttons.klaar",
-    "common:buttons.ja",
-    "common:buttons.nee",
-    "common:consent.needed",
     "common:menu.resume",
     "common:stale-button",
     "common:idle",
@@ -59,8 +58,36 @@ def enter_flow(
 
 def ask_consent(turn: Turn, flow_id: str) -> None:
     """Entering a flow that keeps answers asks first; `dialogues` handles the reply."""
-    turn.update(prompt=Prompt(kind=CONSENT, flow=flow_id))
-    turn.say("common:consent.needed", yes_no(turn, CONSENT))
+    ask(turn, Prompt(kind=CONSENT, flow=flow_id))
+
+
+def ask(turn: Turn, prompt: Prompt, **context: Any) -> None:
+    """Open one of the engine's own questions (a dialogue flow) at `prompt.step` and ask it.
+    The person's place in their flow stays as it is; `dialogues` handles the reply."""
+    dialogue = turn.library.dialogue(prompt.kind)
+    step = dialogue.steps[prompt.step or dialogue.start]
+    turn.update(prompt=prompt)
+    say_dialogue_step(turn, dialogue, step, prompt.kind, **context)
+
+
+def say_dialogue_step(
+    turn: Turn, dialogue: Flow, step: StepSpec, prompt: str | None = None, **context: Any
+) -> None:
+    """A dialogue step's messages; the last carries the buttons of the question `prompt`."""
+    rows: Buttons = ()
+    if prompt is not None:
+        rows = tuple(
+            prompt_button(turn, option.label or f"{dialogue.id}:{step.id}.{option.id}", prompt, o)
+            for option in step.options
+            for o in (option.id,)
+        )
+    for i, key in enumerate(step.say):
+        turn.say(key, rows if i == len(step.say) - 1 else (), **context)
+
+
+def dialogue_waits_for_text(turn: Turn, prompt: Prompt) -> bool:
+    dialogue = turn.library.dialogue(prompt.kind)
+    return dialogue.steps[prompt.step or dialogue.start].expect == "text"
 
 
 def go(turn: Turn, step_id: str) -> None:
@@ -102,8 +129,9 @@ def present(turn: Turn, *, again: bool = False) -> None:
 
 def reask(turn: Turn) -> None:
     """After an aside (a sticker, /help, a stale button): the question we are at, again."""
-    if turn.state.prompt is not None and turn.state.prompt.kind != TIME:
-        turn.update(prompt=None)
+    prompt = turn.state.prompt
+    if prompt is not None and not dialogue_waits_for_text(turn, prompt):
+        turn.update(prompt=None)  # a question with buttons lapses; one that reads text stays
     if turn.state.at is None:
         turn.say("common:idle")
     else:
@@ -270,10 +298,3 @@ def buttons(turn: Turn, flow: Flow, step: StepSpec) -> Buttons:
 def prompt_button(turn: Turn, label_key: str, prompt: str, option: str) -> tuple[Button, ...]:
     """A button of one of the engine's own questions, outside any flow."""
     return (Button(label=turn.label(label_key), token=f"{PROMPT_RUN}:{prompt}:{option}"),)
-
-
-def yes_no(turn: Turn, prompt: str) -> Buttons:
-    return (
-        prompt_button(turn, "common:buttons.ja", prompt, YES),
-        prompt_button(turn, "common:buttons.nee", prompt, NO),
-    )

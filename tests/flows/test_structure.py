@@ -115,3 +115,40 @@ def test_a_state_stored_before_versions_existed_loads_with_every_field_filled():
 def test_a_state_from_a_newer_version_of_the_coach_is_refused_not_misread():
     with pytest.raises(UnknownStateVersion):
         State.from_json({"version": STATE_VERSION + 1})
+
+
+def _sources_without(*paths: str) -> dict[str, str]:
+    from bot.content import read_sources
+
+    return {p: t for p, t in read_sources().items() if p not in paths}
+
+
+def test_flows_check_says_when_one_of_the_engines_own_questions_has_no_flow():
+    from flows.loader import check_sources
+
+    sources = _sources_without(
+        "flows/vergeten.yaml", "locales/nl/vergeten.yaml", "locales/en/vergeten.yaml"
+    )
+    messages = [p.message for p in check_sources(sources)]
+    assert any("serves 'forget'" in m for m in messages), messages
+
+
+def test_flows_check_names_the_line_of_a_dialogue_option_that_does_something_unknown():
+    from flows.loader import check_sources
+
+    sources = _sources_without()
+    sources["flows/vergeten.yaml"] = sources["flows/vergeten.yaml"].replace(
+        "do: forget-everything", "do: forget-some"
+    )
+    [problem] = check_sources(sources)
+    line = sources["flows/vergeten.yaml"].splitlines()[problem.line - 1]
+    assert problem.path == "flows/vergeten.yaml" and "do: forget-some" in line
+    assert "forget-everything" in problem.message, "it lists what is known"
+
+
+def test_a_link_cannot_open_one_of_the_engines_own_questions(library):
+    from flows.events import Started
+
+    step = Engine(library).advance(State(consent="given"), Started(flow="vergeten"), MONDAY_EVENING)
+    assert step.state.prompt is None and step.state.at is not None
+    assert step.state.at.flow == "menu"
