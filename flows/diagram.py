@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flows.model import END, Flow, Rule
 
 
@@ -48,7 +50,7 @@ def _condition(rule: Rule) -> str:
     return f"|{rule.answer} = {' / '.join(rule.values)}|"
 
 
-def _delay(after, at_answer: bool) -> str:  # type: ignore[no-untyped-def]
+def _delay(after: timedelta | None, at_answer: bool) -> str:
     if at_answer:
         return "op het gekozen moment"
     days = after.days if after else 0
