@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flows.events import CheckinDue
-from flows.records import Record
+from flows.registry import Record
 
 CHECKIN_KINDS = ("reminder", "evaluation", "repeat", "daily")
 

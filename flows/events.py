@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flows.records import Record
+from flows.registry import Record
 
 MEDIA_KINDS = ("sticker", "photo", "voice", "video", "location", "document", "other")
 
