@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot import records
+from bot import views
 from bot.clock import Clock
 from bot.storage import db, store
 from bot.storage.models import Person
@@ -157,9 +157,9 @@ class Coach:
         elif isinstance(effect, ForgetAnswer):
             store.forget_answer(session, person_id, effect.run, effect.step, effect.from_item)
         elif isinstance(effect, ShowAnswers):
-            return [m.to_json() for m in records.overview(session, person, self.library, lang)]
+            return [m.to_json() for m in views.mine(session, person, self.library, lang)]
         elif isinstance(effect, ExportRequested):
-            return records.export_payloads(session, person, self.library, lang, now)
+            return views.export_payloads(session, person, self.library, lang, now)
         else:  # a programming error: an effect nobody carries out
             raise TypeError(f"no handler for {effect!r}")
         return []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from bot import records
 from flows.loader import check_sources, parse_library
 from flows.model import Library
 
@@ -29,4 +28,4 @@ def load_library(root: Path = ROOT, *, defer_safety: bool = False) -> Library:
 
 
 def check(root: Path = ROOT) -> list:
-    return check_sources(read_sources(root), shell_keys=records.TEXT_KEYS)
+    return check_sources(read_sources(root))

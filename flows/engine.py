@@ -37,18 +37,15 @@ from flows.turn import answers, checkins, commands, crisis, dialogues, navigatio
 from flows.turn.answers import OptionCommand
 from flows.turn.context import Turn
 from flows.turn.navigation import DONE, NEXT, PROMPT_RUN, RESUME, SKIP
-from flows.turn.quoting import NO_ANSWERS, describe_answer
 
 __all__ = [
     "DONE",
     "ENGINE_TEXT_KEYS",
     "NEXT",
-    "NO_ANSWERS",
     "RESUME",
     "SKIP",
     "Engine",
     "Step",
-    "describe_answer",
 ]
 
 MEDIA_KINDS = ("sticker", "photo", "voice", "video", "location", "document", "other")

@@ -18,7 +18,7 @@ import yaml
 from flows import moments, safety, yaml_lines
 from flows.diagnostics import ContentError, Problem
 from flows.engine import ENGINE_TEXT_KEYS
-from flows.messages import LABEL_LIMIT, TOKEN_LIMIT
+from flows.messages import LABEL_LIMIT, TOKEN_LIMIT, plain_words
 from flows.model import (
     BACK,
     END,
@@ -31,6 +31,7 @@ from flows.model import (
     Schedule,
     StepSpec,
 )
+from flows.overview import TEXT_KEYS as OVERVIEW_TEXT_KEYS
 from flows.system import DIALOGUES, OPTION_ACTIONS, REQUIRED_FLOWS, STEP_ACTIONS
 from flows.texts import LANGUAGES, SOURCE_LANGUAGE, Texts, TextSource
 from flows.transcript import TEXT_KEYS as TRANSCRIPT_TEXT_KEYS
@@ -77,22 +78,6 @@ OPTION_FIELDS = {"id", "label", "next", "flow", "command", "sets", "cancel", "sc
 SCHEDULE_FIELDS = {"flow", "step", "kind", "after", "at", "run", "every"}
 OPTION_COMMANDS = ("mine", "export", "pause", "resume", "forget", "help", "time", "language")
 PROFILE_FIELDS = {"consent": ("given", "declined")}
-TELEGRAM_TAGS = {
-    "b",
-    "strong",
-    "i",
-    "em",
-    "u",
-    "ins",
-    "s",
-    "strike",
-    "del",
-    "code",
-    "pre",
-    "blockquote",
-    "a",
-    "tg-spoiler",
-}
 # The longest run id the engine makes ("r" and the counter in base 36), for the token budget.
 LONGEST_RUN_ID = "r" + "z" * 7
 
@@ -511,6 +496,7 @@ def _flatten(
 CODE_TEXT_KEYS = (
     ("flows/engine.py", ENGINE_TEXT_KEYS),
     ("flows/transcript.py", TRANSCRIPT_TEXT_KEYS),
+    ("flows/overview.py", OVERVIEW_TEXT_KEYS),
 )
 
 
@@ -712,7 +698,6 @@ def _reachable(flow: Flow, entries: set[str]) -> set[str]:
 
 
 _ANSWER_REF = re.compile(r"answers(?:\.([a-z0-9_]+)|\[['\"]([a-z0-9_-]+)['\"]\])")
-_TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z-]+)[^>]*>")
 
 
 def _validate_texts(
@@ -831,7 +816,7 @@ def _sample_context() -> dict[str, Any]:
 
 def _render_sample(texts: Texts, lang: str, key: str) -> str | None:
     try:
-        return texts.render(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
+        return texts.plain(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
     except Exception:  # reported by _check_template
         return None
 
@@ -839,7 +824,7 @@ def _render_sample(texts: Texts, lang: str, key: str) -> str | None:
 def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -> list[Problem]:
     source = texts.source(lang, key)
     try:
-        rendered = texts.render(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
+        parsed = texts.parse(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
     except jinja2.TemplateSyntaxError as error:
         return [
             Problem(
@@ -865,16 +850,12 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
                     message=f"'{key}' quotes the answer of unknown step '{step_id}'",
                 )
             )
-    for match in _TAG.finditer(rendered):
-        if match.group(2).lower() not in TELEGRAM_TAGS:
-            problems.append(
-                Problem(
-                    path=source.path,
-                    line=source.line,
-                    message=f"'{key}' uses <{match.group(2)}>, which Telegram does not show",
-                )
-            )
-    if "!" in re.sub(r"<[^>]+>", "", rendered) and lang in LANGUAGES:
+    for flaw in parsed.flaws:
+        problems.append(
+            Problem(path=source.path, line=source.line, message=f"'{key}' {flaw.message}")
+        )
+    words = plain_words(parsed.paragraphs)
+    if "!" in words and lang in LANGUAGES:
         problems.append(
             Problem(
                 path=source.path,
@@ -882,6 +863,6 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
                 message=f"'{key}' has an exclamation mark; the coach speaks calmly",
             )
         )
-    if not rendered.strip():
+    if not words:
         problems.append(Problem(path=source.path, line=source.line, message=f"'{key}' is empty"))
     return problems

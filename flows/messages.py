@@ -1,14 +1,44 @@
-"""What the coach says: a text in Telegram's HTML subset, with buttons under it."""
+"""What the coach says, in no channel's format: paragraphs of spans, and buttons under them.
+
+A span is a piece of text and what it is (plain, emphasised, strong, the person's own words); a
+quote is a block of spans that stands on lines of its own. Spans carry no markup, so nothing a
+person wrote can ever turn into formatting: each channel (`bot/channels/`) renders the structure
+its own way, escaping as it needs.
+"""
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-TOKEN_LIMIT = 64  # Telegram's limit on callback data, in bytes
+TOKEN_LIMIT = 64  # the smallest limit on button data of the channels, in bytes
 LABEL_LIMIT = 30  # longer labels are cut off on a phone
+
+
+class Theirs(str):
+    """Text the person wrote, as a template quotes it: rendered as literal words of theirs."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Span:
+    text: str
+    strong: bool = False
+    emphasis: bool = False
+    theirs: bool = False  # the person's own words, quoted back
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quote:
+    """A quoted block, e.g. what the person planned a week ago."""
+
+    spans: tuple[Span, ...]
+
+
+Part = Span | Quote
+Paragraph = tuple[Part, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,43 +54,89 @@ class Button:
 
 @dataclass(frozen=True, kw_only=True)
 class Message:
-    """One chat message. `text` is Telegram HTML: the author's markup, with everything the person
-    wrote already escaped; `quotes` says that it repeats something the person wrote."""
+    """One chat message: paragraphs (separated by a blank line) and rows of buttons."""
 
     key: str  # the text key it was rendered from, for tests and transcripts
-    text: str
+    paragraphs: tuple[Paragraph, ...]
     buttons: tuple[tuple[Button, ...], ...] = field(default=())
-    quotes: bool = False
+
+    @property
+    def quotes(self) -> bool:
+        """Whether it repeats something the person wrote."""
+        return any(span.theirs for span in spans_of(self.paragraphs))
 
     @property
     def plain(self) -> str:
-        return plain_text(self.text)
+        return plain_words(self.paragraphs)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
-            "text": self.text,
+            "paragraphs": [[_part_json(part) for part in p] for p in self.paragraphs],
             "buttons": [
                 [{"label": b.label, "token": b.token} for b in row] for row in self.buttons
             ],
-            "quotes": self.quotes,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Message:
-        rows = tuple(tuple(Button(**b) for b in row) for row in data.get("buttons", ()))
-        return cls(
-            key=data["key"], text=data["text"], buttons=rows, quotes=data.get("quotes", False)
+        paragraphs = tuple(tuple(_part_of(part) for part in p) for p in data["paragraphs"])
+        return cls(key=data["key"], paragraphs=paragraphs, buttons=buttons_of(data))
+
+
+def buttons_of(data: dict[str, Any]) -> tuple[tuple[Button, ...], ...]:
+    """The rows of buttons of a stored message."""
+    return tuple(tuple(Button(**b) for b in row) for row in data.get("buttons", ()))
+
+
+def spans_of(paragraphs: tuple[Paragraph, ...]) -> list[Span]:
+    """Every span, those in quotes included, in reading order."""
+    out: list[Span] = []
+    for paragraph in paragraphs:
+        for part in paragraph:
+            out.extend(part.spans if isinstance(part, Quote) else (part,))
+    return out
+
+
+def plain_words(paragraphs: tuple[Paragraph, ...]) -> str:
+    """The words without styling, as a transcript or a button label needs them: a quote on
+    lines of its own, never more than one blank line in a row."""
+    text = "\n\n".join(
+        "".join(
+            "\n" + "".join(s.text for s in part.spans) + "\n"
+            if isinstance(part, Quote)
+            else part.text
+            for part in paragraph
         )
-
-
-_TAG = re.compile(r"<[^>]+>")
-_BLOCKQUOTE = re.compile(r"</?blockquote[^>]*>")
-
-
-def plain_text(telegram_html: str) -> str:
-    """The text as a terminal or Signal shows it: tags dropped, entities decoded."""
-    text = _BLOCKQUOTE.sub("\n", telegram_html)
-    text = _TAG.sub("", text)
-    text = html.unescape(text)
+        for paragraph in paragraphs
+    )
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _span_json(span: Span) -> dict[str, Any]:
+    data: dict[str, Any] = {"text": span.text}
+    for flag in ("strong", "emphasis", "theirs"):
+        if getattr(span, flag):
+            data[flag] = True
+    return data
+
+
+def _part_json(part: Part) -> dict[str, Any]:
+    if isinstance(part, Quote):
+        return {"quote": [_span_json(s) for s in part.spans]}
+    return _span_json(part)
+
+
+def _span_of(data: dict[str, Any]) -> Span:
+    return Span(
+        text=data["text"],
+        strong=data.get("strong", False),
+        emphasis=data.get("emphasis", False),
+        theirs=data.get("theirs", False),
+    )
+
+
+def _part_of(data: dict[str, Any]) -> Part:
+    if "quote" in data:
+        return Quote(spans=tuple(_span_of(s) for s in data["quote"]))
+    return _span_of(data)

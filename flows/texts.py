@@ -1,14 +1,15 @@
 """Every text the coach says, as Jinja2 templates keyed by `file:dotted.key`, per language.
 
-Templates are autoescaped for Telegram's HTML subset: the author's markup is kept, and whatever a
-person wrote is escaped when a template quotes it. Undefined names fail loudly (`flows check`
-renders every template once).
+A rendered text is a message's paragraphs: the author's markup (`flows.markup`) is parsed, and
+every value a template quotes comes out as literal words, the person's own marked as theirs, so
+nothing they wrote is read as markup. Undefined names fail loudly (`flows check` renders every
+template once).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from flows import moments
-from flows.messages import plain_text
+from flows import markup, moments
+from flows.messages import Paragraph, Theirs, plain_words
 
 LANGUAGES = ("nl", "en")
 _JINJA_SYNTAX = re.compile(r"\{[{%#]")
@@ -45,12 +46,35 @@ def _as_datetime(value: datetime | str) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _as_literal(value: Any) -> str:
+    """Each `{{ … }}` of a template: its value as words, never markup."""
+    if isinstance(value, Theirs):
+        return markup.literal(value, theirs=True)
+    text = value if isinstance(value, str) else str(value)  # an answer's str() is Theirs
+    return markup.literal(text, theirs=isinstance(text, Theirs))
+
+
+def _keeping_theirs(change: Callable[..., Any]) -> Callable[..., Any]:
+    """A string filter whose result stays the person's when its input was."""
+
+    def changed(value: Any, *args: Any, **kwargs: Any) -> Any:
+        result = change(value, *args, **kwargs)
+        if isinstance(value, Theirs) and isinstance(result, str):
+            return Theirs(result)
+        return result
+
+    return changed
+
+
 def make_environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        autoescape=True,
+        autoescape=False,  # values are kept apart by `finalize`, not escaped in one format
+        finalize=_as_literal,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
     )
+    for name in ("lower", "upper", "capitalize", "title", "trim"):
+        env.filters[name] = _keeping_theirs(env.filters[name])
     env.filters["datum"] = _datum
     env.filters["moment"] = _moment
     return env
@@ -63,7 +87,7 @@ class Texts:
         self.catalogs = {lang: dict(keys) for lang, keys in catalogs.items()}
         self._env = make_environment()
         self._compiled: dict[tuple[str, str], jinja2.Template] = {}
-        self._fixed: dict[tuple[str, str], str] = {}
+        self._fixed: dict[tuple[str, str], tuple[Paragraph, ...]] = {}
         self._labels: dict[tuple[str, str], str] = {}
 
     def has(self, lang: str, key: str) -> bool:
@@ -79,23 +103,27 @@ class Texts:
             self._compiled[(lang, key)] = compiled
         return compiled
 
-    def quotes(self, lang: str, key: str) -> bool:
-        """Whether the text can repeat something the person wrote (it uses their answers)."""
-        return "answers" in self.catalogs[lang][key].source
-
     def label(self, lang: str, key: str, tz: ZoneInfo) -> str:
         """A button label: the text as plain words (labels take no variables)."""
         cached = self._labels.get((lang, key))
         if cached is None:
-            cached = self._labels[(lang, key)] = plain_text(self.render(lang, key, tz))
+            cached = self._labels[(lang, key)] = self.plain(lang, key, tz)
         return cached
 
-    def render(self, lang: str, key: str, tz: ZoneInfo, **context: Any) -> str:
-        """The text for `key` in `lang`, as Telegram HTML (trailing white space trimmed)."""
+    def render(self, lang: str, key: str, tz: ZoneInfo, **context: Any) -> tuple[Paragraph, ...]:
+        """The text for `key` in `lang`, as paragraphs (white space around it trimmed)."""
         fixed = self._fixed.get((lang, key))
         if fixed is not None:
             return fixed
-        text = self.template(lang, key).render(_lang=lang, _tz=tz, **context).strip()
+        paragraphs = self.parse(lang, key, tz, **context).paragraphs
         if not _JINJA_SYNTAX.search(self.catalogs[lang][key].source):
-            self._fixed[(lang, key)] = text  # no variables: the same text every time
-        return text
+            self._fixed[(lang, key)] = paragraphs  # no variables: the same text every time
+        return paragraphs
+
+    def plain(self, lang: str, key: str, tz: ZoneInfo, **context: Any) -> str:
+        """The text for `key` as plain words, for labels, lists and files."""
+        return plain_words(self.render(lang, key, tz, **context))
+
+    def parse(self, lang: str, key: str, tz: ZoneInfo, **context: Any) -> markup.Parsed:
+        """The text rendered and parsed, with any markup no channel can show (for checks)."""
+        return markup.parse(self.template(lang, key).render(_lang=lang, _tz=tz, **context))

@@ -208,6 +208,6 @@ def _elapsed(library: Library, delta: timedelta, lang: str, tz: ZoneInfo) -> str
     texts: Texts = library.texts
     days = round(delta / timedelta(days=1))
     if days >= 1:
-        return texts.render(lang, "common:transcript.days-later", tz, count=days)
+        return texts.plain(lang, "common:transcript.days-later", tz, count=days)
     hours = max(round(delta / timedelta(hours=1)), 0)
-    return texts.render(lang, "common:transcript.hours-later", tz, count=hours)
+    return texts.plain(lang, "common:transcript.hours-later", tz, count=hours)

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import build_coach, configure_logging
+from bot.channels import plain_text
 from bot.coach import Coach
 from bot.config import Config
 from bot.scheduler import CheckinScheduler
 from bot.storage import store
 from flows.engine import DONE, SKIP
 from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
-from flows.messages import Button, Message
+from flows.messages import Button
 from flows.safety import DeferredRules
 
 CHANNEL = "console"
@@ -144,8 +145,8 @@ class ConsoleChannel:
             self.stdout.write(f"\ncoach › ({path})\n")
             self.stdout.flush()
             return
-        message = Message.from_json(payload)
-        lines = message.plain.splitlines() or [""]
+        message = plain_text.message_of(payload)
+        lines = plain_text.render(message).splitlines() or [""]
         out = [f"\ncoach › {lines[0]}"] + [f"{INDENT}{line}".rstrip() for line in lines[1:]]
         self.buttons = [b for row in message.buttons for b in row]
         if message.buttons:

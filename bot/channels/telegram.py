@@ -81,7 +81,6 @@ from flows.events import (
     TextReceived,
     parse_command,
 )
-from flows.messages import plain_text
 from flows.texts import LANGUAGES, SOURCE_LANGUAGE
 
 log = logging.getLogger(__name__)
@@ -222,8 +221,8 @@ def command_menus(library: Any) -> dict[str, list[BotCommand]]:
             description_key = f"commands:{name}.description"
             if not (texts.has(lang, command_key) and texts.has(lang, description_key)):
                 continue
-            command = plain_text(texts.render(lang, command_key, MENU_TZ)).strip().lstrip("/")
-            description = plain_text(texts.render(lang, description_key, MENU_TZ)).strip()
+            command = texts.plain(lang, command_key, MENU_TZ).strip().lstrip("/")
+            description = texts.plain(lang, description_key, MENU_TZ).strip()
             commands.append(BotCommand(command, description))
         menus[lang] = commands
     return menus

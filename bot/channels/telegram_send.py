@@ -57,10 +57,10 @@ from telegram.error import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.channels.telegram_html import html_of
 from bot.coach import Coach
 from bot.storage import store
 from bot.storage.models import OutboxRow
-from flows.messages import plain_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -415,7 +415,7 @@ def parts_of(bot: Bot, chat_id: int, payload: dict[str, Any]) -> list[Part]:
             )
 
         return [Part(send_document, what="document")]
-    texts = split_html(payload["text"])
+    texts = split_html(html_of(payload))
     markup = keyboard(payload.get("buttons") or [])
     parts = []
     for i, text in enumerate(texts):
@@ -434,7 +434,8 @@ def parts_of(bot: Bot, chat_id: int, payload: dict[str, Any]) -> list[Part]:
                 fields["reply_markup"] = markup
             return await bot.do_api_request("sendMessage", api_kwargs=fields)
 
-        parts.append(Part(send, long=len(plain_text(text)) > TYPING_AFTER))
+        visible = sum(token.visible for token in _tokens(text))
+        parts.append(Part(send, long=visible > TYPING_AFTER))
     return parts
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flows.effects import Effect
-from flows.messages import Button, Message
+from flows.messages import Button, Message, Paragraph
 from flows.model import Flow, Library, StepSpec
 from flows.state import Position, Run, State, evolve
 from flows.texts import Texts
@@ -47,16 +47,15 @@ class Turn:
         self.update(counter=counter)
         return prefix + _base36(counter)
 
-    def render(self, key: str, **context: Any) -> str:
+    def render(self, key: str, **context: Any) -> tuple[Paragraph, ...]:
         return self.texts.render(self.state.lang, key, self.tz, **context)
 
     def label(self, key: str) -> str:
         return self.texts.label(self.state.lang, key, self.tz)
 
     def say(self, key: str, buttons: Buttons = (), **context: Any) -> None:
-        quotes = self.texts.quotes(self.state.lang, key)
         self.messages.append(
-            Message(key=key, text=self.render(key, **context), buttons=buttons, quotes=quotes)
+            Message(key=key, paragraphs=self.render(key, **context), buttons=buttons)
         )
 
     def flow(self, flow_id: str) -> Flow:

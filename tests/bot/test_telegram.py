@@ -13,7 +13,6 @@ from telegram import Update
 
 from bot.channels.telegram import STALE_BUTTON
 from bot.channels.telegram_send import Pacer
-from flows.messages import plain_text
 from tests.bot.test_telegram_harness import WAIT, Harness, original, wait_until
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -33,7 +32,7 @@ def fake():
 
 def text(library, key: str, lang: str = "nl", **context) -> str:
     """What the person sees of a text of the coach."""
-    return plain_text(library.texts.render(lang, key, AMSTERDAM, **context))
+    return library.texts.plain(lang, key, AMSTERDAM, **context)
 
 
 async def consent(person) -> None:

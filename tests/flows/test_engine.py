@@ -20,7 +20,7 @@ from flows.effects import (
     ShowAnswers,
 )
 from flows.events import ChoiceMade
-from flows.messages import TOKEN_LIMIT
+from flows.messages import TOKEN_LIMIT, spans_of
 from flows.state import State
 from tests.conftest import MONDAY_EVENING
 from tests.flows.conversation import Conversation
@@ -147,8 +147,8 @@ def test_week_evaluation_quotes_the_plan_with_its_date(library):
     said = "\n".join(m.plain for batch in delivered for m in batch)
     assert "Ik zeg <nee> & meen het" in said
     assert "2 maart" in said  # the day the plan was written
-    html = "\n".join(m.text for batch in delivered for m in batch)
-    assert "Ik zeg &lt;nee&gt; &amp; meen het" in html, "quoted text is escaped for Telegram"
+    theirs = [s.text for b in delivered for m in b for s in spans_of(m.paragraphs) if s.theirs]
+    assert "Ik zeg <nee> & meen het" in theirs, "the plan comes back as the person's own words"
 
 
 def test_the_plan_reminder_comes_on_the_chosen_day(library):

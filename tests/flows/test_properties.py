@@ -18,7 +18,7 @@ from flows.events import (
     Started,
     TextReceived,
 )
-from flows.messages import TOKEN_LIMIT
+from flows.messages import TOKEN_LIMIT, Message
 from flows.state import State
 
 FLOWS = ["opening", "uitleg", "oefening-1", "oefening-2", "dagelijks", "menu", "gedicht", None]
@@ -105,7 +105,8 @@ def test_random_conversations_never_break_the_engine(library, script, hours):
             assert state.at.step in flow.steps
             assert state.run(state.at.run) is not None
         for message in step.messages:
-            assert message.text.strip()
+            assert message.plain.strip()
+            assert Message.from_json(message.to_json()) == message
             for row in message.buttons:
                 for button in row:
                     assert len(button.token.encode()) <= TOKEN_LIMIT

@@ -1,0 +1,25 @@
+"""A message as plain text, for channels without formatting: the terminal (and Signal)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from flows import markup
+from flows.messages import Message, buttons_of
+
+
+def render(message: Message) -> str:
+    """The words without styling, a quote on lines of its own: what a transcript shows, so
+    the terminal reads like the author's transcripts."""
+    return message.plain
+
+
+def message_of(payload: dict[str, Any]) -> Message:
+    """The message of an outbox payload. One written before messages had paragraphs holds a
+    `text` of the coach's markup with everything else escaped as HTML entities: it is read
+    with the markup's own parser, each piece of text unescaped."""
+    if "paragraphs" in payload:
+        return Message.from_json(payload)
+    parsed = markup.parse(str(payload["text"]), unescape=html.unescape)
+    return Message(key=payload["key"], paragraphs=parsed.paragraphs, buttons=buttons_of(payload))
