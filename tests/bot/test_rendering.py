@@ -1,0 +1,39 @@
+"""What each channel makes of one message of the coach: Telegram HTML, plain text."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.channels import plain_text, telegram_html
+from flows.answer_words import NO_ANSWERS
+from flows.messages import Message, Theirs
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def answer_message(library, answer: str) -> Message:
+    paragraphs = library.texts.render(
+        "nl", "common:mine.answer", AMSTERDAM, question="Wat ga je doen?", answer=Theirs(answer)
+    )
+    return Message(key="common:mine.answer", paragraphs=paragraphs)
+
+
+def test_telegram_gets_the_coachs_markup_as_tags_and_the_persons_words_escaped(library):
+    message = answer_message(library, "<b>Mijn moeder</b> & ik")
+    assert telegram_html.render(message) == (
+        "<i>Wat ga je doen?</i>\n<blockquote>&lt;b&gt;Mijn moeder&lt;/b&gt; &amp; ik</blockquote>"
+    )
+
+
+def test_the_terminal_shows_the_words_without_markup(library):
+    message = answer_message(library, "<b>Mijn moeder</b> & ik")
+    assert plain_text.render(message) == "Wat ga je doen?\n\n<b>Mijn moeder</b> & ik"
+
+
+def test_a_stored_message_is_sent_to_telegram_as_it_was_rendered(library):
+    texts = library.texts
+    paragraphs = texts.render("nl", "oefening-1:doel", AMSTERDAM, answers=NO_ANSWERS)
+    payload = Message(key="oefening-1:doel", paragraphs=paragraphs).to_json()
+    html = telegram_html.html_of(payload)
+    assert html.startswith("<b>Oefening: Herkennen en herstellen")
+    assert "\n\n<b>Doel:</b> Deze oefening" in html
