@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    from flows.diagnostics import ContentError
+    from flows.errors import ContentError
 
     try:
         return int(args.run(args) or 0)

@@ -1,4 +1,5 @@
-"""Problems found in author files, each with the file and line an author should open."""
+"""Problems found in author files, each with the file and line an author should open, and a
+stable code (`KC012`) that docs/flow-format.md explains in one line."""
 
 from dataclasses import dataclass
 
@@ -7,15 +8,8 @@ from dataclasses import dataclass
 class Problem:
     path: str  # relative to the project root, e.g. "flows/oefening-1.yaml"
     line: int  # 1-based; 0 when the problem is about the file as a whole
+    code: str  # "KC" and three digits; the same problem keeps its code across versions
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
-
-
-class ContentError(Exception):
-    """Raised when flows or texts are broken; carries every problem found."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        return f"{self.path}:{self.line}: {self.code} {self.message}"

@@ -1,11 +1,23 @@
-"""Mistakes of the caller: a bug in the shell or in a test, never a person's odd input.
+"""The engine's named exceptions, of two kinds (as h11 has them).
 
-A person's odd input (a sticker, an old button) is an ordinary event with a kind answer; a broken
-author file is a `flows.diagnostics.ContentError`, caught by `flows check` before it runs. What is
-left is code that uses the engine wrongly; it raises one of these, named for what went wrong.
+Content that cannot run (a broken flow, text or crisis rule file) raises `ContentError`, with the
+file, line and code of each problem; `flows check` finds the same before it ever runs. A mistake
+of the caller (a bug in the shell or in a test, never a person's odd input) raises one of the
+`EngineMisuse` exceptions, named for what went wrong. A person's odd input (a sticker, an old
+button) is no error at all: an ordinary event with a kind answer.
 """
 
 from __future__ import annotations
+
+from flows.diagnostics import Problem
+
+
+class ContentError(Exception):
+    """Flows or texts are broken; carries every problem found, each with file, line and code."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
 
 
 class EngineMisuse(Exception):

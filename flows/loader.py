@@ -16,8 +16,9 @@ import jinja2
 import yaml
 
 from flows import moments, safety, yaml_lines
-from flows.diagnostics import ContentError, Problem
+from flows.diagnostics import Problem
 from flows.engine import ENGINE_TEXT_KEYS
+from flows.errors import ContentError
 from flows.messages import LABEL_LIMIT, TOKEN_LIMIT, plain_words
 from flows.model import (
     BACK,
@@ -134,12 +135,17 @@ def _load_yaml(path: str, text: str, problems: list[Problem]) -> Any:
     except yaml.YAMLError as error:
         problems.append(
             Problem(
-                path=path, line=yaml_lines.error_line(error), message=f"not valid YAML: {error}"
+                path=path,
+                line=yaml_lines.error_line(error),
+                code="KC001",
+                message=f"not valid YAML: {error}",
             )
         )
         return None
     if not isinstance(data, dict):
-        problems.append(Problem(path=path, line=1, message="the file must be a mapping"))
+        problems.append(
+            Problem(path=path, line=1, code="KC002", message="the file must be a mapping")
+        )
         return None
     return data
 
@@ -153,6 +159,7 @@ def _unknown_fields(
                 Problem(
                     path=path,
                     line=data.line_of(key),
+                    code="KC003",
                     message=f"{what} has an unknown field '{key}'",
                 )
             )
@@ -165,6 +172,7 @@ def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
             Problem(
                 path=path,
                 line=data.line_of("spec_version"),
+                code="KC004",
                 message=f"spec_version must be 1 to {SPEC_VERSION}",
             )
         )
@@ -179,17 +187,21 @@ def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
             Problem(
                 path=path,
                 line=data.line_of("id"),
+                code="KC005",
                 message=f"id must be '{flow_id}', the file's name",
             )
         )
     for required in ("version", "kind", "title", "start", "steps"):
         if required not in data:
-            problems.append(Problem(path=path, line=1, message=f"the flow needs '{required}'"))
+            problems.append(
+                Problem(path=path, line=1, code="KC006", message=f"the flow needs '{required}'")
+            )
     if data.get("kind") not in FLOW_KINDS:
         problems.append(
             Problem(
                 path=path,
                 line=data.line_of("kind"),
+                code="KC007",
                 message=f"kind must be one of {', '.join(FLOW_KINDS)}",
             )
         )
@@ -201,6 +213,7 @@ def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
             Problem(
                 path=path,
                 line=data.line_of("serves"),
+                code="KC018",
                 message="a dialogue flow, and only one, says which it serves: "
                 + ", ".join(DIALOGUES),
             )
@@ -211,6 +224,7 @@ def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
             Problem(
                 path=path,
                 line=data.line_of("steps"),
+                code="KC008",
                 message="steps must be a mapping of step id to step",
             )
         )
@@ -220,7 +234,12 @@ def _parse_flow(path: str, data: Any, problems: list[Problem]) -> Flow | None:
         line = raw_steps.line_of(step_id)
         if not isinstance(raw, dict):
             problems.append(
-                Problem(path=path, line=line, message=f"step '{step_id}' must be a mapping")
+                Problem(
+                    path=path,
+                    line=line,
+                    code="KC008",
+                    message=f"step '{step_id}' must be a mapping",
+                )
             )
             continue
         steps[step_id] = _parse_step(path, flow_id, str(step_id), raw, line, problems)
@@ -260,6 +279,7 @@ def _parse_step(
             Problem(
                 path=path,
                 line=raw.line_of("expect"),
+                code="KC020",
                 message=f"step '{step_id}' expects '{expect}'; known: {', '.join(EXPECTS)}",
             )
         )
@@ -270,13 +290,19 @@ def _parse_step(
             options.append(option)
     if expect == "choice" and not options:
         problems.append(
-            Problem(path=path, line=line, message=f"step '{step_id}' is a choice without options")
+            Problem(
+                path=path,
+                line=line,
+                code="KC021",
+                message=f"step '{step_id}' is a choice without options",
+            )
         )
     if options and expect != "choice":
         problems.append(
             Problem(
                 path=path,
                 line=raw.line_of("options"),
+                code="KC022",
                 message=f"step '{step_id}' has options but expects '{expect}'",
             )
         )
@@ -300,7 +326,10 @@ def _action(path: str, raw: Any, known: tuple[str, ...], problems: list[Problem]
     if do is not None and do not in known:
         problems.append(
             Problem(
-                path=path, line=raw.line_of("do"), message=f"do '{do}'; known: {', '.join(known)}"
+                path=path,
+                line=raw.line_of("do"),
+                code="KC028",
+                message=f"do '{do}'; known: {', '.join(known)}",
             )
         )
     return str(do) if do is not None else None
@@ -316,6 +345,7 @@ def _parse_option(
             Problem(
                 path=path,
                 line=step_raw.line_of("options"),
+                code="KC023",
                 message=f"an option of step '{step_id}' needs an id",
             )
         )
@@ -324,7 +354,12 @@ def _parse_option(
     command = raw.get("command")
     if command is not None and command not in OPTION_COMMANDS:
         problems.append(
-            Problem(path=path, line=raw.line_of("command"), message=f"unknown command '{command}'")
+            Problem(
+                path=path,
+                line=raw.line_of("command"),
+                code="KC024",
+                message=f"unknown command '{command}'",
+            )
         )
     sets = dict(raw.get("sets") or {})
     for name, value in sets.items():
@@ -333,6 +368,7 @@ def _parse_option(
                 Problem(
                     path=path,
                     line=raw.line_of("sets"),
+                    code="KC025",
                     message=f"option '{raw['id']}' cannot set {name} to {value!r}",
                 )
             )
@@ -361,7 +397,9 @@ def _parse_next(
         return (Rule(answer=None, values=(), goto=value, line=line),)
     if not isinstance(value, list):
         problems.append(
-            Problem(path=path, line=line, message=f"{field} must be a step id or rules")
+            Problem(
+                path=path, line=line, code="KC026", message=f"{field} must be a step id or rules"
+            )
         )
         return None
     rules = []
@@ -369,7 +407,10 @@ def _parse_next(
         if not isinstance(item, yaml_lines.LineDict) or "goto" not in item:
             problems.append(
                 Problem(
-                    path=path, line=getattr(item, "line", line), message="each rule needs 'goto'"
+                    path=path,
+                    line=getattr(item, "line", line),
+                    code="KC026",
+                    message="each rule needs 'goto'",
                 )
             )
             continue
@@ -387,13 +428,16 @@ def _parse_next(
             )
         else:
             problems.append(
-                Problem(path=path, line=item.line, message="'if' needs 'answer' and 'in'")
+                Problem(
+                    path=path, line=item.line, code="KC026", message="'if' needs 'answer' and 'in'"
+                )
             )
     if rules and rules[-1].answer is not None:
         problems.append(
             Problem(
                 path=path,
                 line=line,
+                code="KC027",
                 message="the last rule must have no 'if' (where to go otherwise)",
             )
         )
@@ -406,7 +450,9 @@ def _parse_schedule(path: str, flow_id: str, raw: Any, problems: list[Problem]) 
         return None
     line = raw.line_of("schedule")
     if not isinstance(spec, yaml_lines.LineDict):
-        problems.append(Problem(path=path, line=line, message="schedule must be a mapping"))
+        problems.append(
+            Problem(path=path, line=line, code="KC030", message="schedule must be a mapping")
+        )
         return None
     _unknown_fields(path, spec, SCHEDULE_FIELDS, "schedule", problems)
     after = None
@@ -418,6 +464,7 @@ def _parse_schedule(path: str, flow_id: str, raw: Any, problems: list[Problem]) 
                 Problem(
                     path=path,
                     line=spec.line_of("after"),
+                    code="KC031",
                     message=f"after '{spec['after']}' is not a duration like 7d",
                 )
             )
@@ -430,17 +477,28 @@ def _parse_schedule(path: str, flow_id: str, raw: Any, problems: list[Problem]) 
                 Problem(
                     path=path,
                     line=spec.line_of("every"),
+                    code="KC031",
                     message=f"every '{every}' is not a duration like 14d",
                 )
             )
     at_answer = spec.get("at") == "answer"
     if (after is None) == (not at_answer):
         problems.append(
-            Problem(path=path, line=line, message="schedule needs either 'after' or 'at: answer'")
+            Problem(
+                path=path,
+                line=line,
+                code="KC032",
+                message="schedule needs either 'after' or 'at: answer'",
+            )
         )
     if spec.get("run", "same") not in ("same", "new"):
         problems.append(
-            Problem(path=path, line=spec.line_of("run"), message="run must be 'same' or 'new'")
+            Problem(
+                path=path,
+                line=spec.line_of("run"),
+                code="KC033",
+                message="run must be 'same' or 'new'",
+            )
         )
     return Schedule(
         flow=str(spec.get("flow", flow_id)),
@@ -462,7 +520,9 @@ def _parse_texts(sources: Mapping[str, str], problems: list[Problem]) -> Texts:
             continue
         lang, name = match.groups()
         if lang not in catalogs:
-            problems.append(Problem(path=path, line=0, message=f"unknown language '{lang}'"))
+            problems.append(
+                Problem(path=path, line=0, code="KC009", message=f"unknown language '{lang}'")
+            )
             continue
         data = _load_yaml(path, text, problems)
         if data is not None:
@@ -486,7 +546,12 @@ def _flatten(
             out[f"{name}:{dotted}"] = TextSource(source=value, path=path, line=data.line_of(key))
         else:
             problems.append(
-                Problem(path=path, line=data.line_of(key), message=f"'{dotted}' must be text")
+                Problem(
+                    path=path,
+                    line=data.line_of(key),
+                    code="KC010",
+                    message=f"'{dotted}' must be text",
+                )
             )
 
 
@@ -509,13 +574,23 @@ def validate(library: Library, shell_keys: tuple[str, ...] = ()) -> list[Problem
         flow = flows.get(flow_id)
         if flow is None:
             problems.append(
-                Problem(path=f"flows/{flow_id}.yaml", line=0, message="the engine needs this flow")
+                Problem(
+                    path=f"flows/{flow_id}.yaml",
+                    line=0,
+                    code="KC017",
+                    message="the engine needs this flow",
+                )
             )
             continue
         for step_id in steps:
             if step_id not in flow.steps:
                 problems.append(
-                    Problem(path=flow.path, line=0, message=f"the engine needs step '{step_id}'")
+                    Problem(
+                        path=flow.path,
+                        line=0,
+                        code="KC017",
+                        message=f"the engine needs step '{step_id}'",
+                    )
                 )
     for role in DIALOGUES:
         serving = [f for f in flows.values() if f.serves == role]
@@ -524,6 +599,7 @@ def validate(library: Library, shell_keys: tuple[str, ...] = ()) -> list[Problem
                 Problem(
                     path="flows/",
                     line=0,
+                    code="KC017",
                     message=f"the engine needs one dialogue flow that serves '{role}', "
                     f"found {len(serving)}",
                 )
@@ -554,11 +630,21 @@ def _validate_flow(
         target = flows.get(target_flow)
         if target is None:
             problems.append(
-                Problem(path=path, line=line, message=f"{what} names unknown flow '{target_flow}'")
+                Problem(
+                    path=path,
+                    line=line,
+                    code="KC011",
+                    message=f"{what} names unknown flow '{target_flow}'",
+                )
             )
         elif step_id not in (END, *back) and step_id not in target.steps:
             problems.append(
-                Problem(path=path, line=line, message=f"{what} jumps to unknown step '{step_id}'")
+                Problem(
+                    path=path,
+                    line=line,
+                    code="KC012",
+                    message=f"{what} jumps to unknown step '{step_id}'",
+                )
             )
 
     def use(key: str, line: int) -> None:
@@ -567,11 +653,17 @@ def _validate_flow(
     need_step(flow.id, flow.start, 0, "start")
     if flow.after is not None and flow.after not in flows:
         problems.append(
-            Problem(path=path, line=0, message=f"after names unknown flow '{flow.after}'")
+            Problem(
+                path=path, line=0, code="KC011", message=f"after names unknown flow '{flow.after}'"
+            )
         )
     for old, new in flow.moved.items():
         if old in flow.steps:
-            problems.append(Problem(path=path, line=0, message=f"moved: step '{old}' still exists"))
+            problems.append(
+                Problem(
+                    path=path, line=0, code="KC016", message=f"moved: step '{old}' still exists"
+                )
+            )
         need_step(flow.id, new, 0, f"moved '{old}'")
     use(flow.title, 0)
     entries = {flow.start}
@@ -590,6 +682,7 @@ def _validate_flow(
                     Problem(
                         path=path,
                         line=rule.line,
+                        code="KC015",
                         message=f"{where} looks at the answer of unknown step '{rule.answer}'",
                     )
                 )
@@ -605,6 +698,7 @@ def _validate_flow(
                     Problem(
                         path=path,
                         line=schedule.line,
+                        code="KC034",
                         message=f"{where} schedules 'at: answer' but does not ask for a moment",
                     )
                 )
@@ -613,6 +707,7 @@ def _validate_flow(
                 Problem(
                     path=path,
                     line=step.line,
+                    code="KC029",
                     message=f"{where}: 'do' needs a dialogue step that expects text",
                 )
             )
@@ -623,6 +718,7 @@ def _validate_flow(
                     Problem(
                         path=path,
                         line=option.line,
+                        code="KC029",
                         message=f"option '{option.id}': 'do' is for dialogue flows",
                     )
                 )
@@ -631,6 +727,7 @@ def _validate_flow(
                     Problem(
                         path=path,
                         line=option.line,
+                        code="KC019",
                         message=f"option '{option.id}' enters a dialogue flow; "
                         "the engine asks those itself",
                     )
@@ -642,6 +739,7 @@ def _validate_flow(
                     Problem(
                         path=path,
                         line=option.line,
+                        code="KC011",
                         message=f"option '{option.id}' enters unknown flow '{option.flow}'",
                     )
                 )
@@ -651,6 +749,7 @@ def _validate_flow(
                     Problem(
                         path=path,
                         line=option.line or step.line,
+                        code="KC061",
                         message=f"button data '{token}' is over {TOKEN_LIMIT} "
                         "bytes: shorten the step or option id",
                     )
@@ -661,7 +760,10 @@ def _validate_flow(
         if step.next is None and not leaves_by_option:
             problems.append(
                 Problem(
-                    path=path, line=step.line, message=f"{where} is a dead end: it has no 'next'"
+                    path=path,
+                    line=step.line,
+                    code="KC013",
+                    message=f"{where} is a dead end: it has no 'next'",
                 )
             )
     # Other flows' check-ins enter here too.
@@ -675,7 +777,12 @@ def _validate_flow(
     for step in flow.steps.values():
         if step.id not in reached:
             problems.append(
-                Problem(path=path, line=step.line, message=f"step '{step.id}' can never be reached")
+                Problem(
+                    path=path,
+                    line=step.line,
+                    code="KC014",
+                    message=f"step '{step.id}' can never be reached",
+                )
             )
     return problems
 
@@ -710,7 +817,12 @@ def _validate_texts(
         for key, (path, line) in sorted(used_keys.items()):
             if key not in keys:
                 problems.append(
-                    Problem(path=path, line=line, message=f"text '{key}' is missing in {lang}")
+                    Problem(
+                        path=path,
+                        line=line,
+                        code="KC050",
+                        message=f"text '{key}' is missing in {lang}",
+                    )
                 )
         if lang != SOURCE_LANGUAGE:
             for key in sorted(source_keys - keys):
@@ -719,6 +831,7 @@ def _validate_texts(
                     Problem(
                         path=source.path,
                         line=source.line,
+                        code="KC051",
                         message=f"'{key}' has no translation in {lang}",
                     )
                 )
@@ -728,6 +841,7 @@ def _validate_texts(
                     Problem(
                         path=source.path,
                         line=source.line,
+                        code="KC052",
                         message=f"'{key}' is not in the {SOURCE_LANGUAGE} source",
                     )
                 )
@@ -744,6 +858,7 @@ def _validate_texts(
                         Problem(
                             path=source.path,
                             line=source.line,
+                            code="KC060",
                             message=f"button label '{label}' is longer than "
                             f"{LABEL_LIMIT} characters",
                         )
@@ -830,12 +945,18 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
             Problem(
                 path=source.path,
                 line=source.line + max(error.lineno - 1, 0),
+                code="KC053",
                 message=f"'{key}' is not a valid template: {error.message}",
             )
         ]
     except Exception as error:  # an undefined name, a bad filter: the author must see it
         return [
-            Problem(path=source.path, line=source.line, message=f"'{key}' fails to render: {error}")
+            Problem(
+                path=source.path,
+                line=source.line,
+                code="KC054",
+                message=f"'{key}' fails to render: {error}",
+            )
         ]
     problems = []
     name = key.partition(":")[0]
@@ -847,12 +968,18 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
                 Problem(
                     path=source.path,
                     line=source.line,
+                    code="KC055",
                     message=f"'{key}' quotes the answer of unknown step '{step_id}'",
                 )
             )
     for flaw in parsed.flaws:
         problems.append(
-            Problem(path=source.path, line=source.line, message=f"'{key}' {flaw.message}")
+            Problem(
+                path=source.path,
+                line=source.line,
+                code=flaw.code,
+                message=f"'{key}' {flaw.message}",
+            )
         )
     words = plain_words(parsed.paragraphs)
     if "!" in words and lang in LANGUAGES:
@@ -860,9 +987,12 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
             Problem(
                 path=source.path,
                 line=source.line,
+                code="KC056",
                 message=f"'{key}' has an exclamation mark; the coach speaks calmly",
             )
         )
     if not words:
-        problems.append(Problem(path=source.path, line=source.line, message=f"'{key}' is empty"))
+        problems.append(
+            Problem(path=source.path, line=source.line, code="KC057", message=f"'{key}' is empty")
+        )
     return problems

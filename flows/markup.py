@@ -61,7 +61,8 @@ def parse(source: str, *, unescape: Callable[[str], str] | None = None) -> Parse
     `unescape` decodes the author's pieces of text (for messages stored as escaped markup)."""
     flaws: list[Flaw] = []
     tokens = _strip(_tokens(source, unescape, flaws))
-    return Parsed(paragraphs=_Builder(flaws).build(tokens), flaws=tuple(flaws))
+    paragraphs = _Builder(flaws).build(tokens)
+    return Parsed(paragraphs=paragraphs, flaws=tuple(dict.fromkeys(flaws)))  # each said once
 
 
 def _tokens(

@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from flows.diagnostics import ContentError, Problem
+from flows.diagnostics import Problem
+from flows.errors import ContentError
 
 SPEC_VERSION = 1
 RULES_DIR = "flows/safety"  # the shell reads RULES_DIR/*.yaml
@@ -376,6 +377,7 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
             Problem(
                 path=RULES_DIR,
                 line=0,
+                code="KC070",
                 message=("no rule files: without them the crisis check never fires"),
             )
         )
@@ -400,6 +402,7 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
                     Problem(
                         path=raw.path,
                         line=raw.id.line,
+                        code="KC071",
                         message=(
                             f"rule id '{raw.id.value}' is also used in {other.path}:{other.id.line}"
                         ),
@@ -445,6 +448,7 @@ def _check_examples(raw: _RawRule, rules: SafetyRules, problems: list[Problem]) 
                 Problem(
                     path=raw.path,
                     line=example.line,
+                    code="KC072",
                     message=(f"this example does not fire rule '{raw.id.value}'{why}"),
                 )
             )
@@ -459,7 +463,7 @@ def _line(node: yaml.Node) -> int:
 
 def _read_file(path: str, text: str, problems: list[Problem]) -> _RawFile | None:
     def problem(line: int, message: str) -> None:
-        problems.append(Problem(path=path, line=line, message=message))
+        problems.append(Problem(path=path, line=line, code="KC070", message=message))
 
     try:
         root = yaml.compose(text, Loader=_LOADER)
@@ -600,6 +604,7 @@ def _merge_spellings(files: list[_RawFile], problems: list[Problem]) -> dict[str
                     Problem(
                         path=raw_file.path,
                         line=word.line,
+                        code="KC073",
                         message=(f"spelling '{word.value}': the chat spelling is one word"),
                     )
                 )
@@ -609,6 +614,7 @@ def _merge_spellings(files: list[_RawFile], problems: list[Problem]) -> dict[str
                     Problem(
                         path=raw_file.path,
                         line=target.line,
+                        code="KC073",
                         message=(f"spelling '{word.value}': say which word(s) it stands for"),
                     )
                 )
@@ -619,6 +625,7 @@ def _merge_spellings(files: list[_RawFile], problems: list[Problem]) -> dict[str
                     Problem(
                         path=raw_file.path,
                         line=word.line,
+                        code="KC073",
                         message=(
                             f"spelling '{key}' already stands for '{merged[key][0]}' "
                             f"in {other_path}:{other_line}"
@@ -685,7 +692,9 @@ def _compile_pattern(
         body, branches = _Phrase(source, spellings).compile()
         return _Pattern(regex=re.compile(f" {body}{_END}"), branches=tuple(branches))
     except _PatternError as error:
-        problems.append(Problem(path=path, line=pattern.line, message=f"'{source}': {error}"))
+        problems.append(
+            Problem(path=path, line=pattern.line, code="KC074", message=f"'{source}': {error}")
+        )
         return None
 
 

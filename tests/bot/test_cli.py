@@ -39,7 +39,7 @@ def test_flows_check_names_file_and_line_of_each_problem(tmp_path, capsys):
     )
     assert main(["flows", "--root", str(root), "check"]) == 1
     out = capsys.readouterr().out
-    assert f"flows/oefening-1.yaml:{line}: step 'geven' jumps to unknown step 'nemmen'" in out
+    assert f"flows/oefening-1.yaml:{line}: KC012 step 'geven' jumps to unknown step 'nemmen'" in out
     assert "'oefening-1:extra' has no translation in en" in out
     assert "step 'nemen' can never be reached" in out
 

@@ -60,8 +60,13 @@ def test_lowercasing_an_answer_keeps_it_the_persons():
 
 def test_markup_no_channel_can_show_is_flagged_and_shown_as_text():
     parsed = texts("<u>Let op</u> <b class='x'>hier</b> en <i>open").parse("nl", "t:k", AMSTERDAM)
-    codes = [f.code for f in parsed.flaws]
-    assert codes == ["KC040", "KC040", "KC041", "KC042", "KC042"]  # </b> and <i> unmatched
+    assert [str(f.message) for f in parsed.flaws] == [
+        "uses <u>, which is not the coach's markup",  # once, for <u> and </u>
+        "gives <b> attributes, which no channel shows",
+        "closes <b>, which is not open",
+        "leaves <i> open",
+    ]
+    assert [f.code for f in parsed.flaws] == ["KC040", "KC041", "KC042", "KC042"]
     assert "<u>Let op</u>" in Message(key="t:k", paragraphs=parsed.paragraphs).plain
 
 

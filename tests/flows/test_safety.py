@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.diagnostics import ContentError
+from flows.errors import ContentError
 from flows.safety import (
     KINDS,
     Assessment,
@@ -446,7 +446,7 @@ def test_normalising_twice_changes_nothing(text):
 
 
 def test_deferred_rules_compile_on_first_use_and_still_refuse_broken_files():
-    from flows.diagnostics import ContentError
+    from flows.errors import ContentError
     from flows.safety import DeferredRules, assess
 
     rules = DeferredRules({"flows/safety/nl.yaml": "spec_version: 1\nrules:\n  - id: x\n"})
