@@ -21,7 +21,8 @@ def describe_answer(
     """An answer as words: a choice's label, a moment spelled out, entries as a list."""
 
     def label(key: str) -> str:
-        return library.texts.plain(lang, key, tz)
+        words: str = library.texts.plain(lang, key, tz)
+        return words
 
     if kind == "choice":
         return label(f"{flow_id}:{step_id}.{value}")

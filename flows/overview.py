@@ -148,13 +148,14 @@ def export_text(
 def flow_title(library: Library, lang: str, tz: ZoneInfo, flow_id: str) -> str:
     """A flow's name; a flow that no longer exists is named by its id."""
     flow = library.flows.get(flow_id)
-    return library.texts.plain(lang, flow.title, tz) if flow else flow_id
+    title: str = library.texts.plain(lang, flow.title, tz) if flow else flow_id
+    return title
 
 
 def question_line(library: Library, lang: str, tz: ZoneInfo, key: str) -> str:
     """The question as a short line: its text's last sentence that asks something."""
     try:
-        text = library.texts.plain(lang, key, tz, answers=NO_ANSWERS, late=False)
+        text: str = library.texts.plain(lang, key, tz, answers=NO_ANSWERS, late=False)
     except Exception:  # a text changed since the answer was given; the key still says enough
         return key
     lines = [line.strip() for line in text.splitlines() if line.strip()]
