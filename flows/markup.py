@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flows.messages import Paragraph, Part, Quote, Span
 
@@ -44,14 +44,12 @@ class Parsed:
     flaws: tuple[Flaw, ...]
 
 
-@dataclass(frozen=True)
-class _Text:
+class _Text(NamedTuple):  # tuples: a text is parsed at every message, cheaply
     text: str
     theirs: bool = False
 
 
-@dataclass(frozen=True)
-class _Tag:
+class _Tag(NamedTuple):
     name: str
     closing: bool
 
