@@ -51,15 +51,13 @@ class _AnswerView:
 class _Answers:
     """A run's answers as templates see them: `answers.plan`, `answers['evaluatie-moment']`."""
 
-    def __init__(self, turn: Turn | None, run: Run | None, flow: Flow | None):
+    def __init__(self, turn: Turn, run: Run, flow: Flow):
         self._turn, self._run, self._flow = turn, run, flow
 
     def __getattr__(self, name: str) -> _AnswerView | NoAnswer:
         return self[name]
 
     def __getitem__(self, step_id: str) -> _AnswerView | NoAnswer:
-        if self._turn is None or self._run is None or self._flow is None:
-            return NoAnswer()
         answer = self._run.answers.get(step_id)
         if answer is None:
             return NoAnswer()
