@@ -175,7 +175,7 @@ def measure(which: str, chats: int, messages: int, *, paced: bool = False) -> di
         ] + (["--paced"] if paced else [])
         bot = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
-            fake.wait_until_polling(timeout=60)
+            fake.wait_for(lambda: fake.is_polling, 60, "a waiting getUpdates")
             load = fake.load = Load(fake, chats, messages)
             load.start()
             load.done.wait(TIME_LIMIT)

@@ -3,15 +3,16 @@ never inside a tag or an entity; each part valid HTML on its own; nothing lost o
 
 from __future__ import annotations
 
-import asyncio
 import html
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from telegram import Bot
 
 from bot.channels.telegram_send import parts_of, split_html
-from tests.fakes.telegram_api import parse_html
+from tests.fakes.recording_request import RecordingRequest
+from tests.fakes.telegram_html import parse as parse_html
 
 TAGS = [
     ("<b>", "</b>"),
@@ -114,29 +115,22 @@ def test_a_twenty_thousand_character_quote_fits_in_messages_of_4096():
         assert len(plain) <= 4096
 
 
-class RecordingBot:
-    def __init__(self):
-        self.calls = []
-
-    async def do_api_request(self, endpoint, api_kwargs):
-        assert endpoint == "sendMessage" and api_kwargs["parse_mode"] == "HTML"
-        self.calls.append((api_kwargs["text"], api_kwargs.get("reply_markup")))
-
-    async def send_document(self, chat_id, document, **options):
-        self.calls.append((options["filename"], document))
-
-
+@pytest.mark.filterwarnings("ignore:Please use 'Bot:telegram.warnings.PTBUserWarning")
 @pytest.mark.parametrize("length", [100, 9000])
-def test_buttons_stay_under_the_last_part(length):
-    bot = RecordingBot()
+async def test_buttons_stay_under_the_last_part(length):
+    recorder = RecordingRequest()
     payload = {
         "key": "k",
         "text": "woord " * (length // 6),
         "buttons": [[{"label": "Verder", "token": "r1:stap:_next"}]],
     }
-    for part in parts_of(bot, 1, payload):
-        asyncio.run(part.call())
-    markups = [markup for _, markup in bot.calls]
-    assert all(m is None for m in markups[:-1])
-    assert markups[-1].inline_keyboard[0][0].callback_data == "r1:stap:_next"
-    assert [p.long for p in parts_of(bot, 1, payload)][-1] == (length > 300)
+    async with Bot("123:TEST", request=recorder, get_updates_request=recorder) as bot:
+        parts = parts_of(bot, 1, payload)
+        for part in parts:
+            await part.call()
+    [*before, last] = recorder.messages(1)
+    assert all(m.buttons == [] for m in before)
+    assert last.buttons == [[("Verder", "r1:stap:_next")]]
+    assert all(m.parse_mode == "HTML" for m in recorder.messages(1))
+    assert len(before) == (0 if length < 4096 else 2)
+    assert [p.long for p in parts][-1] == (length > 300)  # announced with "typing…"

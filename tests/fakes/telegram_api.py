@@ -1,39 +1,38 @@
-"""A fake Telegram Bot API server for tests.
+"""A fake Telegram Bot API server on 127.0.0.1, for what can only be tested on the wire.
 
-``FakeBotAPI`` imitates ``https://api.telegram.org`` on 127.0.0.1 closely enough that the real
-python-telegram-bot ``Bot`` / ``Application`` runs against it unchanged::
+The real python-telegram-bot `Bot` / `Application` runs against it unchanged::
 
     with FakeBotAPI() as fake:
         bot = Bot("123:abc", base_url=fake.base_url)     # or ApplicationBuilder().base_url(…)
         ...
         fake.send_text(42, "/start")                     # the person writes to the bot
-        [reply] = fake.wait_for_messages(42, 1)           # what the bot sent back
-        fake.press_button(42, reply.message_id, "next")   # the person taps a button
+        fake.press_button(42, message_id, "run:step:ja") # the person taps a button
+        fake.messages(42)                                # what the bot put in the chat
 
-It speaks the real wire format:
+What it is for: `getUpdates` with its offsets (an update comes again until an offset confirms
+it; a second long poll ends the first with 409), webhooks being set, the calls the channel
+makes (sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery, sendDocument,
+sendChatAction, setMyCommands), and trouble on demand: 429 with `retry_after` (every n-th send,
+or flood control per chat and overall), 403 from a person who blocked the bot, 5xx (with a JSON
+or nginx's HTML body), connections dropped without an answer, slow answers, outages; and
+Telegram's refusal of malformed HTML ("can't parse entities", see `telegram_html`). What needs
+no wire (updates turned into events, menus, splitting, keyboards) is tested with
+`tests/bot/offline.py`, a request object that records calls.
 
-* Requests arrive as ``POST /bot<token>/<method>``. PTB sends every parameter as a form field
-  (``application/x-www-form-urlencoded``; ``multipart/form-data`` as soon as a file is uploaded),
-  with non-string values JSON-encoded (``chat_id=42``, ``reply_markup={"inline_keyboard": …}``).
-  JSON bodies and GET query strings are accepted too, like the real Bot API.
-* Answers are ``{"ok": true, "result": …}`` or ``{"ok": false, "error_code": N, "description":
-  "…", "parameters": {…}}`` with the HTTP status equal to ``error_code`` - PTB picks its exception
-  from the HTTP status (400 BadRequest, 403 Forbidden, 401/404 InvalidToken, 409 Conflict,
-  anything else NetworkError) and raises RetryAfter whenever ``parameters.retry_after`` is present.
-* Error texts are copied from tdlib / telegram-bot-api (``MessageEntity.cpp::parse_html``,
-  ``Client.cpp::fail_query_with_error``), including how the Bot API lower-cases the first letter
-  of tdlib's messages ("Message is too long" -> "Bad Request: message is too long").
+It speaks the wire format of the real Bot API:
 
-Threading: the server runs in a background thread and serves each connection in its own thread,
-so it works for sync tests, async tests (PTB in the test's event loop) and a bot running as a
-separate OS process. All state sits behind one condition variable. The ``wait_*`` helpers block
-the calling thread: from ``async`` tests use the ``*_async`` variants (or ``asyncio.to_thread``),
-otherwise the bot in the same event loop cannot run while you wait.
+* Requests are `POST /bot<token>/<method>`; python-telegram-bot sends form fields
+  (`application/x-www-form-urlencoded`, `multipart/form-data` once a file goes along) with
+  non-string values JSON-encoded (`chat_id=42`, `reply_markup={"inline_keyboard": …}`).
+* Answers are `{"ok": true, "result": …}` or `{"ok": false, "error_code": N, "description":
+  "…", "parameters": {"retry_after": N}}`, with the HTTP status equal to `error_code`:
+  python-telegram-bot picks its exception from the status (400 BadRequest, 403 Forbidden,
+  401/404 InvalidToken, 409 Conflict, others NetworkError) and raises RetryAfter whenever
+  `parameters.retry_after` is there. The descriptions are Telegram's.
 
-What is *not* imitated: Markdown parse modes are accepted but not parsed, automatic entity
-detection (URLs, mentions) is limited to bot commands in messages from the person, groups are
-only sketched (negative chat ids become ``"type": "group"``), and media other than documents can
-only be sent *by the person*, not by the bot.
+The server runs in a background thread, one thread per connection, so it serves sync tests,
+async tests and a bot in another process alike. All state sits behind one condition variable;
+`wait_for` blocks the calling thread (from async tests use `wait_for_async`).
 """
 
 from __future__ import annotations
@@ -55,18 +54,19 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
+
+from tests.fakes import telegram_html
 
 _LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 # --- Telegram's limits and error texts --------------------------------------------------------
 
-MAX_MESSAGE_LENGTH = 4096  # code points, counted after entity parsing and trimming
-MAX_CAPTION_LENGTH = 1024
+MAX_MESSAGE_LENGTH = 4096  # characters, counted after the HTML is parsed and trimmed
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_RAW_TEXT_BYTES = 1 << 15  # the Bot API refuses longer raw text before even parsing it
-LONG_POLL_MAX_TIMEOUT = 50  # telegram-bot-api clamps getUpdates' timeout to this
+LONG_POLL_MAX_TIMEOUT = 50
 
 ERR_NOT_FOUND = "Not Found"
 ERR_UNAUTHORIZED = "Unauthorized"
@@ -74,21 +74,12 @@ ERR_TEXT_EMPTY = "Bad Request: message text is empty"
 ERR_TEXT_WHITESPACE = "Bad Request: text must be non-empty"
 ERR_RAW_TEXT_TOO_LONG = "Bad Request: text is too long"
 ERR_MESSAGE_TOO_LONG = "Bad Request: message is too long"
-ERR_CAPTION_TOO_LONG = "Bad Request: message caption is too long"
 ERR_PARSE_ENTITIES = "Bad Request: can't parse entities: "
 ERR_BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
-ERR_TEXT_BUTTONS = (
-    "Bad Request: can't parse inline keyboard button: "
-    "Text buttons are unallowed in the inline keyboard"
-)
 ERR_BLOCKED = "Forbidden: bot was blocked by the user"
 ERR_CHAT_ID_EMPTY = "Bad Request: chat_id is empty"
 ERR_CHAT_NOT_FOUND = "Bad Request: chat not found"
-ERR_MESSAGE_ID_EMPTY = "Bad Request: message identifier is not specified"
 ERR_EDIT_NOT_FOUND = "Bad Request: message to edit not found"
-ERR_DELETE_NOT_FOUND = "Bad Request: message to delete not found"
-ERR_CANT_EDIT = "Bad Request: message can't be edited"
-ERR_NO_TEXT_TO_EDIT = "Bad Request: there is no text in the message to edit"
 ERR_NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -99,6 +90,7 @@ ERR_QUERY_INVALID = (
 ERR_BAD_ACTION = "Bad Request: wrong parameter action in request"
 ERR_NO_DOCUMENT = "Bad Request: there is no document in the request"
 ERR_FILE_EMPTY = "Bad Request: file must be non-empty"
+ERR_BOT_COMMAND_INVALID = "Bad Request: BOT_COMMAND_INVALID"
 ERR_CONFLICT_POLL = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is "
     "running"
@@ -109,44 +101,16 @@ ERR_CONFLICT_WEBHOOK_ACTIVE = (
     "the webhook first"
 )
 
-# Methods that put (or change) a message in a chat: these are what rate limits, ``block`` and the
-# ``sends_only`` fault filters act on. Lower-case, because the Bot API matches method names
-# case-insensitively.
+# Methods that put (or change) a message in a chat: what rate limits and `sends_only` faults act
+# on. Lower-case: the Bot API matches method names case-insensitively.
 SEND_METHODS = frozenset(
-    {
-        "sendmessage", "senddocument", "sendphoto", "sendsticker", "sendvoice", "sendlocation",
-        "copymessage", "forwardmessage", "editmessagetext", "editmessagecaption",
-        "editmessagereplymarkup",
-    }
-)  # fmt: skip
-CHAT_ACTIONS = frozenset(
-    {
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice",
-        "upload_voice", "record_audio", "upload_audio", "upload_document", "choose_sticker",
-        "find_location", "pick_up_location", "record_video_note", "upload_video_note",
-        "cancel",
-    }
-)  # fmt: skip
-ALL_UPDATE_TYPES = frozenset(
-    {
-        "message", "edited_message", "channel_post", "edited_channel_post",
-        "business_connection", "business_message", "edited_business_message",
-        "deleted_business_messages", "message_reaction", "message_reaction_count",
-        "inline_query", "chosen_inline_result", "callback_query", "shipping_query",
-        "pre_checkout_query", "purchased_paid_media", "poll", "poll_answer", "my_chat_member",
-        "chat_member", "chat_join_request", "chat_boost", "removed_chat_boost",
-    }
-)  # fmt: skip
-# Delivered when allowed_updates is [] or was never set (Bot API docs).
-DEFAULT_UPDATE_TYPES = ALL_UPDATE_TYPES - {
-    "chat_member",
-    "message_reaction",
-    "message_reaction_count",
-}
+    {"sendmessage", "senddocument", "editmessagetext", "editmessagereplymarkup"}
+)
+CHAT_ACTIONS = frozenset({"typing", "upload_document", "cancel"})  # those the fake takes
 
 
 class _ApiError(Exception):
-    """An error answer of the Bot API: HTTP status == error_code, plus Telegram's description."""
+    """An error answer of the Bot API: HTTP status == error_code, and Telegram's description."""
 
     def __init__(self, status: int, description: str, *, retry_after: int | None = None):
         super().__init__(description)
@@ -174,468 +138,112 @@ def _too_many_requests(retry_after: int) -> _ApiError:
 
 
 class _DropConnection(Exception):
-    """Raised inside request handling to close the socket without writing any response."""
+    """Raised inside request handling to close the socket without writing any answer."""
 
 
-# --- Telegram's HTML parse mode -----------------------------------------------------------------
-
-
-class HtmlParseError(ValueError):
-    """Telegram refused the HTML; ``str(err)`` is tdlib's message, e.g.
-    ``Unsupported start tag "p" at byte offset 0``. The Bot API description is
-    ``"Bad Request: can't parse entities: " + str(err)``."""
-
-
-_SPACE = frozenset(b" \t\r\n\x00\x0b")  # tdlib's is_space(); NUL counts as the end of the text
-_ALLOWED_TAGS = frozenset(
-    {
-        "a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "tg-spoiler",
-        "tg-emoji", "tg-time", "span", "pre", "code", "blockquote",
-    }
-)  # fmt: skip
-_SIMPLE_TAG_ENTITIES = {
-    "i": "italic",
-    "em": "italic",
-    "b": "bold",
-    "strong": "bold",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "u": "underline",
-    "ins": "underline",
-    "tg-spoiler": "spoiler",
-    "span": "spoiler",  # only <span class="tg-spoiler"> gets this far
-}
-
-
-_ENTITY_PRIORITY = {
-    "blockquote": 0, "expandable_blockquote": 0, "pre": 11, "code": 20, "text_link": 49,
-    "bold": 90, "italic": 91, "underline": 92, "strikethrough": 93, "spoiler": 94,
-    "custom_emoji": 99,
-}  # fmt: skip
-
-
-def _is_alpha(c: int) -> bool:
-    return ord("a") <= (c | 0x20) <= ord("z")
-
-
-def _is_digit(c: int) -> bool:
-    return ord("0") <= c <= ord("9")
-
-
-def _is_hex_digit(c: int) -> bool:
-    return _is_digit(c) or ord("a") <= (c | 0x20) <= ord("f")
-
-
-def _decode_html_entity(data: bytes, pos: int) -> tuple[int, int]:
-    """Port of tdlib's decode_html_entity: returns (code point or 0, position after it).
-
-    Only &lt; &gt; &amp; &quot; and numeric references are decoded; anything else (including
-    &nbsp;) stays literal text. The trailing ';' is optional, as in tdlib."""
-
-    def at(i: int) -> int:
-        return data[i] if i < len(data) else 0
-
-    end = pos + 1
-    code = 0
-    if at(pos + 1) == ord("#"):
-        end += 1
-        if at(pos + 2) == ord("x"):  # tdlib accepts only a lower-case x
-            end += 1
-            while _is_hex_digit(at(end)):
-                code = code * 16 + int(chr(at(end)), 16)
-                end += 1
-        else:
-            while _is_digit(at(end)):
-                code = code * 10 + at(end) - ord("0")
-                end += 1
-        if code == 0 or code >= 0x10FFFF or end - pos >= 10:
-            return 0, pos
-    else:
-        while _is_alpha(at(end)):
-            end += 1
-        code = {b"lt": 0x3C, b"gt": 0x3E, b"amp": 0x26, b"quot": 0x22}.get(data[pos + 1 : end], 0)
-        if code == 0:
-            return 0, pos
-    if at(end) == ord(";"):
-        end += 1
-    return code, end
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def parse_html(html: str) -> tuple[str, list[dict[str, Any]]]:
-    """Parse Telegram-HTML exactly like tdlib's ``parse_html`` (MessageEntity.cpp).
-
-    Returns the plain text (tags removed, entities decoded; *not* yet trimmed) and the
-    MessageEntity dicts with UTF-16 offsets, as the Bot API would return them. Raises
-    ``HtmlParseError`` with tdlib's message (byte offsets are UTF-8 byte offsets).
-    """
-    data = html.encode("utf-8", "surrogatepass")
-    n = len(data)
-
-    def at(i: int) -> int:
-        # tdlib walks a NUL-terminated C string; reading past the end yields 0.
-        return data[i] if i < n else 0
-
-    out = bytearray()
-    entities: list[dict[str, Any]] = []
-    # Open tags: [tag name, argument, UTF-16 offset of the entity, byte offset in ``out``]
-    nested: list[list[Any]] = []
-    utf16 = 0
-    saw_surrogate = False
-    i = 0
-    while i < n:
-        c = data[i]
-        if c == ord("&"):
-            code, after = _decode_html_entity(data, i)
-            if code:
-                utf16 += 1 + (code > 0xFFFF)
-                saw_surrogate |= 0xD800 <= code <= 0xDFFF
-                out += chr(code).encode("utf-8", "surrogatepass")
-                i = after
-                continue
-        if c != ord("<"):
-            if c & 0xC0 != 0x80:  # first byte of a UTF-8 sequence
-                utf16 += 1 + (c >= 0xF0)  # 4-byte sequences are surrogate pairs in UTF-16
-            out.append(c)
-            i += 1
-            continue
-
-        begin = i
-        i += 1
-        if at(i) != ord("/"):
-            # A start tag.
-            while at(i) not in _SPACE and at(i) != ord(">"):
-                i += 1
-            if at(i) == 0:
-                raise HtmlParseError(f"Unclosed start tag at byte offset {begin}")
-            tag = data[begin + 1 : i].lower().decode("utf-8", "replace")
-            if tag not in _ALLOWED_TAGS:
-                raise HtmlParseError(f'Unsupported start tag "{tag}" at byte offset {begin}')
-
-            argument = ""
-            while at(i) != ord(">"):
-                while at(i) != 0 and at(i) in _SPACE:
-                    i += 1
-                if at(i) == ord(">"):
-                    break
-                name_begin = i
-                while at(i) not in _SPACE and at(i) not in b"=>/\"'":
-                    i += 1
-                attr_name = data[name_begin:i]
-                if not attr_name:
-                    raise HtmlParseError(
-                        f'Empty attribute name in the tag "{tag}" at byte offset {begin}'
-                    )
-                while at(i) != 0 and at(i) in _SPACE:
-                    i += 1
-                if at(i) != ord("="):
-                    # An attribute without value, e.g. <blockquote expandable>.
-                    if at(i) == 0:
-                        raise HtmlParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
-                    if tag == "blockquote" and attr_name == b"expandable":
-                        argument = "1"
-                    continue
-                i += 1
-                while at(i) != 0 and at(i) in _SPACE:
-                    i += 1
-                if at(i) == 0:
-                    raise HtmlParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
-                if at(i) not in b"\"'":
-                    # A name token: letters, digits, periods, hyphens; case-insensitive.
-                    token_begin = i
-                    while at(i) != 0 and (_is_alpha(at(i)) or _is_digit(at(i)) or at(i) in b".-"):
-                        i += 1
-                    value = data[token_begin:i].lower()
-                    if at(i) not in _SPACE and at(i) != ord(">"):
-                        raise HtmlParseError(
-                            f"Unexpected end of name token at byte offset {token_begin}"
-                        )
-                else:
-                    quote = at(i)
-                    i += 1
-                    buf = bytearray()
-                    while at(i) != quote and at(i) != 0:
-                        if at(i) == ord("&"):
-                            code, after = _decode_html_entity(data, i)
-                            if code:
-                                buf += chr(code).encode("utf-8", "surrogatepass")
-                                i = after
-                                continue
-                        buf.append(at(i))
-                        i += 1
-                    if at(i) == quote:
-                        i += 1
-                    value = bytes(buf)
-                if at(i) == 0:
-                    raise HtmlParseError(f"Unclosed start tag at byte offset {begin}")
-
-                text_value = value.decode("utf-8", "replace")
-                if tag == "a" and attr_name == b"href":
-                    argument = text_value
-                elif tag == "code" and attr_name == b"class" and text_value.startswith("language-"):
-                    argument = text_value[len("language-") :]
-                elif tag == "span" and attr_name == b"class" and text_value.startswith("tg-"):
-                    argument = text_value[len("tg-") :]
-                elif tag == "tg-emoji" and attr_name == b"emoji-id":
-                    argument = text_value
-                elif tag == "blockquote" and attr_name == b"expandable":
-                    argument = "1"
-
-            if tag == "span" and argument != "spoiler":
-                raise HtmlParseError(
-                    f'Tag "span" must have class "tg-spoiler" at byte offset {begin}'
-                )
-            nested.append([tag, argument, utf16, len(out)])
-            i += 1  # skip '>'
-            continue
-
-        # An end tag.
-        if not nested:
-            raise HtmlParseError(f"Unexpected end tag at byte offset {begin}")
-        while at(i) not in _SPACE and at(i) != ord(">"):
-            i += 1
-        end_tag = data[begin + 2 : i].lower().decode("utf-8", "replace")
-        while at(i) != 0 and at(i) in _SPACE:
-            i += 1
-        if at(i) != ord(">"):
-            raise HtmlParseError(f"Unclosed end tag at byte offset {begin}")
-        tag, argument, offset, out_begin = nested[-1]
-        if end_tag and end_tag != tag:  # "</>" closes whatever is open
-            raise HtmlParseError(
-                f'Unmatched end tag at byte offset {begin}, expected "</{tag}>", '
-                f'found "</{end_tag}>"'
-            )
-        if utf16 > offset:  # empty entities are dropped
-            entity = _html_entity(tag, argument, offset, utf16 - offset, bytes(out[out_begin:]))
-            if entity is not None:
-                _merge_pre_code(entities, entity, tag, argument)
-        nested.pop()
-        i += 1  # skip '>'
-
-    if nested:
-        raise HtmlParseError(f'Can\'t find end tag corresponding to start tag "{nested[-1][0]}"')
-    if saw_surrogate:
-        raise HtmlParseError(
-            "Text contains invalid Unicode characters after decoding HTML entities, check for "
-            "unmatched surrogate code units"
-        )
-    for entity in entities:
-        entity.pop("_language", None)
-    # tdlib's sort_entities: by offset, longer first, then a fixed priority per type.
-    entities.sort(key=lambda e: (e["offset"], -e["length"], _ENTITY_PRIORITY.get(e["type"], 50)))
-    return out.decode("utf-8", "surrogatepass"), entities
-
-
-def _html_entity(
-    tag: str, argument: str, offset: int, length: int, inner: bytes
-) -> dict[str, Any] | None:
-    entity: dict[str, Any] = {"offset": offset, "length": length}
-    if tag in _SIMPLE_TAG_ENTITIES:
-        entity["type"] = _SIMPLE_TAG_ENTITIES[tag]
-    elif tag == "tg-emoji":
-        if not argument.isdigit() or int(argument) == 0:
-            raise HtmlParseError("Invalid custom emoji identifier specified")
-        entity.update(type="custom_emoji", custom_emoji_id=argument)
-    elif tag == "tg-time":
-        return None  # accepted, but the fake does not model date_time entities
-    elif tag == "a":
-        # Without href the link text is the URL. tdlib silently drops links it can't check;
-        # the fake only drops the obviously invalid ones (empty or containing whitespace).
-        url = argument or inner.decode("utf-8", "replace")
-        if not url or any(ch.isspace() for ch in url):
-            return None
-        entity.update(type="text_link", url=url)
-    elif tag == "pre":
-        entity["type"] = "pre"
-    elif tag == "code":
-        entity["type"] = "code"
-    elif tag == "blockquote":
-        entity["type"] = "expandable_blockquote" if argument else "blockquote"
-    return entity
-
-
-def _merge_pre_code(
-    entities: list[dict[str, Any]], entity: dict[str, Any], tag: str, argument: str
-) -> None:
-    """<pre><code class="language-x"> (in either nesting order) becomes one pre entity with a
-    language, like tdlib's PreCode."""
-    last = entities[-1] if entities else None
-    same_span = (
-        last is not None
-        and last["offset"] == entity["offset"]
-        and last["length"] == entity["length"]
-    )
-    if tag == "pre" and same_span and last["type"] == "code" and last.get("_language"):
-        last.update(type="pre", language=last.pop("_language"))
-        return
-    if tag == "code" and same_span and last["type"] == "pre" and argument:
-        last["language"] = argument
-        return
-    if tag == "code" and argument:
-        entity["_language"] = argument  # kept only until the enclosing <pre> closes
-    entities.append(entity)
-
-
-_TRAILING_SPACE = " \t\r\n\x0b\x00"
-
-
-def _trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """Telegram trims the formatted text like tdlib's fix_formatted_text: trailing whitespace
-    always, leading spaces/newlines only up to the first entity. Whitespace-only is an error."""
-    stripped = text.rstrip(_TRAILING_SPACE)
-    if not stripped:
-        raise _bad_request(ERR_TEXT_WHITESPACE)
-    end16 = _utf16_len(stripped)
-    kept = []
-    for entity in entities:
-        if entity["offset"] >= end16:
-            continue
-        entity = dict(entity)
-        entity["length"] = min(entity["length"], end16 - entity["offset"])
-        kept.append(entity)
-    first_entity = min((e["offset"] for e in kept), default=end16)
-    lead = 0
-    while lead < len(stripped) and stripped[lead] in " \n" and lead < first_entity:
-        lead += 1  # ' ' and '\n' are one UTF-16 unit each, so code points == units here
-    for entity in kept:
-        entity["offset"] -= lead
-    return stripped[lead:], kept
-
-
-# --- multipart/form-data ------------------------------------------------------------------------
+# --- the request body ----------------------------------------------------------------------------
 
 
 @dataclass
 class UploadedFile:
     """One file part of a multipart request."""
 
-    field: str
     filename: str | None
     content_type: str | None
     content: bytes
 
 
-def _unquote_param(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1].replace("\\\\", "\\")
-    # httpx (like browsers, HTML5 form encoding) writes '"' as %22 and control characters as %XX.
-    return re.sub(r"%(22|[01][0-9A-Fa-f])", lambda m: chr(int(m.group(1), 16)), value)
-
-
-def _header_params(value: str) -> tuple[str, dict[str, str]]:
-    main, _, rest = value.partition(";")
+def _header_params(value: str) -> dict[str, str]:
+    """`form-data; name="document"; filename="a.txt"` → {"name": …, "filename": …}."""
     params = {}
-    for match in re.finditer(r'\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', rest):
-        params[match.group(1).lower()] = _unquote_param(match.group(2))
-    return main.strip().lower(), params
+    for match in re.finditer(r';\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', value):
+        raw = match.group(2).strip()
+        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            raw = raw[1:-1].replace("\\\\", "\\")
+        # httpx (like browsers) writes '"' as %22 and control characters as %XX in names.
+        raw = re.sub(r"%(22|[01][0-9A-Fa-f])", lambda m: chr(int(m.group(1), 16)), raw)
+        params[match.group(1).lower()] = raw
+    return params
 
 
-def parse_multipart(
-    body: bytes, content_type: str
-) -> tuple[dict[str, str], dict[str, UploadedFile]]:
-    """Split a multipart/form-data body into plain fields and file parts (stdlib only: the
-    ``cgi`` module is deprecated and ``email`` mangles raw UTF-8 file names)."""
-    _, params = _header_params(content_type)
-    boundary = params.get("boundary")
+def _parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """Form fields and file parts (the standard library's `email` mangles UTF-8 file names)."""
+    boundary = _header_params(content_type).get("boundary")
     if not boundary:
         raise ValueError("multipart body without boundary")
     fields: dict[str, str] = {}
     files: dict[str, UploadedFile] = {}
-    chunks = (b"\r\n" + body).split(b"\r\n--" + boundary.encode("latin-1"))
-    for chunk in chunks[1:]:
+    for chunk in (b"\r\n" + body).split(b"\r\n--" + boundary.encode("latin-1"))[1:]:
         if chunk.startswith(b"--"):
-            break  # closing delimiter
+            break  # the closing delimiter
         head, _, content = chunk.partition(b"\r\n\r\n")
-        headers: dict[str, str] = {}
-        for line in head.split(b"\r\n"):
-            name, sep, value = line.decode("utf-8", "replace").partition(":")
+        headers = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            name, sep, value = line.partition(":")
             if sep:
                 headers[name.strip().lower()] = value.strip()
-        _, disposition = _header_params(headers.get("content-disposition", ""))
+        disposition = _header_params(headers.get("content-disposition", ""))
         name = disposition.get("name")
         if name is None:
             continue
         if "filename" in disposition or "content-type" in headers:
             files[name] = UploadedFile(
-                name, disposition.get("filename"), headers.get("content-type"), content
+                disposition.get("filename"), headers.get("content-type"), content
             )
         else:
             fields[name] = content.decode("utf-8", "replace")
     return fields, files
 
 
-# --- records handed to tests --------------------------------------------------------------------
+def _parse_body(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, Any]]:
+    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        return _parse_multipart(body, content_type)
+    return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)), {}
+
+
+# --- records handed to tests ---------------------------------------------------------------------
 
 Buttons = list[list[tuple[str, str | None]]]
 
 
 @dataclass
 class SentDocument:
-    """A document the bot sent: uploaded bytes, or a file_id/URL string it referred to."""
-
-    file_id: str
     filename: str | None
     mime_type: str | None
-    content: bytes | None
-    source: str | None = None  # the file_id / URL when nothing was uploaded
+    content: bytes
 
 
 @dataclass
-class MessageVersion:
-    """An earlier state of an edited message."""
+class Version:
+    """How an edited message looked before."""
 
-    text: str | None
-    parse_mode: str | None
     plain: str | None
-    entities: list[dict[str, Any]]
-    reply_markup: dict[str, Any] | None
     buttons: Buttons
-    at: float
-    method: str
 
 
 @dataclass
 class SentMessage:
-    """A message the bot put in a chat, in its current (latest) state.
+    """A message the bot put in a chat, as it is now.
 
-    ``text`` is exactly what the bot sent (HTML source, or the caption of a document);
-    ``plain`` is what the person sees (tags removed, entities decoded, trimmed);
-    ``buttons`` are the inline keyboard rows as ``(text, callback_data)`` (``None`` for URL and
-    other non-callback buttons). ``history`` holds the earlier versions, oldest first.
-    """
+    `text` is what the bot sent (HTML source); `plain` what the person sees (tags removed,
+    entities decoded, trimmed); `buttons` the inline keyboard rows as `(label, callback_data)`;
+    `history` the earlier versions, oldest first."""
 
     chat_id: int
     message_id: int
-    method: str
     text: str | None
     parse_mode: str | None
     plain: str | None
     entities: list[dict[str, Any]]
-    reply_markup: dict[str, Any] | None
     buttons: Buttons
     date: int
-    sent_at: float  # time.monotonic() when accepted
     document: SentDocument | None = None
-    history: list[MessageVersion] = field(default_factory=list)
-    deleted: bool = False
-    raw: dict[str, Any] = field(default_factory=dict)  # the Message object as Telegram returns it
+    history: list[Version] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)  # the Message as Telegram returns it
 
     @property
     def edited(self) -> bool:
         return bool(self.history)
-
-    @property
-    def kind(self) -> str:
-        return "document" if self.document is not None else "text"
-
-    @property
-    def caption(self) -> str | None:
-        return self.text if self.document is not None else None
 
 
 @dataclass
@@ -643,20 +251,13 @@ class CallbackAnswer:
     """One answerCallbackQuery call."""
 
     callback_query_id: str
-    chat_id: int | None
-    message_id: int | None
     data: str | None
     text: str | None
     show_alert: bool
-    url: str | None
-    cache_time: int | None
-    at: float
 
 
 @dataclass
 class ChatAction:
-    """One accepted sendChatAction call."""
-
     chat_id: int
     action: str
     at: float
@@ -664,7 +265,7 @@ class ChatAction:
 
 @dataclass
 class SendRecord:
-    """Timing of one accepted send (see SEND_METHODS), for checking order and pacing."""
+    """When one send (see SEND_METHODS) was accepted, for order and pacing."""
 
     chat_id: int
     method: str
@@ -674,23 +275,17 @@ class SendRecord:
 
 @dataclass
 class RequestRecord:
-    """One HTTP request as it arrived, and how the fake answered it.
-
-    ``status`` is the HTTP status sent (0 while a long poll is still waiting, -1 when the
-    connection was dropped without an answer)."""
+    """One HTTP request and how the fake answered it: `status` 0 while a long poll waits,
+    -1 when the connection was dropped without an answer."""
 
     method: str | None
-    http_method: str
-    content_type: str  # e.g. application/x-www-form-urlencoded or multipart/form-data
-    token: str | None
+    content_type: str
     chat_id: int | None
-    params: dict[str, Any]
-    files: dict[str, str | None]  # field -> uploaded file name
+    params: dict[str, str]
+    files: dict[str, str | None]  # field → uploaded file name
     at: float  # time.monotonic() on arrival
-    wall_time: float
     status: int = 0
     description: str | None = None
-    finished_at: float | None = None
 
 
 # --- internal state ------------------------------------------------------------------------------
@@ -698,7 +293,7 @@ class RequestRecord:
 
 @dataclass
 class _Bucket:
-    """Token bucket for enforce_chat_rate / enforce_global_rate."""
+    """A token bucket for enforce_chat_rate / enforce_global_rate."""
 
     tokens: float
     last: float
@@ -729,123 +324,65 @@ class _Chat:
     user: dict[str, Any]
     next_message_id: int = 1
     sent: list[SentMessage] = field(default_factory=list)
-    inbox: dict[int, dict[str, Any]] = field(default_factory=dict)  # the person's messages
+    inbox: list[dict[str, Any]] = field(default_factory=list)  # the person's messages
     actions: list[ChatAction] = field(default_factory=list)
     blocked: bool = False
     bucket: _Bucket | None = None
 
     def chat_dict(self) -> dict[str, Any]:
-        if self.id < 0:
-            return {"id": self.id, "title": "Test group", "type": "group"}
-        chat = {"id": self.id, "first_name": self.user["first_name"], "type": "private"}
-        for key in ("last_name", "username"):
-            if self.user.get(key):
-                chat[key] = self.user[key]
-        return chat
+        return {"id": self.id, "first_name": self.user["first_name"], "type": "private"}
 
     def find_sent(self, message_id: int) -> SentMessage | None:
-        for message in self.sent:
-            if message.message_id == message_id and not message.deleted:
-                return message
-        return None
+        return next((m for m in self.sent if m.message_id == message_id), None)
 
 
 @dataclass
 class _Call:
     token: str
     method: str  # lower-case
-    params: dict[str, Any]
+    params: dict[str, str]
     files: dict[str, UploadedFile]
     record: RequestRecord
 
 
 class _WithDescription:
-    """A successful result that also carries a description (setWebhook/deleteWebhook do)."""
+    """A successful result that also carries a description (setWebhook, deleteWebhook)."""
 
     def __init__(self, result: Any, description: str):
         self.result = result
         self.description = description
 
 
-# --- parameter helpers (the Bot API treats a missing and an empty parameter alike) --------------
+def _json_arg(params: dict[str, str], name: str, error: str) -> Any:
+    value = params.get(name) or None
+    try:
+        return None if value is None else json.loads(value)
+    except ValueError:
+        raise _bad_request(error) from None
 
 
-def _arg(params: dict[str, Any], name: str) -> Any:
-    value = params.get(name)
-    return None if value is None or value == "" else value
+def _int_arg(params: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    # telegram-bot-api's get_integer_arg: unparsable → default, then clamped to [lo, hi].
+    value = params.get(name, "").strip()
+    return max(lo, min(hi, int(value))) if re.fullmatch(r"-?\d+", value) else default
 
 
-def _str_arg(params: dict[str, Any], name: str) -> str | None:
-    value = _arg(params, name)
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _json_arg(params: dict[str, Any], name: str, error: str) -> Any:
-    value = _arg(params, name)
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise _bad_request(error) from None
-    return value
-
-
-def _int_value(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
-    return None
-
-
-def _int_arg(params: dict[str, Any], name: str, default: int, lo: int, hi: int) -> int:
-    # telegram-bot-api's get_integer_arg: unparsable -> default, then clamped to [lo, hi].
-    value = _int_value(_arg(params, name))
-    return default if value is None else max(lo, min(hi, value))
-
-
-def _bool_arg(params: dict[str, Any], name: str) -> bool:
-    value = _arg(params, name)
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "1"}
-    return bool(value)
-
-
-def _parse_body(
-    query: str, body: bytes, content_type: str
-) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
-    """Merge URL query and body parameters, like the Bot API does for every method."""
-    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
-    files: dict[str, UploadedFile] = {}
-    kind = content_type.split(";")[0].strip().lower()
-    if not body:
-        return params, files
-    if kind == "application/json":
-        decoded = json.loads(body.decode("utf-8"))
-        if not isinstance(decoded, dict):
-            raise ValueError("JSON body must be an object")
-        params.update(decoded)
-    elif kind == "multipart/form-data":
-        fields, files = parse_multipart(body, content_type)
-        params.update(fields)
-    else:  # application/x-www-form-urlencoded, also when the header is missing
-        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    return params, files
+def _bool_arg(params: dict[str, str], name: str) -> bool:
+    return params.get(name, "").strip().lower() in {"true", "1"}
 
 
 _PATH_RE = re.compile(r"/bot([^/]*)/([^/?]+)")
-
 _BOT_COMMAND_RE = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
 
 
-def _bot_command_entities(text: str) -> list[dict[str, Any]]:
-    """Telegram marks /commands in incoming messages; PTB's CommandHandler relies on it."""
+def bot_command_entities(text: str) -> list[dict[str, Any]]:
+    """Telegram marks /commands in what a person writes."""
     return [
-        {"type": "bot_command", "offset": _utf16_len(text[: m.start()]), "length": _utf16_len(m[0])}
+        {
+            "type": "bot_command",
+            "offset": telegram_html.utf16_len(text[: m.start()]),
+            "length": telegram_html.utf16_len(m[0]),
+        }
         for m in _BOT_COMMAND_RE.finditer(text)
     ]
 
@@ -854,11 +391,11 @@ def _bot_command_entities(text: str) -> list[dict[str, Any]]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Hands each HTTP request to FakeBotAPI; HTTP/1.1 so httpx keeps connections alive."""
+    """Hands each request to FakeBotAPI; HTTP/1.1 so httpx keeps connections alive."""
 
     protocol_version = "HTTP/1.1"
-    # One small write for headers, one for the body: without TCP_NODELAY, Nagle + delayed ACK
-    # add ~40 ms to every answer.
+    # One write for the headers, one for the body: without TCP_NODELAY, Nagle's algorithm and
+    # delayed ACKs add ~40 ms to every answer.
     disable_nagle_algorithm = True
     server: _Server
 
@@ -877,22 +414,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.server.fake._serve_http(self)
 
-    do_GET = do_POST
-
     def log_message(self, format: str, *args: Any) -> None:
         _LOG.debug("%s - " + format, self.address_string(), *args)
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    block_on_close = False  # stop() must not wait for long polls / idle keep-alive connections
+    block_on_close = False  # stop() must not wait for long polls or idle keep-alive connections
 
     def __init__(self, address: tuple[str, int], fake: FakeBotAPI):
         self.fake = fake
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients vanishing mid-request is normal here (dropped connections, stopped bots).
+        # Clients vanishing mid-request is normal here (dropped connections, killed bots).
         _LOG.debug("error while serving %s", client_address, exc_info=True)
 
 
@@ -902,29 +437,13 @@ class _Server(ThreadingHTTPServer):
 class FakeBotAPI:
     """A fake Telegram Bot API server on 127.0.0.1 (see the module docstring).
 
-    Parameters:
-        bot_username / bot_first_name: what getMe returns. The bot's user id is the number
-            before ':' in the token (like real tokens), else ``bot_id``.
-        strict_chats: if true, sending to a chat the person never wrote in fails with
-            "Bad Request: chat not found" (a bot can't start a conversation).
-        require_token: if set, other tokens get 401 Unauthorized (PTB: InvalidToken).
-        first_update_id: update_id of the first update.
-    """
+    `require_token`: other tokens get 401 Unauthorized (python-telegram-bot: InvalidToken).
+    The bot's user id is the number before ':' in the token, as with real tokens."""
 
     def __init__(
-        self,
-        *,
-        bot_username: str = "kern_coach_test_bot",
-        bot_first_name: str = "Kern Coach",
-        bot_id: int = 7000000001,
-        strict_chats: bool = False,
-        require_token: str | None = None,
-        first_update_id: int = 1,
+        self, *, bot_username: str = "kern_coach_test_bot", require_token: str | None = None
     ) -> None:
         self.bot_username = bot_username
-        self.bot_first_name = bot_first_name
-        self.bot_id = bot_id
-        self.strict_chats = strict_chats
         self.require_token = require_token
 
         self._cond = threading.Condition(threading.RLock())
@@ -934,15 +453,12 @@ class FakeBotAPI:
         self._port = 0
         self._listening = False
         self._connections: set[socket.socket] = set()
-        self._inflight = 0  # requests being handled (stop() lets them finish)
+        self._inflight = 0  # requests being answered (stop() lets them finish)
 
-        # Updates (the person -> the bot).
-        self._next_update_id = first_update_id
-        self._updates: list[dict[str, Any]] = []  # pending = not yet confirmed, by update_id
+        # Updates: the person → the bot.
+        self._next_update_id = 1
+        self._updates: list[dict[str, Any]] = []  # not yet confirmed, by update_id
         self._delivered: set[int] = set()
-        self._confirmed_offset = 0
-        self._dropped_updates: list[dict[str, Any]] = []
-        self._allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
         self._poll_generation = 0
         self._polling = 0
         self._webhook_url = ""
@@ -952,13 +468,11 @@ class FakeBotAPI:
         self._requests: list[RequestRecord] = []
         self._sends: list[SendRecord] = []
         self._callback_answers: list[CallbackAnswer] = []
-        self._callback_queries: dict[str, dict[str, Any]] = {}
-        self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
-        self._tokens: list[str] = []
-        self._file_ids = itertools.count(1)
-        self._callback_ids = itertools.count(4_000_000_000_000_000_001)
+        self._callback_queries: dict[str, str] = {}  # query id → the button's data
+        self._commands: dict[str, list[tuple[str, str]]] = {}
+        self._ids = itertools.count(1)
 
-        # Faults.
+        # Trouble on demand.
         self._fail: list[_Fault] = []
         self._drop: list[_Fault] = []
         self._delay: list[_Fault] = []
@@ -975,20 +489,14 @@ class FakeBotAPI:
             name.lower(): handler
             for name, handler in {
                 "getMe": self._m_get_me,
-                "logOut": self._m_true,
-                "close": self._m_true,
                 "getUpdates": self._m_get_updates,
                 "setWebhook": self._m_set_webhook,
                 "deleteWebhook": self._m_delete_webhook,
-                "getWebhookInfo": self._m_get_webhook_info,
                 "setMyCommands": self._m_set_my_commands,
-                "getMyCommands": self._m_get_my_commands,
-                "deleteMyCommands": self._m_delete_my_commands,
                 "sendMessage": self._m_send_message,
                 "sendDocument": self._m_send_document,
                 "editMessageText": self._m_edit_message_text,
                 "editMessageReplyMarkup": self._m_edit_message_reply_markup,
-                "deleteMessage": self._m_delete_message,
                 "answerCallbackQuery": self._m_answer_callback_query,
                 "sendChatAction": self._m_send_chat_action,
             }.items()
@@ -997,7 +505,7 @@ class FakeBotAPI:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FakeBotAPI:
-        """Bind a random port on 127.0.0.1 and serve in a background thread."""
+        """Bind a free port on 127.0.0.1 and serve in a background thread."""
         if self._thread is not None:
             return self
         self._stopping.clear()
@@ -1011,8 +519,8 @@ class FakeBotAPI:
         return self
 
     def stop(self) -> None:
-        """Stop serving. Requests being answered get their answer; waiting long polls and idle
-        keep-alive connections are closed without one."""
+        """Requests being answered get their answer; waiting long polls and idle keep-alive
+        connections are closed without one."""
         if self._thread is None:
             return
         self._stopping.set()
@@ -1035,21 +543,9 @@ class FakeBotAPI:
         self.stop()
 
     @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
     def base_url(self) -> str:
-        """PTB's ``base_url``: PTB appends the token, requests go to ``/bot<token>/<method>``."""
-        return f"{self.url}/bot"
-
-    @property
-    def base_file_url(self) -> str:
-        return f"{self.url}/file/bot"
+        """python-telegram-bot's `base_url`: it appends the token and the method."""
+        return f"http://127.0.0.1:{self._port}/bot"
 
     def _close_listening_socket(self) -> None:
         with self._cond:
@@ -1063,8 +559,8 @@ class FakeBotAPI:
                     self._server.socket.close()
 
     def _accept_loop(self) -> None:
-        # Our own accept loop instead of serve_forever(): outage(mode="refuse") closes the
-        # listening socket, and the port has to be opened again afterwards.
+        # Our own loop instead of serve_forever(): outage(mode="refuse") closes the listening
+        # socket, and the port has to be opened again afterwards.
         server = self._server
         assert server is not None
         while True:
@@ -1107,7 +603,7 @@ class FakeBotAPI:
             else:
                 self._connections.discard(conn)
 
-    # --- HTTP request handling ------------------------------------------------------------------
+    # --- one request ----------------------------------------------------------------------------
 
     def _serve_http(self, handler: _Handler) -> None:
         with self._cond:
@@ -1122,34 +618,27 @@ class FakeBotAPI:
     def _handle_request(self, handler: _Handler) -> None:
         arrived = time.monotonic()
         try:
-            body = self._read_body(handler)
+            length = int(handler.headers.get("Content-Length") or 0)
+            body = handler.rfile.read(length) if length else b""
         except (OSError, ValueError):
             handler.close_connection = True
             return
-        url = urlsplit(handler.path)
-        match = _PATH_RE.fullmatch(url.path)
+        match = _PATH_RE.fullmatch(handler.path)
         token, method = (match.group(1), match.group(2)) if match else (None, None)
-        parse_error = None
-        try:
-            params, files = _parse_body(url.query, body, handler.headers.get("Content-Type", ""))
-        except (ValueError, UnicodeDecodeError) as exc:
-            params, files, parse_error = {}, {}, exc
+        content_type = handler.headers.get("Content-Type", "")
+        params, files = _parse_body(body, content_type)
+        chat_id = params.get("chat_id", "")
         record = RequestRecord(
             method=method,
-            http_method=handler.command,
-            content_type=handler.headers.get("Content-Type", "").split(";")[0].strip(),
-            token=token,
-            chat_id=_int_value(params.get("chat_id")),
+            content_type=content_type.split(";")[0].strip(),
+            chat_id=int(chat_id) if re.fullmatch(r"-?\d+", chat_id) else None,
             params=params,
             files={name: f.filename for name, f in files.items()},
             at=arrived,
-            wall_time=time.time(),
         )
         lower = (method or "").lower()
         with self._cond:
             self._requests.append(record)
-            if token is not None and token not in self._tokens:
-                self._tokens.append(token)
             drop = self._outage_active() or self._take(self._drop, lower) is not None
             delay = None if drop else self._take(self._delay, lower)
             fail = None if drop else self._take(self._fail, lower)
@@ -1164,71 +653,42 @@ class FakeBotAPI:
         if fail is not None:
             self._answer_failure(handler, record, fail)
             return
-        if parse_error is not None:
-            self._answer(
-                handler, record, _bad_request(f"Bad Request: {parse_error}").payload(), 400
-            )
-            return
-
         try:
             status, payload = self._dispatch(token, method, params, files, record)
         except _DropConnection:
             self._finish(record, -1, "connection dropped")
             self._drop_connection(handler)
             return
-        self._answer(handler, record, payload, status)
-
-    @staticmethod
-    def _read_body(handler: _Handler) -> bytes:
-        if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(handler.rfile.read(size))
-                handler.rfile.readline()
-        length = int(handler.headers.get("Content-Length") or 0)
-        return handler.rfile.read(length) if length else b""
+        self._finish(record, status, payload.get("description"))
+        self._write(handler, status, "application/json", json.dumps(payload).encode())
 
     def _dispatch(
         self,
         token: str | None,
         method: str | None,
-        params: dict[str, Any],
+        params: dict[str, str],
         files: dict[str, UploadedFile],
         record: RequestRecord,
     ) -> tuple[int, dict[str, Any]]:
-        # Real Telegram answers both a bad path and an unknown method with a bare 404.
-        if token is None or method is None:
+        # Telegram answers a bad path and an unknown method alike: a bare 404.
+        handler = self._methods.get((method or "").lower())
+        if token is None or handler is None:
             return 404, _ApiError(404, ERR_NOT_FOUND).payload()
         if self.require_token is not None and token != self.require_token:
             return 401, _ApiError(401, ERR_UNAUTHORIZED).payload()
-        handler = self._methods.get(method.lower())
-        if handler is None:
-            return 404, _ApiError(404, ERR_NOT_FOUND).payload()
         try:
-            result = handler(_Call(token, method.lower(), params, files, record))
+            result = handler(_Call(token, (method or "").lower(), params, files, record))
         except _ApiError as err:
             return err.status, err.payload()
         if isinstance(result, _WithDescription):
             return 200, {"ok": True, "result": result.result, "description": result.description}
         return 200, {"ok": True, "result": result}
 
-    def _answer(
-        self, handler: _Handler, record: RequestRecord, payload: dict[str, Any], status: int
-    ) -> None:
-        self._finish(record, status, payload.get("description"))
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self._write(handler, status, "application/json", body)
-
     def _answer_failure(self, handler: _Handler, record: RequestRecord, fault: _Fault) -> None:
         phrase = HTTPStatus(fault.status).phrase
         self._finish(record, fault.status, phrase)
         if fault.html:
-            # What nginx in front of api.telegram.org really sends when the backend is down.
+            # What nginx in front of api.telegram.org sends when the backend is down.
             body = (
                 f"<html>\r\n<head><title>{fault.status} {phrase}</title></head>\r\n<body>\r\n"
                 f"<center><h1>{fault.status} {phrase}</h1></center>\r\n"
@@ -1248,7 +708,7 @@ class FakeBotAPI:
             handler.end_headers()
             handler.wfile.write(body)
         except OSError:
-            handler.close_connection = True  # the client went away (e.g. its read timeout)
+            handler.close_connection = True  # the client went away (its read timeout, a kill)
 
     @staticmethod
     def _drop_connection(handler: _Handler) -> None:
@@ -1260,10 +720,9 @@ class FakeBotAPI:
         with self._cond:
             record.status = status
             record.description = description
-            record.finished_at = time.monotonic()
             self._cond.notify_all()
 
-    # --- fault bookkeeping (call with the lock held) --------------------------------------------
+    # --- what Telegram's servers decide (call with the lock held) --------------------------------
 
     def _outage_active(self) -> bool:
         return time.monotonic() < self._outage_until
@@ -1277,7 +736,7 @@ class FakeBotAPI:
         return None
 
     def _admit(self, chat: _Chat, method: str) -> None:
-        """Server-side checks after validation: blocked user, then flood limits."""
+        """After the request is found valid: a blocked person, then flood control."""
         if chat.blocked:
             raise _ApiError(403, ERR_BLOCKED)
         if method not in SEND_METHODS:
@@ -1289,25 +748,23 @@ class FakeBotAPI:
         now = time.monotonic()
         checks: list[tuple[_Bucket, float]] = []
         if self._global_rate is not None:
-            rate, burst = self._global_rate
             if self._global_bucket is None:
-                self._global_bucket = _Bucket(burst, now)
-            checks.append(
-                (self._global_bucket, self._bucket_wait(self._global_bucket, rate, burst, now))
-            )
+                self._global_bucket = _Bucket(self._global_rate[1], now)
+            wait = self._wait(self._global_bucket, *self._global_rate)
+            checks.append((self._global_bucket, wait))
         if self._chat_rate is not None:
-            rate, burst = self._chat_rate
             if chat.bucket is None:
-                chat.bucket = _Bucket(burst, now)
-            checks.append((chat.bucket, self._bucket_wait(chat.bucket, rate, burst, now)))
-        wait = max((w for _, w in checks), default=0.0)
-        if wait > 0:
-            raise _too_many_requests(max(1, math.ceil(wait)))
+                chat.bucket = _Bucket(self._chat_rate[1], now)
+            checks.append((chat.bucket, self._wait(chat.bucket, *self._chat_rate)))
+        longest = max((w for _, w in checks), default=0.0)
+        if longest > 0:
+            raise _too_many_requests(max(1, math.ceil(longest)))
         for bucket, _ in checks:
             bucket.tokens -= 1
 
     @staticmethod
-    def _bucket_wait(bucket: _Bucket, rate: float, burst: int, now: float) -> float:
+    def _wait(bucket: _Bucket, rate: float, burst: int) -> float:
+        now = time.monotonic()
         bucket.tokens = min(burst, bucket.tokens + (now - bucket.last) * rate)
         bucket.last = now
         return 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / rate
@@ -1317,199 +774,134 @@ class FakeBotAPI:
     def _bot_user(self, token: str) -> dict[str, Any]:
         prefix = token.split(":", 1)[0]
         return {
-            "id": int(prefix) if prefix.isdigit() else self.bot_id,
+            "id": int(prefix) if prefix.isdigit() else 1,
             "is_bot": True,
-            "first_name": self.bot_first_name,
+            "first_name": "Kern Coach",
             "username": self.bot_username,
         }
 
-    def _chat(self, chat_id: int, *, create: bool = True) -> _Chat:
+    def _chat(self, chat_id: int) -> _Chat:
         chat = self._chats.get(chat_id)
         if chat is None:
-            if not create:
-                raise _bad_request(ERR_CHAT_NOT_FOUND)
             user = {"id": chat_id, "is_bot": False, "first_name": "Test", "language_code": "nl"}
             chat = self._chats[chat_id] = _Chat(chat_id, user)
         return chat
 
     def _target_chat(self, call: _Call) -> _Chat:
-        value = _arg(call.params, "chat_id")
-        if value is None:
+        if not call.params.get("chat_id"):
             raise _bad_request(ERR_CHAT_ID_EMPTY)
-        chat_id = _int_value(value)
-        if chat_id is None:  # "@channelusername" and garbage: no such chat here
+        if call.record.chat_id is None:  # "@channelname" and garbage: no such chat here
             raise _bad_request(ERR_CHAT_NOT_FOUND)
-        call.record.chat_id = chat_id
-        return self._chat(chat_id, create=not self.strict_chats)
+        return self._chat(call.record.chat_id)
 
     @staticmethod
-    def _format(
-        text: str, parse_mode: str | None, entities: Any, limit: int, too_long: str
-    ) -> tuple[str, list[dict[str, Any]]]:
-        """What Telegram makes of (text, parse_mode): the plain text and its entities."""
+    def _format(text: str, parse_mode: str | None) -> tuple[str, list[dict[str, Any]]]:
+        """What Telegram makes of (text, parse_mode): the text shown and its entities."""
         if len(text.encode("utf-8", "surrogatepass")) > MAX_RAW_TEXT_BYTES:
             raise _bad_request(ERR_RAW_TEXT_TOO_LONG)
-        mode = (parse_mode or "").lower()
-        if mode == "html":
+        entities: list[dict[str, Any]] = []
+        if (parse_mode or "").lower() == "html":
             try:
-                plain, parsed = parse_html(text)
-            except HtmlParseError as err:
+                text, entities = telegram_html.parse(text)
+            except telegram_html.HtmlRefused as err:
                 raise _bad_request(ERR_PARSE_ENTITIES + str(err)) from None
-        elif mode in ("", "none", "markdown", "markdownv2"):
-            # Markdown is accepted but not parsed by the fake.
-            plain = text
-            parsed = list(entities) if isinstance(entities, list) and not mode else []
-        else:
-            raise _bad_request("Bad Request: unsupported parse_mode")
-        plain, parsed = _trim(plain, parsed)
-        if len(plain) > limit:  # tdlib's utf8_length: code points, not UTF-16 units
-            raise _bad_request(too_long)
-        return plain, parsed
+        plain, entities = telegram_html.trim(text, entities)
+        if not plain:
+            raise _bad_request(ERR_TEXT_WHITESPACE)
+        if len(plain) > MAX_MESSAGE_LENGTH:
+            raise _bad_request(ERR_MESSAGE_TOO_LONG)
+        return plain, entities
 
     @staticmethod
-    def _reply_markup(params: dict[str, Any]) -> tuple[dict[str, Any] | None, Buttons]:
-        """Validate reply_markup like the Bot API; return (inline markup or None, buttons)."""
+    def _buttons(params: dict[str, str]) -> Buttons:
+        """The inline keyboard of reply_markup, checked as Telegram checks callback data."""
         markup = _json_arg(
             params, "reply_markup", "Bad Request: can't parse reply keyboard markup JSON object"
         )
-        if markup is None:
-            return None, []
-        if not isinstance(markup, dict):
-            raise _bad_request("Bad Request: object expected as reply markup")
-        if "inline_keyboard" not in markup:
-            return markup, []  # reply keyboards etc.: recorded, but not part of the Message
-        rows = markup["inline_keyboard"]
-        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad_request('Bad Request: field "inline_keyboard" must be an Array of Arrays')
-        buttons: Buttons = []
-        for row in rows:
-            out_row = []
-            for button in row:
-                prefix = "Bad Request: can't parse inline keyboard button: "
-                if not isinstance(button, dict):
-                    raise _bad_request(prefix + "InlineKeyboardButton must be an Object")
-                if not isinstance(button.get("text"), str):
-                    raise _bad_request(prefix + 'Field "text" must be of type String')
-                data = button.get("callback_data")
-                others = (
-                    "url", "login_url", "switch_inline_query", "switch_inline_query_current_chat",
-                    "switch_inline_query_chosen_chat", "callback_game", "pay", "web_app",
-                    "copy_text",
-                )  # fmt: skip
-                if not data and not any(button.get(key) not in (None, "") for key in others):
-                    raise _bad_request(ERR_TEXT_BUTTONS)
-                if button.get("url"):
-                    data = None  # the Bot API looks at url before callback_data
-                elif data is not None and len(str(data).encode("utf-8")) > MAX_CALLBACK_DATA_BYTES:
-                    # Checked by Telegram's servers, hence the raw MTProto error name.
+        rows = (markup or {}).get("inline_keyboard") or []
+        buttons = [[(b["text"], b.get("callback_data")) for b in row] for row in rows]
+        for row in buttons:
+            for _, data in row:
+                if data is not None and len(data.encode()) > MAX_CALLBACK_DATA_BYTES:
                     raise _bad_request(ERR_BUTTON_DATA_INVALID)
-                out_row.append((button["text"], str(data) if data else None))
-            buttons.append(out_row)
-        return markup, buttons
+        return [row for row in buttons if row]
 
-    def _new_message_id(self, chat: _Chat) -> int:
-        # In a private chat both sides share one message_id sequence.
-        message_id = chat.next_message_id
-        chat.next_message_id += 1
-        return message_id
-
-    def _render(self, chat: _Chat, message: SentMessage, token: str, edit_date: int | None) -> None:
-        """Build the Message object Telegram returns for a bot message (stored in .raw)."""
+    def _render(self, chat: _Chat, message: SentMessage, token: str) -> dict[str, Any]:
+        """The Message object Telegram answers with (kept in .raw; a copy is returned)."""
         raw: dict[str, Any] = {
             "message_id": message.message_id,
             "from": self._bot_user(token),
             "chat": chat.chat_dict(),
             "date": message.date,
         }
-        if edit_date is not None:
-            raw["edit_date"] = edit_date
+        if message.history:
+            raw["edit_date"] = int(time.time())
         if message.document is not None:
             doc = message.document
+            file_id = f"BQACAgQAAxkDAAI{message.message_id:06d}"
             raw["document"] = {
-                "file_id": doc.file_id,
-                "file_unique_id": f"U{doc.file_id}",
+                "file_id": file_id,
+                "file_unique_id": f"U{file_id}",
+                "file_size": len(doc.content),
             }
             if doc.filename:
                 raw["document"]["file_name"] = doc.filename
             if doc.mime_type:
                 raw["document"]["mime_type"] = doc.mime_type
-            if doc.content is not None:
-                raw["document"]["file_size"] = len(doc.content)
-            if message.plain:
-                raw["caption"] = message.plain
-                if message.entities:
-                    raw["caption_entities"] = message.entities
         else:
             raw["text"] = message.plain
             if message.entities:
                 raw["entities"] = message.entities
-        inline = _inline(message.reply_markup)
-        if inline is not None:
-            # Only (non-empty) inline keyboards are part of a Message.
-            raw["reply_markup"] = {"inline_keyboard": inline}
+        if message.buttons:
+            raw["reply_markup"] = {
+                "inline_keyboard": [
+                    [{"text": label, "callback_data": data} for label, data in row]
+                    for row in message.buttons
+                ]
+            }
         message.raw = raw
+        return copy.deepcopy(raw)
+
+    def _sent(self, chat: _Chat, message: SentMessage, method: str, token: str) -> dict[str, Any]:
+        if message not in chat.sent:
+            chat.sent.append(message)
+        self._record_send(chat, message, method)
+        self._cond.notify_all()
+        return self._render(chat, message, token)
 
     def _record_send(self, chat: _Chat, message: SentMessage, method: str) -> None:
         self._sends.append(SendRecord(chat.id, method, message.message_id, time.monotonic()))
 
-    def _find_for_edit(self, call: _Call) -> tuple[_Chat, SentMessage]:
-        if _arg(call.params, "inline_message_id") is not None:
-            raise _bad_request(ERR_EDIT_NOT_FOUND)  # the fake has no inline messages
-        chat = self._target_chat(call)
-        message_id = _int_value(_arg(call.params, "message_id"))
-        if message_id is None:
-            raise _bad_request(ERR_MESSAGE_ID_EMPTY)
-        message = chat.find_sent(message_id)
-        if message is None:
-            raise _bad_request(ERR_CANT_EDIT if message_id in chat.inbox else ERR_EDIT_NOT_FOUND)
-        return chat, message
+    def _new_message_id(self, chat: _Chat) -> int:
+        # In a private chat both sides share one sequence of message ids.
+        message_id = chat.next_message_id
+        chat.next_message_id += 1
+        return message_id
 
-    @staticmethod
-    def _push_version(message: SentMessage, method: str) -> None:
-        message.history.append(
-            MessageVersion(
-                text=message.text,
-                parse_mode=message.parse_mode,
-                plain=message.plain,
-                entities=copy.deepcopy(message.entities),
-                reply_markup=copy.deepcopy(message.reply_markup),
-                buttons=copy.deepcopy(message.buttons),
-                at=message.sent_at if not message.history else message.history[-1].at,
-                method=method,
-            )
-        )
+    def _find_for_edit(self, call: _Call) -> tuple[_Chat, SentMessage]:
+        chat = self._target_chat(call)
+        message_id = call.params.get("message_id", "")
+        message = chat.find_sent(int(message_id)) if message_id.isdigit() else None
+        if message is None:
+            raise _bad_request(ERR_EDIT_NOT_FOUND)
+        return chat, message
 
     # --- Bot API methods ------------------------------------------------------------------------
 
-    def _m_true(self, call: _Call) -> bool:
-        return True
-
     def _m_get_me(self, call: _Call) -> dict[str, Any]:
-        return {
-            **self._bot_user(call.token),
-            "can_join_groups": True,
-            "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
-            "can_connect_to_business": False,
-            "has_main_web_app": False,
-        }
+        return {**self._bot_user(call.token), "can_join_groups": True}
 
     def _m_get_updates(self, call: _Call) -> list[dict[str, Any]]:
         offset = _int_arg(call.params, "offset", 0, -(2**31), 2**31 - 1)
         limit = _int_arg(call.params, "limit", 100, 1, 100)
         timeout = _int_arg(call.params, "timeout", 0, 0, LONG_POLL_MAX_TIMEOUT)
-        allowed = _json_arg(
-            call.params, "allowed_updates", "Bad Request: can't parse allowed_updates"
-        )
         with self._cond:
             if self._webhook_url:
                 raise _ApiError(409, ERR_CONFLICT_WEBHOOK_ACTIVE)
-            if isinstance(allowed, list):
-                # Applies to updates created from now on; [] means the default set.
-                self._allowed_updates = (
-                    frozenset(allowed) & ALL_UPDATE_TYPES or DEFAULT_UPDATE_TYPES
-                )
-            self._confirm(offset)
+            if 0 < offset <= self._next_update_id:
+                # The offset confirms (and forgets) every update below it. One "in the future"
+                # is ignored by telegram-bot-api's queue, which serves from the oldest.
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
             if not self._updates and timeout > 0:
                 self._long_poll(timeout)
             batch = copy.deepcopy(self._updates[:limit])
@@ -1517,9 +909,9 @@ class FakeBotAPI:
             return batch
 
     def _long_poll(self, timeout: int) -> None:
-        """Wait (lock held, released while waiting) until an update arrives or time is up."""
-        # A newer waiting getUpdates terminates this one with 409 Conflict, like
-        # telegram-bot-api's abort_long_poll (a poll that returns at once does not).
+        """Wait (lock released meanwhile) until an update arrives or the time is up."""
+        # A newer waiting getUpdates ends this one with 409 Conflict, as telegram-bot-api does;
+        # a bot killed in a long poll does not hold the next process's poll up.
         self._poll_generation += 1
         generation = self._poll_generation
         deadline = time.monotonic() + timeout
@@ -1541,305 +933,130 @@ class FakeBotAPI:
             self._polling -= 1
             self._cond.notify_all()
 
-    def _confirm(self, offset: int) -> None:
-        """getUpdates' offset confirms - forgets - every update with a lower update_id."""
-        if offset < 0:
-            # "-N": forget all but the newest N updates, then serve from the oldest pending one.
-            forgotten, self._updates = self._updates[:offset], self._updates[offset:]
-            if forgotten:
-                self._confirmed_offset = max(self._confirmed_offset, forgotten[-1]["update_id"] + 1)
-            return
-        if offset == 0:
-            return
-        if offset > self._next_update_id:
-            # telegram-bot-api's queue rejects an offset "in the future" and serves from the
-            # oldest pending update without confirming anything.
-            return
-        self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        self._confirmed_offset = max(self._confirmed_offset, offset)
-
     def _m_set_webhook(self, call: _Call) -> _WithDescription:
-        url = _str_arg(call.params, "url") or ""
+        url = call.params.get("url", "")
         with self._cond:
-            if not url:
-                return self._delete_webhook(_bool_arg(call.params, "drop_pending_updates"))
             same = url == self._webhook_url
             self._webhook_url = url
-            if _bool_arg(call.params, "drop_pending_updates"):
-                self._drop_pending()
             self._cond.notify_all()  # a waiting getUpdates gets its Conflict
+            if not url:
+                return _WithDescription(True, "Webhook was deleted")
             return _WithDescription(True, "Webhook is already set" if same else "Webhook was set")
 
     def _m_delete_webhook(self, call: _Call) -> _WithDescription:
         with self._cond:
-            return self._delete_webhook(_bool_arg(call.params, "drop_pending_updates"))
-
-    def _delete_webhook(self, drop_pending: bool) -> _WithDescription:
-        had = bool(self._webhook_url)
-        self._webhook_url = ""
-        if drop_pending:
-            self._drop_pending()
-        return _WithDescription(
-            True, "Webhook was deleted" if had else "Webhook is already deleted"
-        )
-
-    def _drop_pending(self) -> None:
-        self._dropped_updates.extend(self._updates)
-        self._updates = []
-        self._confirmed_offset = max(self._confirmed_offset, self._next_update_id)
-        self._cond.notify_all()
-
-    def _m_get_webhook_info(self, call: _Call) -> dict[str, Any]:
-        with self._cond:
-            info: dict[str, Any] = {
-                "url": self._webhook_url,
-                "has_custom_certificate": False,
-                "pending_update_count": len(self._updates),
-            }
-            if self._webhook_url:
-                info["max_connections"] = 40
-            return info
-
-    def _command_key(self, call: _Call) -> tuple[str, str]:
-        scope = _json_arg(
-            call.params, "scope", "Bad Request: can't parse BotCommandScope JSON object"
-        )
-        if scope is not None and not isinstance(scope, dict):
-            raise _bad_request("Bad Request: BotCommandScope must be an Object")
-        if not scope or scope.get("type") == "default":
-            scope_key = "default"
-        else:
-            scope_key = json.dumps(scope, sort_keys=True)
-        language = _str_arg(call.params, "language_code") or ""
-        if language and not re.fullmatch(r"[a-z]{2}", language):
-            raise _bad_request("Bad Request: invalid language code specified")
-        return scope_key, language
+            had, self._webhook_url = self._webhook_url, ""
+            if _bool_arg(call.params, "drop_pending_updates"):
+                self._updates = []
+            return _WithDescription(
+                True, "Webhook was deleted" if had else "Webhook is already deleted"
+            )
 
     def _m_set_my_commands(self, call: _Call) -> bool:
-        key = self._command_key(call)
-        commands = _json_arg(
-            call.params, "commands", "Bad Request: can't parse commands JSON object"
-        )
-        if commands is None:
-            commands = []
-        if not isinstance(commands, list):
-            raise _bad_request("Bad Request: expected an Array of BotCommand")
-        cleaned = []
-        for item in commands:
-            if (
-                not isinstance(item, dict)
-                or not isinstance(item.get("command"), str)
-                or not isinstance(item.get("description"), str)
-            ):
-                raise _bad_request("Bad Request: can't parse BotCommand: expected an Object")
-            command = item["command"].strip().removeprefix("/")
-            description = item["description"].strip()
-            if not command:
-                raise _bad_request("Bad Request: command must be non-empty")
-            if len(command) > 32:
-                raise _bad_request("Bad Request: command length must not exceed 32")
-            if not description:
-                raise _bad_request("Bad Request: command description must be non-empty")
-            if len(description) > 256:
-                raise _bad_request("Bad Request: command description length must not exceed 256")
-            cleaned.append({"command": command, "description": description})
-        # tdlib checks lengths locally; the character set is checked by Telegram's servers.
-        if any(not re.fullmatch(r"[a-z0-9_]+", c["command"]) for c in cleaned):
-            raise _bad_request("Bad Request: BOT_COMMAND_INVALID")
+        commands = _json_arg(call.params, "commands", "Bad Request: can't parse commands JSON")
+        cleaned = [(c["command"], c["description"]) for c in commands or []]
+        # The length is checked by tdlib, the characters by Telegram's servers.
+        if any(not re.fullmatch(r"[a-z0-9_]{1,32}", command) for command, _ in cleaned):
+            raise _bad_request(ERR_BOT_COMMAND_INVALID)
         with self._cond:
-            self._commands[key] = cleaned
-        return True
-
-    def _m_get_my_commands(self, call: _Call) -> list[dict[str, str]]:
-        key = self._command_key(call)
-        with self._cond:
-            return copy.deepcopy(self._commands.get(key, []))
-
-    def _m_delete_my_commands(self, call: _Call) -> bool:
-        key = self._command_key(call)
-        with self._cond:
-            self._commands.pop(key, None)
+            self._commands[call.params.get("language_code", "")] = cleaned
         return True
 
     def _m_send_message(self, call: _Call) -> dict[str, Any]:
-        text = _str_arg(call.params, "text")
-        parse_mode = _str_arg(call.params, "parse_mode")
+        text = call.params.get("text") or None
+        parse_mode = call.params.get("parse_mode") or None
         with self._cond:
-            # Same order as telegram-bot-api: the text, the markup, then the chat, then what
-            # Telegram's servers decide (blocked, flood control).
+            # In telegram-bot-api's order: the text, the markup, the chat, then what Telegram's
+            # servers decide (blocked, flood control).
             if text is None:
                 raise _bad_request(ERR_TEXT_EMPTY)
-            entities = _json_arg(
-                call.params, "entities", "Bad Request: can't parse entities JSON object"
-            )
-            plain, parsed = self._format(
-                text, parse_mode, entities, MAX_MESSAGE_LENGTH, ERR_MESSAGE_TOO_LONG
-            )
-            markup, buttons = self._reply_markup(call.params)
+            plain, entities = self._format(text, parse_mode)
+            buttons = self._buttons(call.params)
             chat = self._target_chat(call)
             self._admit(chat, call.method)
             message = SentMessage(
                 chat_id=chat.id,
                 message_id=self._new_message_id(chat),
-                method="sendMessage",
                 text=text,
                 parse_mode=parse_mode,
                 plain=plain,
-                entities=parsed,
-                reply_markup=markup,
+                entities=entities,
                 buttons=buttons,
                 date=int(time.time()),
-                sent_at=time.monotonic(),
             )
-            self._render(chat, message, call.token, None)
-            chat.sent.append(message)
-            self._record_send(chat, message, "sendMessage")
-            self._cond.notify_all()
-            return copy.deepcopy(message.raw)
+            return self._sent(chat, message, "sendMessage", call.token)
 
     def _m_send_document(self, call: _Call) -> dict[str, Any]:
-        caption = _str_arg(call.params, "caption")
-        parse_mode = _str_arg(call.params, "parse_mode")
         with self._cond:
-            document = self._document(call)
-            plain, parsed = None, []
-            if caption is not None:
-                entities = _json_arg(
-                    call.params, "caption_entities", "Bad Request: can't parse entities JSON object"
-                )
-                plain, parsed = self._format(
-                    caption, parse_mode, entities, MAX_CAPTION_LENGTH, ERR_CAPTION_TOO_LONG
-                )
-            markup, buttons = self._reply_markup(call.params)
+            upload = call.files.get("document")
+            if upload is None:
+                raise _bad_request(ERR_NO_DOCUMENT)  # the fake takes uploads, not file ids
+            if not upload.content:
+                raise _bad_request(ERR_FILE_EMPTY)
             chat = self._target_chat(call)
             self._admit(chat, call.method)
             message = SentMessage(
                 chat_id=chat.id,
                 message_id=self._new_message_id(chat),
-                method="sendDocument",
-                text=caption,
-                parse_mode=parse_mode,
-                plain=plain,
-                entities=parsed,
-                reply_markup=markup,
-                buttons=buttons,
+                text=None,
+                parse_mode=None,
+                plain=None,
+                entities=[],
+                buttons=[],
                 date=int(time.time()),
-                sent_at=time.monotonic(),
-                document=document,
+                document=SentDocument(upload.filename, upload.content_type, upload.content),
             )
-            self._render(chat, message, call.token, None)
-            chat.sent.append(message)
-            self._record_send(chat, message, "sendDocument")
-            self._cond.notify_all()
-            return copy.deepcopy(message.raw)
-
-    def _document(self, call: _Call) -> SentDocument:
-        upload = call.files.get("document")
-        reference = _str_arg(call.params, "document")
-        if upload is None and reference and reference.startswith("attach://"):
-            upload = call.files.get(reference.removeprefix("attach://"))
-        file_id = f"BQACAgQAAxkDAAI{next(self._file_ids):06d}"
-        if upload is not None:
-            if not upload.content:
-                raise _bad_request(ERR_FILE_EMPTY)
-            return SentDocument(file_id, upload.filename, upload.content_type, upload.content)
-        if reference:
-            return SentDocument(file_id, None, None, None, source=reference)
-        raise _bad_request(ERR_NO_DOCUMENT)
+            return self._sent(chat, message, "sendDocument", call.token)
 
     def _m_edit_message_text(self, call: _Call) -> dict[str, Any]:
-        text = _str_arg(call.params, "text")
-        parse_mode = _str_arg(call.params, "parse_mode")
+        text = call.params.get("text") or None
+        parse_mode = call.params.get("parse_mode") or None
         with self._cond:
             chat, message = self._find_for_edit(call)
             if text is None:
                 raise _bad_request(ERR_TEXT_EMPTY)
-            entities = _json_arg(
-                call.params, "entities", "Bad Request: can't parse entities JSON object"
-            )
-            plain, parsed = self._format(
-                text, parse_mode, entities, MAX_MESSAGE_LENGTH, ERR_MESSAGE_TOO_LONG
-            )
-            # Leaving out reply_markup removes the inline keyboard - a classic surprise.
-            markup, buttons = self._reply_markup(call.params)
-            if message.document is not None:
-                raise _bad_request(ERR_NO_TEXT_TO_EDIT)
-            if (plain, parsed, _inline(markup)) == (
-                message.plain,
-                message.entities,
-                _inline(message.reply_markup),
-            ):
+            plain, entities = self._format(text, parse_mode)
+            # Leaving out reply_markup takes the inline keyboard away: a classic surprise.
+            buttons = self._buttons(call.params)
+            if (plain, entities, buttons) == (message.plain, message.entities, message.buttons):
                 raise _bad_request(ERR_NOT_MODIFIED)
             self._admit(chat, call.method)
-            self._push_version(message, "editMessageText")
-            message.text, message.parse_mode, message.plain, message.entities = (
-                text,
-                parse_mode,
-                plain,
-                parsed,
-            )
-            message.reply_markup, message.buttons = markup, buttons
-            self._render(chat, message, call.token, int(time.time()))
-            self._record_send(chat, message, "editMessageText")
-            self._cond.notify_all()
-            return copy.deepcopy(message.raw)
+            message.history.append(Version(message.plain, message.buttons))
+            message.text, message.parse_mode = text, parse_mode
+            message.plain, message.entities, message.buttons = plain, entities, buttons
+            return self._sent(chat, message, "editMessageText", call.token)
 
     def _m_edit_message_reply_markup(self, call: _Call) -> dict[str, Any]:
         with self._cond:
             chat, message = self._find_for_edit(call)
-            markup, buttons = self._reply_markup(call.params)
-            if _inline(markup) == _inline(message.reply_markup):
+            buttons = self._buttons(call.params)
+            if buttons == message.buttons:
                 raise _bad_request(ERR_NOT_MODIFIED)
             self._admit(chat, call.method)
-            self._push_version(message, "editMessageReplyMarkup")
-            message.reply_markup, message.buttons = markup, buttons
-            self._render(chat, message, call.token, int(time.time()))
-            self._record_send(chat, message, "editMessageReplyMarkup")
-            self._cond.notify_all()
-            return copy.deepcopy(message.raw)
-
-    def _m_delete_message(self, call: _Call) -> bool:
-        with self._cond:
-            chat = self._target_chat(call)
-            message_id = _int_value(_arg(call.params, "message_id"))
-            if message_id is None:
-                raise _bad_request(ERR_MESSAGE_ID_EMPTY)
-            message = chat.find_sent(message_id)
-            if message is not None:
-                message.deleted = True
-            elif chat.inbox.pop(message_id, None) is None:
-                raise _bad_request(ERR_DELETE_NOT_FOUND)
-            self._cond.notify_all()
-            return True
+            message.history.append(Version(message.plain, message.buttons))
+            message.buttons = buttons
+            return self._sent(chat, message, "editMessageReplyMarkup", call.token)
 
     def _m_answer_callback_query(self, call: _Call) -> bool:
-        query_id = _str_arg(call.params, "callback_query_id")
+        query_id = call.params.get("callback_query_id", "")
         with self._cond:
-            query = self._callback_queries.get(query_id or "")
-            if query is None:
+            if query_id not in self._callback_queries:
                 raise _bad_request(ERR_QUERY_INVALID)
-            chat_id = query["message"]["chat"]["id"]
-            call.record.chat_id = chat_id
             self._callback_answers.append(
                 CallbackAnswer(
-                    callback_query_id=query_id or "",
-                    chat_id=chat_id,
-                    message_id=query["message"]["message_id"],
-                    data=query.get("data"),
-                    text=_str_arg(call.params, "text"),
+                    callback_query_id=query_id,
+                    data=self._callback_queries[query_id],
+                    text=call.params.get("text") or None,
                     show_alert=_bool_arg(call.params, "show_alert"),
-                    url=_str_arg(call.params, "url"),
-                    cache_time=_int_value(_arg(call.params, "cache_time")),
-                    at=time.monotonic(),
                 )
             )
             self._cond.notify_all()
             return True
 
     def _m_send_chat_action(self, call: _Call) -> bool:
-        action = _str_arg(call.params, "action")
         with self._cond:
             chat = self._target_chat(call)
+            action = call.params.get("action", "")
             if action not in CHAT_ACTIONS:
                 raise _bad_request(ERR_BAD_ACTION)
             self._admit(chat, call.method)
@@ -1847,229 +1064,101 @@ class FakeBotAPI:
             self._cond.notify_all()
             return True
 
-    # --- simulating the person ------------------------------------------------------------------
+    # --- the person -----------------------------------------------------------------------------
 
-    def push_update(self, update: dict[str, Any]) -> int:
-        """Queue a raw update (``update_id`` is assigned if missing). Returns its update_id.
-
-        Like Telegram, an update whose type is not in the bot's current ``allowed_updates`` is
-        never delivered (it is kept in ``dropped_updates``)."""
+    def _push_update(self, update: dict[str, Any]) -> int:
         with self._cond:
-            update = copy.deepcopy(update)
-            if "update_id" not in update:
-                update["update_id"] = self._next_update_id
-            self._next_update_id = max(self._next_update_id, update["update_id"] + 1)
-            kind = next((key for key in update if key != "update_id"), None)
-            if kind not in self._allowed_updates:
-                self._dropped_updates.append(update)
-            else:
-                self._updates.append(update)
-                self._updates.sort(key=lambda u: u["update_id"])
+            update["update_id"] = self._next_update_id
+            self._next_update_id += 1
+            self._updates.append(update)
             self._cond.notify_all()
             return update["update_id"]
 
-    def _person(self, chat_id: int, profile: dict[str, Any]) -> _Chat:
-        chat = self._chat(chat_id)
-        for key, value in profile.items():
-            if value is not None:
-                chat.user[key] = value
-        return chat
-
-    def _incoming(self, chat_id: int, profile: dict[str, Any], content: dict[str, Any]) -> int:
+    def send_text(self, chat_id: int, text: str, *, language_code: str | None = None) -> int:
+        """The person writes (a /command gets its bot_command entity); the update_id. A new
+        chat's person is called Test and has Telegram in Dutch."""
         with self._cond:
-            chat = self._person(chat_id, profile)
-            message = {
+            chat = self._chat(chat_id)
+            if language_code is not None:
+                chat.user["language_code"] = language_code
+            message: dict[str, Any] = {
                 "message_id": self._new_message_id(chat),
                 "from": dict(chat.user),
                 "chat": chat.chat_dict(),
                 "date": int(time.time()),
-                **content,
+                "text": text,
             }
-            chat.inbox[message["message_id"]] = message
-            return self.push_update({"message": message})
-
-    def send_text(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        language_code: str | None = None,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        username: str | None = None,
-    ) -> int:
-        """The person sends a text message (``/commands`` get their bot_command entity).
-
-        Profile fields left at None keep the chat's current values; a new chat starts as
-        ``first_name="Test", language_code="nl"``. Returns the update_id."""
-        content: dict[str, Any] = {"text": text}
-        entities = _bot_command_entities(text)
-        if entities:
-            content["entities"] = entities
-        profile = {
-            "first_name": first_name,
-            "last_name": last_name,
-            "username": username,
-            "language_code": language_code,
-        }
-        return self._incoming(chat_id, profile, content)
-
-    def send_sticker(self, chat_id: int, emoji: str = "👍") -> int:
-        file_id = f"CAACAgIAAxkBAAI{next(self._file_ids):06d}"
-        sticker = {
-            "file_id": file_id,
-            "file_unique_id": f"U{file_id}",
-            "type": "regular",
-            "width": 512,
-            "height": 512,
-            "is_animated": False,
-            "is_video": False,
-            "emoji": emoji,
-            "file_size": 24000,
-        }
-        return self._incoming(chat_id, {}, {"sticker": sticker})
-
-    def send_photo(self, chat_id: int, caption: str | None = None) -> int:
-        base = f"AgACAgQAAxkBAAI{next(self._file_ids):06d}"
-        sizes = [(90, 67, 1200), (320, 240, 14000), (1280, 960, 98000)]
-        photo = [
-            {"file_id": f"{base}{w}", "file_unique_id": f"U{base}{w}", "width": w, "height": h,
-             "file_size": size}
-            for w, h, size in sizes
-        ]  # fmt: skip
-        content: dict[str, Any] = {"photo": photo}
-        if caption:
-            content["caption"] = caption
-        return self._incoming(chat_id, {}, content)
-
-    def send_voice(self, chat_id: int, duration: int = 3) -> int:
-        file_id = f"AwACAgQAAxkBAAI{next(self._file_ids):06d}"
-        voice = {
-            "file_id": file_id,
-            "file_unique_id": f"U{file_id}",
-            "duration": duration,
-            "mime_type": "audio/ogg",
-            "file_size": 4000 * duration,
-        }
-        return self._incoming(chat_id, {}, {"voice": voice})
-
-    def send_location(self, chat_id: int, latitude: float = 52.09, longitude: float = 5.12) -> int:
-        return self._incoming(
-            chat_id, {}, {"location": {"latitude": latitude, "longitude": longitude}}
-        )
-
-    def send_document(
-        self,
-        chat_id: int,
-        filename: str = "notities.pdf",
-        mime_type: str = "application/pdf",
-        caption: str | None = None,
-        size: int = 1234,
-    ) -> int:
-        file_id = f"BQACAgQAAxkBAAI{next(self._file_ids):06d}"
-        document = {
-            "file_id": file_id,
-            "file_unique_id": f"U{file_id}",
-            "file_name": filename,
-            "mime_type": mime_type,
-            "file_size": size,
-        }
-        content: dict[str, Any] = {"document": document}
-        if caption:
-            content["caption"] = caption
-        return self._incoming(chat_id, {}, content)
-
-    def edit_text(self, chat_id: int, message_id: int, new_text: str) -> int:
-        """The person edits one of their own text messages: an ``edited_message`` update."""
-        with self._cond:
-            chat = self._chat(chat_id)
-            original = chat.inbox.get(message_id)
-            if original is None or "text" not in original:
-                raise ValueError(f"chat {chat_id} has no text message {message_id} from the person")
-            original["text"] = new_text
-            original.pop("entities", None)
-            entities = _bot_command_entities(new_text)
+            entities = bot_command_entities(text)
             if entities:
-                original["entities"] = entities
-            original["edit_date"] = int(time.time())
-            return self.push_update({"edited_message": copy.deepcopy(original)})
+                message["entities"] = entities
+            chat.inbox.append(message)
+            return self._push_update({"message": message})
 
     def press_button(self, chat_id: int, message_id: int, data: str, *, strict: bool = True) -> int:
-        """The person taps an inline button: a ``callback_query`` update.
-
-        With ``strict`` (default) the message must exist and currently show a button with this
-        callback_data - a person can't press buttons that aren't there."""
+        """The person taps an inline button: a callback_query update. With `strict` the message
+        must show a button with this data now (a person cannot press what is not there)."""
         with self._cond:
             chat = self._chat(chat_id)
             message = chat.find_sent(message_id)
-            if strict:
-                if message is None:
-                    raise ValueError(f"the bot has no message {message_id} in chat {chat_id}")
-                shown = [d for row in message.buttons for _, d in row]
-                if data not in shown:
-                    raise ValueError(
-                        f"message {message_id} in chat {chat_id} has no button with data {data!r}; "
-                        f"it shows {message.buttons}"
-                    )
-            query_id = str(next(self._callback_ids))
-            query: dict[str, Any] = {
+            shown = [d for row in message.buttons for _, d in row] if message else []
+            if strict and data not in shown:
+                raise ValueError(f"message {message_id} in chat {chat_id} shows no {data!r}")
+            query_id = str(next(self._ids))
+            self._callback_queries[query_id] = data
+            query = {
                 "id": query_id,
                 "from": dict(chat.user),
-                "chat_instance": str(-(abs(chat_id) * 7919 + 13)),
+                "chat_instance": str(chat_id),
                 "data": data,
+                "message": copy.deepcopy(message.raw) if message else None,
             }
-            if message is not None:
-                query["message"] = copy.deepcopy(message.raw)
-            else:  # Telegram's InaccessibleMessage
+            if message is None:  # Telegram's InaccessibleMessage
                 query["message"] = {"chat": chat.chat_dict(), "message_id": message_id, "date": 0}
-            self._callback_queries[query_id] = query
-            return self.push_update({"callback_query": query})
+            return self._push_update({"callback_query": query})
 
     def press_label(self, chat_id: int, label: str) -> int:
-        """Press the button with this text on the newest message that shows it."""
+        """Press the button with this label on the newest message that shows it."""
         with self._cond:
             for message in reversed(self._chat(chat_id).sent):
-                if message.deleted:
-                    continue
                 for row in message.buttons:
                     for text, data in row:
                         if text == label and data is not None:
                             return self.press_button(chat_id, message.message_id, data)
             raise ValueError(f"no button labelled {label!r} in chat {chat_id}")
 
-    # --- what happened ----------------------------------------------------------------------------
+    def block(self, chat_id: int) -> None:
+        """The person blocks the bot: what the bot sends to them gets 403."""
+        with self._cond:
+            self._chat(chat_id).blocked = True
+
+    def unblock(self, chat_id: int) -> None:
+        with self._cond:
+            self._chat(chat_id).blocked = False
+
+    # --- what happened --------------------------------------------------------------------------
 
     def messages(self, chat_id: int) -> list[SentMessage]:
-        """Snapshots of everything the bot sent to this chat, oldest first (deleted ones too,
-        flagged ``deleted``)."""
+        """Copies of what the bot put in this chat, oldest first, as each looks now."""
         with self._cond:
             chat = self._chats.get(chat_id)
             return copy.deepcopy(chat.sent) if chat else []
 
     def texts(self, chat_id: int) -> list[str | None]:
-        """The plain texts (or captions) the person currently sees, oldest first."""
-        return [m.plain for m in self.messages(chat_id) if not m.deleted]
+        return [m.plain for m in self.messages(chat_id)]
 
     def last_message(self, chat_id: int) -> SentMessage | None:
-        sent = [m for m in self.messages(chat_id) if not m.deleted]
+        sent = self.messages(chat_id)
         return sent[-1] if sent else None
 
     def last_buttons(self, chat_id: int) -> Buttons:
-        """The buttons of the newest message in this chat that shows an inline keyboard."""
-        for message in reversed(self.messages(chat_id)):
-            if message.buttons and not message.deleted:
-                return message.buttons
-        return []
+        """The buttons of the newest message in this chat that shows any."""
+        return next((m.buttons for m in reversed(self.messages(chat_id)) if m.buttons), [])
 
     def user_messages(self, chat_id: int) -> list[dict[str, Any]]:
-        """The person's own messages in this chat (as Message dicts), oldest first."""
+        """What the person wrote in this chat, as Message dicts, oldest first."""
         with self._cond:
             chat = self._chats.get(chat_id)
-            return (
-                copy.deepcopy(sorted(chat.inbox.values(), key=lambda m: m["message_id"]))
-                if chat
-                else []
-            )
+            return copy.deepcopy(chat.inbox) if chat else []
 
     def chat_actions(self, chat_id: int) -> list[ChatAction]:
         with self._cond:
@@ -2083,93 +1172,57 @@ class FakeBotAPI:
 
     @property
     def commands(self) -> dict[str, list[tuple[str, str]]]:
-        """Default-scope bot commands per language_code ("" = no language)."""
+        """The command menus set, by language_code ("" for everyone else)."""
         with self._cond:
-            return {
-                language: [(c["command"], c["description"]) for c in commands]
-                for (scope, language), commands in self._commands.items()
-                if scope == "default"
-            }
-
-    def commands_for(
-        self, scope: dict[str, Any] | None = None, language_code: str = ""
-    ) -> list[tuple[str, str]]:
-        key = (
-            "default"
-            if not scope or scope.get("type") == "default"
-            else json.dumps(scope, sort_keys=True)
-        )
-        with self._cond:
-            return [
-                (c["command"], c["description"])
-                for c in self._commands.get((key, language_code), [])
-            ]
+            return copy.deepcopy(self._commands)
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """Every HTTP request, in arrival order."""
+        """Every HTTP request, in the order they arrived."""
         with self._cond:
             return copy.deepcopy(self._requests)
 
     def calls(self, method: str) -> list[RequestRecord]:
-        """The requests for one Bot API method (case-insensitive)."""
         return [r for r in self.requests if (r.method or "").lower() == method.lower()]
 
     def sends(self, chat_id: int | None = None) -> list[SendRecord]:
-        """Accepted sends/edits (SEND_METHODS) with their times, for order and pacing checks."""
+        """Accepted sends and edits, with their times."""
         with self._cond:
             return [copy.copy(s) for s in self._sends if chat_id is None or s.chat_id == chat_id]
-
-    @property
-    def tokens(self) -> list[str]:
-        """Bot tokens seen in request paths, in order of first use."""
-        with self._cond:
-            return list(self._tokens)
 
     @property
     def webhook_url(self) -> str:
         with self._cond:
             return self._webhook_url
 
-    @property
-    def confirmed_offset(self) -> int:
-        """The highest getUpdates offset acknowledged: all updates below it are confirmed."""
-        with self._cond:
-            return self._confirmed_offset
-
     def is_confirmed(self, update_id: int) -> bool:
+        """An offset past this update was sent: Telegram forgot it."""
         with self._cond:
-            return all(u["update_id"] != update_id for u in self._updates)
+            return update_id < self._next_update_id and all(
+                u["update_id"] != update_id for u in self._updates
+            )
 
     def was_delivered(self, update_id: int) -> bool:
-        """True once getUpdates has returned this update at least once."""
+        """getUpdates handed this update out at least once."""
         with self._cond:
             return update_id in self._delivered
 
     def pending_updates(self) -> list[dict[str, Any]]:
-        """Updates not yet confirmed (delivered or not)."""
+        """Updates not yet confirmed (handed out or not)."""
         with self._cond:
             return copy.deepcopy(self._updates)
 
     @property
-    def dropped_updates(self) -> list[dict[str, Any]]:
-        """Updates filtered out by allowed_updates or dropped via drop_pending_updates."""
-        with self._cond:
-            return copy.deepcopy(self._dropped_updates)
-
-    @property
     def is_polling(self) -> bool:
-        """True while a getUpdates long poll is waiting."""
+        """A getUpdates long poll is waiting."""
         with self._cond:
             return self._polling > 0
 
-    # --- waiting ----------------------------------------------------------------------------------
+    # --- waiting --------------------------------------------------------------------------------
 
     def wait_for(self, predicate: Callable[[], _T], timeout: float = 5.0, what: str = "") -> _T:
-        """Block until ``predicate()`` is truthy and return its value; TimeoutError otherwise.
-
-        The predicate runs under the fake's lock and is re-checked on every change. Don't call
-        this from the event loop the bot runs in - use ``wait_for_async`` there."""
+        """Block until `predicate()` is truthy and return it; TimeoutError with a report of the
+        last requests otherwise. Not from the event loop the bot runs in: see wait_for_async."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -2178,13 +1231,12 @@ class FakeBotAPI:
                     return result
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(self._timeout_report(what or repr(predicate), timeout))
-                self._cond.wait(min(remaining, 0.1))  # also re-check time-based predicates
+                    raise TimeoutError(self.report(f"{what or predicate!r}, after {timeout}s"))
+                self._cond.wait(min(remaining, 0.1))  # also re-checks time-based predicates
 
     async def wait_for_async(
         self, predicate: Callable[[], _T], timeout: float = 5.0, what: str = ""
     ) -> _T:
-        """``wait_for`` for async tests: polls without blocking the event loop."""
         deadline = time.monotonic() + timeout
         while True:
             with self._cond:
@@ -2192,123 +1244,40 @@ class FakeBotAPI:
             if result:
                 return result
             if time.monotonic() >= deadline:
-                raise TimeoutError(self._timeout_report(what or repr(predicate), timeout))
+                raise TimeoutError(self.report(f"{what or predicate!r}, after {timeout}s"))
             await asyncio.sleep(0.005)
 
-    def _messages_predicate(self, chat_id: int, count: int) -> Callable[[], list[SentMessage]]:
-        def enough() -> list[SentMessage]:
-            sent = self.messages(chat_id)
-            return sent if len(sent) >= count else []
-
-        return enough
-
-    def wait_for_messages(
-        self, chat_id: int, count: int, timeout: float = 5.0
-    ) -> list[SentMessage]:
-        """Wait until the bot has sent at least ``count`` messages to the chat; returns them all."""
-        return self.wait_for(
-            self._messages_predicate(chat_id, count),
-            timeout,
-            f"{count} message(s) in chat {chat_id}",
-        )
-
-    async def wait_for_messages_async(
-        self, chat_id: int, count: int, timeout: float = 5.0
-    ) -> list[SentMessage]:
-        return await self.wait_for_async(
-            self._messages_predicate(chat_id, count),
-            timeout,
-            f"{count} message(s) in chat {chat_id}",
-        )
-
-    def wait_for_confirmed(self, update_id: int, timeout: float = 5.0) -> bool:
-        """Wait until the bot acknowledged (confirmed via offset) this update."""
-        return self.wait_for(
-            lambda: self.is_confirmed(update_id), timeout, f"update {update_id} confirmed"
-        )
-
-    async def wait_for_confirmed_async(self, update_id: int, timeout: float = 5.0) -> bool:
-        return await self.wait_for_async(
-            lambda: self.is_confirmed(update_id), timeout, f"update {update_id} confirmed"
-        )
-
-    def wait_until_polling(self, timeout: float = 5.0) -> bool:
-        """Wait until the bot sits in a getUpdates long poll."""
-        return self.wait_for(lambda: self._polling > 0, timeout, "a waiting getUpdates")
-
-    async def wait_until_polling_async(self, timeout: float = 5.0) -> bool:
-        return await self.wait_for_async(lambda: self._polling > 0, timeout, "a waiting getUpdates")
-
-    def _timeout_report(self, what: str, timeout: float) -> str:
+    def report(self, what: str) -> str:
+        """What the chats show and how the last requests were answered (no tokens)."""
         with self._cond:
-            lines = [f"FakeBotAPI: timed out after {timeout}s waiting for {what}"]
+            lines = [f"FakeBotAPI, waiting for {what}:"]
             for chat in self._chats.values():
                 texts = [repr((m.plain or "")[:60]) for m in chat.sent[-5:]]
                 lines.append(f"  chat {chat.id}: {len(chat.sent)} sent, last: {', '.join(texts)}")
             for record in self._requests[-10:]:
-                lines.append(f"  {record.method} -> {record.status} {record.description or ''}")
+                lines.append(f"  {record.method} → {record.status} {record.description or ''}")
             return "\n".join(lines)
 
-    # --- faults -----------------------------------------------------------------------------------
-
-    def block(self, chat_id: int, *, send_update: bool = False) -> None:
-        """The person blocks the bot: sends and chat actions get 403 "Forbidden: bot was blocked
-        by the user". ``send_update`` also queues the my_chat_member update Telegram sends.
-        (The person's simulated actions still work while blocked.)"""
-        with self._cond:
-            chat = self._chat(chat_id)
-            chat.blocked = True
-            if send_update:
-                self._member_update(chat, "member", "kicked")
-
-    def unblock(self, chat_id: int, *, send_update: bool = False) -> None:
-        with self._cond:
-            chat = self._chat(chat_id)
-            chat.blocked = False
-            if send_update:
-                self._member_update(chat, "kicked", "member")
-
-    def _member_update(self, chat: _Chat, old: str, new: str) -> None:
-        bot = self._bot_user(self._tokens[-1] if self._tokens else "")
-
-        def member(status: str) -> dict[str, Any]:
-            # A private chat "ban" is forever: Telegram sends until_date 0.
-            return {
-                "user": bot,
-                "status": status,
-                **({"until_date": 0} if status == "kicked" else {}),
-            }
-
-        self.push_update(
-            {
-                "my_chat_member": {
-                    "chat": chat.chat_dict(),
-                    "from": dict(chat.user),
-                    "date": int(time.time()),
-                    "old_chat_member": member(old),
-                    "new_chat_member": member(new),
-                }
-            }
-        )
+    # --- trouble --------------------------------------------------------------------------------
 
     def rate_limit_every(self, n: int | None, retry_after: int = 1) -> None:
-        """Every n-th send (SEND_METHODS) gets 429 "Too Many Requests: retry after N" with
-        ``parameters.retry_after``. ``None``/0 switches it off."""
+        """Every n-th send gets 429 "Too Many Requests: retry after N" with
+        `parameters.retry_after`. None or 0 switches it off."""
         with self._cond:
             self._rate_every = n or 0
             self._rate_retry_after = retry_after
             self._rate_counter = 0
 
     def enforce_chat_rate(self, max_per_second: float | None = 1.0, burst: int = 3) -> None:
-        """Per-chat flood control (token bucket): sends beyond it get 429 with the seconds until
-        the next send would pass. ``None`` switches it off."""
+        """Flood control per chat (a token bucket): a send beyond it gets 429 with the seconds
+        until it would pass. None switches it off."""
         with self._cond:
             self._chat_rate = None if max_per_second is None else (max_per_second, burst)
             for chat in self._chats.values():
                 chat.bucket = None
 
     def enforce_global_rate(self, max_per_second: float | None = 30.0, burst: int = 30) -> None:
-        """Bot-wide flood control across all chats (Telegram's ~30 messages/second)."""
+        """Flood control over all chats (Telegram's ~30 messages a second)."""
         with self._cond:
             self._global_rate = None if max_per_second is None else (max_per_second, burst)
             self._global_bucket = None
@@ -2322,17 +1291,17 @@ class FakeBotAPI:
         methods: Iterable[str] | None = None,
         html: bool = False,
     ) -> None:
-        """The next n matching requests get HTTP ``status`` with a Telegram-like JSON body
-        (``html=True``: nginx's HTML error page instead). Note that a polling bot sends getUpdates
-        all the time - use ``sends_only`` or ``methods`` to hit what you mean."""
+        """The next n matching requests get HTTP `status` with Telegram's JSON body (`html`:
+        nginx's error page). A polling bot calls getUpdates all the time: `sends_only` or
+        `methods` aim at what you mean."""
         with self._cond:
             self._fail.append(_Fault(n, sends_only, _method_set(methods), status=status, html=html))
 
     def drop_connections(
         self, n: int = 1, *, sends_only: bool = False, methods: Iterable[str] | None = None
     ) -> None:
-        """The next n matching requests are read completely, then the socket is closed without
-        an answer (the request may or may not have "happened" - exactly the ambiguous case)."""
+        """The next n matching requests are read, and the connection closed without an answer
+        (the request did not take effect: the bot cannot know that)."""
         with self._cond:
             self._drop.append(_Fault(n, sends_only, _method_set(methods)))
 
@@ -2344,31 +1313,30 @@ class FakeBotAPI:
         sends_only: bool = False,
         methods: Iterable[str] | None = None,
     ) -> None:
-        """The next n matching requests are answered only after ``seconds`` (slow Telegram;
-        longer than PTB's read timeout -> TimedOut, while the request still takes effect)."""
+        """The next n matching requests are answered after `seconds` (longer than the bot's
+        read timeout: TimedOut, while the request still takes effect)."""
         with self._cond:
             self._delay.append(_Fault(n, sends_only, _method_set(methods), seconds=seconds))
 
     def outage(self, seconds: float, *, mode: str = "drop") -> None:
-        """For ``seconds`` Telegram is unreachable. ``mode="drop"``: every request's connection is
-        closed without answer; ``mode="refuse"``: new connections are refused (the port is
-        closed and reopened afterwards; requests on already-open connections are dropped)."""
+        """Telegram unreachable for `seconds`: `drop` closes every request's connection without
+        an answer; `refuse` closes the port (connections are refused) and opens it again."""
         if mode not in ("drop", "refuse"):
             raise ValueError("mode must be 'drop' or 'refuse'")
         with self._cond:
             self._outage_mode = mode
             self._outage_until = time.monotonic() + seconds
             if mode == "refuse":
-                self._close_listening_socket()  # right now, not at the accept loop's next turn
-            # Open connections die too (incl. a waiting long poll); idle keep-alive connections
-            # would otherwise bypass a refused port.
+                self._close_listening_socket()
+            # Open connections die too (a waiting long poll as well); idle keep-alive
+            # connections would otherwise get past a refused port.
             for conn in list(self._connections):
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
             self._cond.notify_all()
 
     def reset_faults(self) -> None:
-        """Switch every fault off (blocks stay; use unblock)."""
+        """All trouble off (blocks stay: unblock)."""
         with self._cond:
             self._fail.clear()
             self._drop.clear()
@@ -2381,14 +1349,3 @@ class FakeBotAPI:
 
 def _method_set(methods: Iterable[str] | None) -> frozenset[str] | None:
     return None if methods is None else frozenset(m.lower() for m in methods)
-
-
-def _inline(markup: dict[str, Any] | None) -> Any:
-    """The part of reply_markup that belongs to the message (for 'not modified' checks)."""
-    if markup is None or "inline_keyboard" not in markup:
-        return None
-    return [[_normalise_button(b) for b in row] for row in markup["inline_keyboard"]] or None
-
-
-def _normalise_button(button: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in button.items() if value not in (None, "")}
