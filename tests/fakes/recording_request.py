@@ -8,9 +8,10 @@ check what a bot sends.
     recorder.messages(42)            # what the person sees in that chat
     recorder.called("setMyCommands") # the calls of one method, with their parameters
 
-HTML that Telegram would refuse gets Telegram's 400 ("can't parse entities"), so that a test on
-what a person sees cannot pass with a message that would never arrive. Everything else that can
-go wrong on the wire (429, 403, 5xx, outages, redelivery) is the fake server's (telegram_api).
+A text Telegram would refuse (HTML it cannot parse, more than 4096 characters) gets Telegram's
+400, so that a test on what a person sees cannot pass with a message that would never arrive.
+Everything else that can go wrong on the wire (429, 403, 5xx, outages, redelivery) is the fake
+server's (telegram_api).
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from typing import Any
 from telegram.request import BaseRequest, RequestData
 
 from tests.fakes import telegram_html
-from tests.fakes.telegram_api import SentDocument, SentMessage, Version
+from tests.fakes.telegram_api import (
+    ERR_MESSAGE_TOO_LONG,
+    ERR_PARSE_ENTITIES,
+    MAX_MESSAGE_LENGTH,
+    SentDocument,
+    SentMessage,
+    Version,
+)
 
 BOT_USER = {"id": 123, "is_bot": True, "first_name": "Kern Coach", "username": "kern_coach_bot"}
 
@@ -78,12 +86,8 @@ class RecordingRequest(BaseRequest):
         self.calls.append(call)
         try:
             result = self._answer(call)
-        except telegram_html.HtmlRefused as error:
-            body = {
-                "ok": False,
-                "error_code": 400,
-                "description": f"Bad Request: can't parse entities: {error}",
-            }
+        except _Refused as refused:
+            body = {"ok": False, "error_code": 400, "description": str(refused)}
             return 400, json.dumps(body).encode()
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
@@ -115,7 +119,7 @@ class RecordingRequest(BaseRequest):
         if call.method == "getMe":
             return BOT_USER
         if call.method == "sendMessage":
-            plain, entities = telegram_html.trim(*self._parse(p["text"], p.get("parse_mode")))
+            plain, entities = self._shown(p["text"], p.get("parse_mode"))
             message = SentMessage(
                 chat_id=p["chat_id"],
                 message_id=self.next_message_id(p["chat_id"]),
@@ -146,9 +150,7 @@ class RecordingRequest(BaseRequest):
             message.history.append(Version(message.plain, message.buttons))
             if call.method == "editMessageText":
                 message.text = p["text"]
-                message.plain, message.entities = telegram_html.trim(
-                    *self._parse(p["text"], p.get("parse_mode"))
-                )
+                message.plain, message.entities = self._shown(p["text"], p.get("parse_mode"))
             message.buttons = _buttons(p)
         else:
             return True  # answerCallbackQuery, sendChatAction, setMyCommands, deleteWebhook …
@@ -157,8 +159,20 @@ class RecordingRequest(BaseRequest):
         return message.raw
 
     @staticmethod
-    def _parse(text: str, parse_mode: str | None) -> tuple[str, list[dict[str, Any]]]:
-        return telegram_html.parse(text) if parse_mode == "HTML" else (text, [])
+    def _shown(text: str, parse_mode: str | None) -> tuple[str, list[dict[str, Any]]]:
+        """What the person sees of a text, or Telegram's refusal."""
+        try:
+            parsed = telegram_html.parse(text) if parse_mode == "HTML" else (text, [])
+        except telegram_html.HtmlRefused as error:
+            raise _Refused(ERR_PARSE_ENTITIES + str(error)) from None
+        plain, entities = telegram_html.trim(*parsed)
+        if len(plain) > MAX_MESSAGE_LENGTH:
+            raise _Refused(ERR_MESSAGE_TOO_LONG)
+        return plain, entities
+
+
+class _Refused(Exception):
+    """Telegram answers 400 with this description."""
 
 
 def _buttons(params: dict[str, Any]) -> list[list[tuple[str, str | None]]]:
