@@ -365,7 +365,7 @@ class OfflinePerson(_Chatting):
 
     def __init__(self, offline: Offline, chat_id: int, language_code: str = "nl"):
         self.offline = offline
-        self.side = offline.recorder
+        self.side = self.recorder = offline.recorder
         self.chat_id = chat_id
         self.language_code = language_code
         self._query_ids = itertools.count(chat_id * 1000)
@@ -386,7 +386,7 @@ class OfflinePerson(_Chatting):
     def message(self, **content: Any) -> dict[str, Any]:
         """A Message dict from this person, with the next message id of the chat."""
         return {
-            "message_id": self.side.next_message_id(self.chat_id),
+            "message_id": self.recorder.next_message_id(self.chat_id),
             "from": self.user,
             "chat": self.chat,
             "date": int(time.time()),

@@ -77,7 +77,7 @@ class RecordingRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
-        files = {}
+        files: dict[str, tuple[str | None, bytes]] = {}
         if request_data is not None and request_data.contains_files:
             for name, part in request_data.multipart_data.items():
                 content = part[1] if isinstance(part[1], bytes) else part[1].read()

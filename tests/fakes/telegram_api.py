@@ -179,9 +179,9 @@ def _parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], di
         head, _, content = chunk.partition(b"\r\n\r\n")
         headers = {}
         for line in head.decode("utf-8", "replace").split("\r\n"):
-            name, sep, value = line.partition(":")
+            header, sep, value = line.partition(":")
             if sep:
-                headers[name.strip().lower()] = value.strip()
+                headers[header.strip().lower()] = value.strip()
         disposition = _header_params(headers.get("content-disposition", ""))
         name = disposition.get("name")
         if name is None:
@@ -1068,11 +1068,11 @@ class FakeBotAPI:
 
     def _push_update(self, update: dict[str, Any]) -> int:
         with self._cond:
-            update["update_id"] = self._next_update_id
+            update_id = update["update_id"] = self._next_update_id
             self._next_update_id += 1
             self._updates.append(update)
             self._cond.notify_all()
-            return update["update_id"]
+            return update_id
 
     def send_text(self, chat_id: int, text: str, *, language_code: str | None = None) -> int:
         """The person writes (a /command gets its bot_command entity); the update_id. A new

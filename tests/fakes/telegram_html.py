@@ -145,7 +145,19 @@ class _Reader(HTMLParser):
             entity["type"] = "expandable_blockquote"
         self.entities.append(entity)
 
-    def _refuse(self, data: str) -> None:
-        raise HtmlRefused(f'Unsupported start tag "" at byte offset {self._at()}')
+    # Comments, <!DOCTYPE …>, <?…?>, <![CDATA[…]]>: Telegram knows none of them.
 
-    handle_comment = handle_decl = handle_pi = unknown_decl = _refuse
+    def handle_comment(self, data: str) -> None:
+        self._refuse()
+
+    def handle_decl(self, decl: str) -> None:
+        self._refuse()
+
+    def handle_pi(self, data: str) -> None:
+        self._refuse()
+
+    def unknown_decl(self, data: str) -> None:
+        self._refuse()
+
+    def _refuse(self) -> None:
+        raise HtmlRefused(f'Unsupported start tag "" at byte offset {self._at()}')
