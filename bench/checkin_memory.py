@@ -20,6 +20,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from flows import defaults
+
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 100_000)
 DUE_NOW_SHARE = 0.01
@@ -41,8 +43,8 @@ def fill(database: Path, count: int) -> None:
         db.executemany(
             "INSERT INTO person (id, channel, address, lang, timezone, consent, checkin_time, "
             "paused, unreachable, state, created_at, updated_at) "
-            "VALUES (?, 'bench', ?, 'nl', 'Europe/Amsterdam', 'given', '20:00', 0, 0, ?, ?, ?)",
-            ((i, str(i), state, now, now) for i in range(1, count + 1)),
+            "VALUES (?, 'bench', ?, 'nl', ?, 'given', '20:00', 0, 0, ?, ?, ?)",
+            ((i, str(i), defaults.TIMEZONE, state, now, now) for i in range(1, count + 1)),
         )
         due_now = int(count * DUE_NOW_SHARE)
         db.executemany(

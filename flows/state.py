@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from flows import defaults
 from flows.errors import UnknownStateVersion
 
 CONSENT = ("unknown", "given", "declined")
@@ -75,7 +76,7 @@ class AnswerRef:
 @dataclass(frozen=True, kw_only=True)
 class State:
     lang: str = "nl"
-    timezone: str = "Europe/Amsterdam"
+    timezone: str = defaults.TIMEZONE
     consent: str = "unknown"
     paused: bool = False
     checkin_time: str | None = None  # "20:00", local to `timezone`
@@ -161,8 +162,9 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
 def _from_unversioned(data: dict[str, Any]) -> dict[str, Any]:
     """Version 0 (no `version` key): fields were added one by one as the coach grew (the
     profile, `suspended`, `prompt`, `last_answer`, a run's `history`, `recorded`, `scheduled`),
-    so an old state may lack any of them. From version 1 on every field is written."""
-    defaults: dict[str, Any] = {
+    so an old state may lack any of them. From version 1 on every field is written. The values
+    are what a missing field meant then (history: they stay even if `flows.defaults` changes)."""
+    then: dict[str, Any] = {
         "lang": "nl",
         "timezone": "Europe/Amsterdam",
         "consent": "unknown",
@@ -184,7 +186,7 @@ def _from_unversioned(data: dict[str, Any]) -> dict[str, Any]:
         "scheduled": {},
     }
     runs = [{**run_defaults, **run} for run in data.get("runs") or ()]
-    return {**defaults, **data, "runs": runs, "version": 1}
+    return {**then, **data, "runs": runs, "version": 1}
 
 
 # Each function turns a stored state of version N into N + 1.

@@ -4,8 +4,6 @@ sure the flows exist (see `REQUIRED_FLOWS`); everything else the author may rena
 
 from __future__ import annotations
 
-from datetime import time
-
 # The flows the engine enters by itself, and the steps of them it names.
 OPENING = "opening"  # a first contact starts here
 MENU = "menu"  # /menu, and where /start leads someone who is not in a flow
@@ -20,10 +18,7 @@ REQUIRED_FLOWS: dict[str, tuple[str, ...]] = {
 # The kind of check-in that comes every day at the person's chosen time.
 DAILY_KIND = "daily"
 DAILY_EVERY = "1d"
-# The daily time when an answer names none that can be read.
-DEFAULT_DAILY_TIME = time(20, 0)
-# The time of day a plan is set for when the person names only a day.
-DEFAULT_PLAN_TIME = time(19, 0)
+# The daily time and the time of a plan that names only a day are defaults: flows/defaults.py.
 
 # The engine's own questions: each is a dialogue flow (`kind: dialogue`) that says `serves:`
 # one of these; the role is also the open question's name in the state (`Prompt.kind`).

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flows import moments
+from flows import defaults, moments
 from flows.effects import ScheduleCheckin, still_scheduled
 from flows.engine import DONE, NEXT, SKIP, Engine
 from flows.events import ChoiceMade, Event, Started, TextReceived
@@ -23,7 +23,7 @@ from flows.model import Library, StepSpec
 from flows.state import State
 from flows.texts import Texts
 
-# A journey starts on a Monday evening in Amsterdam in winter, the same every time.
+# A journey starts on a Monday evening in winter (in the default zone), the same every time.
 JOURNEY_START = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 MAX_EVENTS = 400
 
@@ -58,7 +58,7 @@ def render_transcript(
     step id; a default reply otherwise) and each check-in that falls due, in time order."""
     engine = Engine(library)
     answers = dict(answers or {})
-    tz = ZoneInfo("Europe/Amsterdam")
+    tz = ZoneInfo(defaults.TIMEZONE)
     label = library.texts.label
     journey = Journey(
         coach=label(lang, "common:transcript.coach", tz) + ":",
@@ -89,7 +89,7 @@ def render_dialogue(library: Library, flow_id: str, lang: str, scenario: Mapping
     that bring them to the moment (`before`, not written out), what opens the dialogue (`open`, a
     command, a message or a button's id) and one reply per way through it (`ways`)."""
     engine = Engine(library)
-    tz = ZoneInfo("Europe/Amsterdam")
+    tz = ZoneInfo(defaults.TIMEZONE)
     label = library.texts.label
     journey = Journey(
         coach=label(lang, "common:transcript.coach", tz) + ":",

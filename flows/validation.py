@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from flows import defaults
 from flows.diagnostics import Problem
 from flows.engine import ENGINE_TEXT_KEYS
 from flows.messages import LABEL_LIMIT, TOKEN_LIMIT, plain_words
@@ -386,7 +387,7 @@ def _sample_context() -> dict[str, Any]:
         "answers": _SampleAnswers(),
         "late": False,
         "time": "20:00",
-        "timezone": "Europe/Amsterdam",
+        "timezone": defaults.TIMEZONE,
         "moment": "vrijdag 5 december om 20:00",
         "question": "…",
         "answer": "…",
@@ -398,7 +399,7 @@ def _sample_context() -> dict[str, Any]:
 
 def _render_sample(texts: Texts, lang: str, key: str) -> str | None:
     try:
-        return texts.plain(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
+        return texts.plain(lang, key, ZoneInfo(defaults.TIMEZONE), **_sample_context())
     except Exception:  # reported by _check_template
         return None
 
@@ -406,7 +407,7 @@ def _render_sample(texts: Texts, lang: str, key: str) -> str | None:
 def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -> list[Problem]:
     source = texts.source(lang, key)
     try:
-        parsed = texts.parse(lang, key, ZoneInfo("Europe/Amsterdam"), **_sample_context())
+        parsed = texts.parse(lang, key, ZoneInfo(defaults.TIMEZONE), **_sample_context())
     except jinja2.TemplateSyntaxError as error:
         return [
             Problem(

@@ -72,6 +72,7 @@ from bot.channels.telegram_send import (
 from bot.coach import Coach, Handled
 from bot.health import Request, Response, TinyHTTPServer, database_ok
 from bot.scheduler import CheckinScheduler
+from flows import defaults
 from flows.events import (
     ChoiceMade,
     Event,
@@ -94,7 +95,7 @@ STALE_BUTTON = "common:stale-button"
 CHOSEN = "\n\n→ {label}"  # shown under a question once its button was pressed
 HANDLE_ATTEMPTS = 3  # an update that fails this often because of a bug is given up on
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
-MENU_TZ = ZoneInfo("Europe/Amsterdam")  # the menu texts name no time; a zone is required
+MENU_TZ = ZoneInfo(defaults.TIMEZONE)  # the menu texts name no time; a zone is required
 
 
 class _Stopped(Exception):

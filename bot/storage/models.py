@@ -11,6 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from flows import defaults
+
 
 class UTCDateTime(sa.types.TypeDecorator):
     """Aware datetimes in, aware UTC datetimes out; stored without zone, always in UTC."""
@@ -42,7 +44,7 @@ class Person(SQLModel, table=True):
     channel: str = Field(max_length=16)  # console | telegram | signal
     address: str = Field(max_length=64)  # the chat id on that channel
     lang: str = Field(default="nl", max_length=8)
-    timezone: str = Field(default="Europe/Amsterdam", max_length=64)
+    timezone: str = Field(default=defaults.TIMEZONE, max_length=64)
     consent: str = Field(default="unknown", max_length=16)
     checkin_time: str | None = Field(default=None, max_length=5)
     paused: bool = False

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from flows import moments
+from flows import defaults, moments
 from flows.effects import CancelCheckins, RunStarted, SaveAnswer
 from flows.model import SCALE, WHEN_PRESETS, Flow, Option, StepSpec
 from flows.state import Answer, AnswerRef, Run, evolve
-from flows.system import DEFAULT_PLAN_TIME
 from flows.turn import navigation, schedule
 from flows.turn.context import Turn
 
@@ -61,7 +60,7 @@ def on_text(turn: Turn, flow: Flow, step: StepSpec, text: str) -> OptionCommand 
         else:
             return on_option(turn, step, option_id)
     elif expect == "when":
-        moment = moments.parse_moment(text, turn.state.lang, turn.now, turn.tz, DEFAULT_PLAN_TIME)
+        moment = moments.parse_moment(text, turn.state.lang, turn.now, turn.tz, defaults.PLAN_TIME)
         if moment is None:
             turn.say("common:when.not-understood")
             navigation.present(turn, again=True)
@@ -88,7 +87,7 @@ def on_button(turn: Turn, flow: Flow, step: StepSpec, option: str) -> OptionComm
     elif option == navigation.RESUME and turn.state.suspended:
         navigation.resume(turn)
     elif step.expect == "when" and option in WHEN_PRESETS:
-        local = moments.preset_moment(option, turn.now, turn.tz, DEFAULT_PLAN_TIME)
+        local = moments.preset_moment(option, turn.now, turn.tz, defaults.PLAN_TIME)
         return answer_moment(turn, local)
     elif step.expect in ("choice", "scale") and valid_option(step, option):
         return on_option(turn, step, option)

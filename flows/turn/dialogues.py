@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows import moments
+from flows import defaults, moments
 from flows.effects import CancelCheckins, DeletionRequested
 from flows.model import BACK, END, Flow, Rule, StepSpec
 from flows.state import Prompt, State, evolve
 from flows.system import (
     DAILY,
     DAILY_KIND,
-    DEFAULT_DAILY_TIME,
     FORGET,
     FORGET_EVERYTHING,
     GIVE_CONSENT,
@@ -180,7 +179,9 @@ def on_time_text(turn: Turn, text: str) -> None:
         turn.update(timezone=zone)
         turn.say("common:time.timezone-set", timezone=zone)
         if turn.state.checkin_time:
-            schedule_daily(turn, moments.parse_clock(turn.state.checkin_time) or DEFAULT_DAILY_TIME)
+            schedule_daily(
+                turn, moments.parse_clock(turn.state.checkin_time) or defaults.DAILY_TIME
+            )
         return
     if text.strip().casefold() in OFF_WORDS:
         turn.update(checkin_time=None)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flows import moments
+from flows import defaults, moments
 from flows.effects import CancelCheckins, ScheduleCheckin
 from flows.model import Schedule
 from flows.state import evolve
-from flows.system import DAILY_EVERY, DAILY_KIND, DEFAULT_DAILY_TIME
+from flows.system import DAILY_EVERY, DAILY_KIND
 from flows.turn.context import Turn
 
 
@@ -20,7 +20,7 @@ def plan(turn: Turn, spec: Schedule, value: Any) -> None:
         return  # nothing is kept for someone who said no, check-ins included
     at = turn.position()
     if spec.kind == DAILY_KIND:
-        clock = moments.parse_clock(str(value)) or DEFAULT_DAILY_TIME
+        clock = moments.parse_clock(str(value)) or defaults.DAILY_TIME
         turn.effects.append(CancelCheckins(kinds=(DAILY_KIND,)))
         due = moments.next_daily(clock, turn.tz, turn.now)
         every: str | None = DAILY_EVERY

@@ -5,10 +5,11 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.channels import plain_text, telegram_html
+from flows import defaults
 from flows.answer_words import NO_ANSWERS
 from flows.messages import Message, Theirs
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+AMSTERDAM = ZoneInfo(defaults.TIMEZONE)
 
 
 def answer_message(library, answer: str) -> Message:

@@ -37,13 +37,14 @@ from bot.content import load_library
 from bot.storage import db
 from bot.storage.migrations import upgrade_engine
 from bot.storage.store import Store
+from flows import defaults
 from tests.conftest import MONDAY_EVENING
 from tests.fakes.recording_request import BOT_USER as BOT
 from tests.fakes.recording_request import RecordingRequest
 from tests.fakes.telegram_api import FakeBotAPI, SentMessage, bot_command_entities
 
 TOKEN = "123:TEST"
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+AMSTERDAM = ZoneInfo(defaults.TIMEZONE)
 WAIT = 60.0  # seconds; generous, for a busy two-core machine
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from flows import defaults
 from flows.messages import Message, Quote, Span, Theirs, spans_of
 from flows.texts import Texts, TextSource
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+AMSTERDAM = ZoneInfo(defaults.TIMEZONE)
 
 
 def texts(source: str) -> Texts:

@@ -19,6 +19,7 @@ from flows.moments import (
     preset_moment,
 )
 
+# Amsterdam by name, not the default zone: the expected UTC hours below are Amsterdam's.
 AMS = ZoneInfo("Europe/Amsterdam")
 DEFAULT = time(19, 0)  # the flow's default time; different from 9:00 and 20:00 on purpose
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flows import overview
+from flows import defaults, overview
 from flows.messages import Quote
 from flows.overview import AnswerRecord, CheckinRecord, RunRecord
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+AMSTERDAM = ZoneInfo(defaults.TIMEZONE)
 MONDAY = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 
 
