@@ -17,7 +17,7 @@ from sqlmodel import Session
 from bot import views
 from bot.clock import Clock
 from bot.storage import db, store
-from bot.storage.models import Person
+from bot.storage.models import Person, checkin_of
 from flows.effects import (
     CancelCheckins,
     DeletionRequested,
@@ -140,18 +140,7 @@ class Coach:
         elif isinstance(effect, RunFinished):
             store.finish_run(session, person_id, effect.run, effect.at)
         elif isinstance(effect, ScheduleCheckin):
-            store.schedule_checkin(
-                session,
-                person_id,
-                key=effect.checkin,
-                kind=effect.kind,
-                flow=effect.flow,
-                step=effect.step,
-                run=effect.run,
-                due_at=effect.due_at,
-                every=effect.every,
-                now=now,
-            )
+            store.schedule_checkin(session, person_id, effect.checkin, now)
         elif isinstance(effect, CancelCheckins):
             store.cancel_checkins(session, person_id, effect.kinds, effect.flow, effect.checkins)
         elif isinstance(effect, ForgetAnswer):
@@ -205,16 +194,7 @@ class Coach:
                 return False  # paused, held or blocked since it was found due: it waits
             checkin.status = "done"
             session.add(checkin)
-            event = CheckinDue(
-                checkin=checkin.key,
-                kind=checkin.kind,
-                flow=checkin.flow,
-                step=checkin.step,
-                run=checkin.run_key,
-                due_at=checkin.due_at,
-                every=checkin.every,
-            )
-            self._turn(session, person, event, now)
+            self._turn(session, person, CheckinDue(checkin=checkin_of(checkin)), now)
         return True
 
     def next_due_at(self) -> datetime | None:

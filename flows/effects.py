@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flows.events import CheckinDue
+from flows.checkin import Checkin
 from flows.registry import Record
-
-CHECKIN_KINDS = ("reminder", "evaluation", "repeat", "daily")
 
 
 class Effect(Record):
@@ -63,33 +61,9 @@ class RunFinished(Effect, type_name="run_finished"):
 
 @dataclass(frozen=True, kw_only=True)
 class ScheduleCheckin(Effect, type_name="schedule_checkin"):
-    """Come back at `due_at` (UTC) and enter `flow` at `step`; `every` repeats it."""
+    """Come back later, as the check-in says; storage keeps it until it falls due."""
 
-    checkin: str  # unique per person
-    kind: str
-    flow: str
-    step: str
-    run: str | None  # None: the check-in starts a new run
-    due_at: datetime
-    every: str | None = None
-
-    def due_event(self) -> CheckinDue:
-        """The event this check-in becomes when it falls due."""
-        return CheckinDue(
-            checkin=self.checkin,
-            kind=self.kind,
-            flow=self.flow,
-            step=self.step,
-            run=self.run,
-            due_at=self.due_at,
-            every=self.every,
-        )
-
-    def __post_init__(self) -> None:
-        if self.kind not in CHECKIN_KINDS:
-            raise ValueError(f"unknown check-in kind {self.kind!r}")
-        if self.due_at.utcoffset() is None:
-            raise ValueError("due_at must carry its time zone")
+    checkin: Checkin
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,20 +75,18 @@ class CancelCheckins(Effect, type_name="cancel_checkins"):
     flow: str | None = None
     checkins: tuple[str, ...] = ()
 
-    def cancels(self, checkin: ScheduleCheckin) -> bool:
+    def cancels(self, checkin: Checkin) -> bool:
         by_kind = checkin.kind in self.kinds and self.flow in (None, checkin.flow)
-        return by_kind or checkin.checkin in self.checkins
+        return by_kind or checkin.id in self.checkins
 
 
-def still_scheduled(
-    pending: list[ScheduleCheckin], effects: tuple[Effect, ...]
-) -> list[ScheduleCheckin]:
+def still_scheduled(pending: list[Checkin], effects: tuple[Effect, ...]) -> list[Checkin]:
     """The check-ins still to come once `effects` are carried out (for simulations without a
     database: transcripts and tests)."""
     pending = list(pending)
     for effect in effects:
         if isinstance(effect, ScheduleCheckin):
-            pending.append(effect)
+            pending.append(effect.checkin)
         elif isinstance(effect, CancelCheckins):
             pending = [c for c in pending if not effect.cancels(c)]
     return pending

@@ -33,17 +33,13 @@ from flows.events import (
 from flows.messages import Message
 from flows.model import Library
 from flows.state import Position, State, evolve
+from flows.tokens import PROMPT_RUN, Token
 from flows.turn import answers, checkins, commands, crisis, dialogues, navigation
 from flows.turn.answers import OptionCommand
 from flows.turn.context import Turn
-from flows.turn.navigation import DONE, NEXT, PROMPT_RUN, RESUME, SKIP
 
 __all__ = [
-    "DONE",
     "ENGINE_TEXT_KEYS",
-    "NEXT",
-    "RESUME",
-    "SKIP",
     "Engine",
     "Step",
 ]
@@ -107,7 +103,7 @@ def _dispatch(turn: Turn, event: Event) -> None:
     elif isinstance(event, CommandGiven):
         commands.on_command(turn, event.name, event.argument)
     elif isinstance(event, CheckinDue):
-        checkins.on_checkin(turn, event)
+        checkins.on_checkin(turn, event.checkin)
     else:  # a programming error, not a person's odd input
         raise UnknownEvent(f"unknown event {event!r}")
 
@@ -138,10 +134,13 @@ def _on_text(turn: Turn, text: str) -> None:
     _run_option_command(turn, answers.on_text(turn, *current, text))
 
 
-def _on_choice(turn: Turn, token: str) -> None:
+def _on_choice(turn: Turn, data: str) -> None:
     """A button: of the engine's own question, of the step the person is at, or stale."""
-    run_id, _, rest = token.partition(":")
-    step_id, _, option = rest.partition(":")
+    token = Token.parse(data)
+    if token is None:
+        navigation.stale(turn)
+        return
+    run_id, step_id, option = token.run, token.step, token.option
     prompt = turn.state.prompt
     if run_id == PROMPT_RUN:
         if prompt is not None and prompt.kind == step_id:

@@ -7,8 +7,8 @@ A channel turns a platform update into one of these; the scheduler turns a due c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
+from flows.checkin import Checkin
 from flows.registry import Record
 
 MEDIA_KINDS = ("sticker", "photo", "voice", "video", "location", "document", "other")
@@ -115,15 +115,9 @@ class CommandGiven(Event, type_name="command_given"):
 
 @dataclass(frozen=True, kw_only=True)
 class CheckinDue(Event, type_name="checkin_due"):
-    """A scheduled check-in has come: enter `flow` at `step`, in run `run` (or a new one)."""
+    """A scheduled check-in has come: the coach enters its flow at its step."""
 
-    checkin: str
-    kind: str
-    flow: str
-    step: str
-    run: str | None
-    due_at: datetime
-    every: str | None = None
+    checkin: Checkin
 
 
 def parse_command(text: str) -> CommandGiven | None:

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-TOKEN_LIMIT = 64  # the smallest limit on button data of the channels, in bytes
 LABEL_LIMIT = 30  # longer labels are cut off on a phone
 
 
@@ -44,12 +43,7 @@ Paragraph = tuple[Part, ...]
 @dataclass(frozen=True, kw_only=True)
 class Button:
     label: str  # plain text
-    token: str  # names the run, the step and the option; at most 64 bytes
-
-    def __post_init__(self) -> None:
-        # A character is at most 4 bytes: short tokens need no encoding to be known to fit.
-        if len(self.token) * 4 > TOKEN_LIMIT and len(self.token.encode()) > TOKEN_LIMIT:
-            raise ValueError(f"button token over {TOKEN_LIMIT} bytes: {self.token!r}")
+    token: str  # a formatted flows.tokens.Token: the run, the step and the option
 
 
 @dataclass(frozen=True, kw_only=True)

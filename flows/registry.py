@@ -7,6 +7,8 @@ after a restart, so each kind registers under a stable name, as goflow's events 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -38,18 +40,26 @@ class Record:
     @classmethod
     def from_json(cls: type[T], data: dict[str, Any]) -> T:
         kind = cls._registry[data["type"]]  # type: ignore[attr-defined]
-        hints = {f.name: f for f in dataclasses.fields(kind)}
+        hints = _hints(kind)
         values = {}
         for name, raw in data.items():
             if name == "type":
                 continue
-            field = hints[name]
-            values[name] = _load(raw, field.type)
+            values[name] = _load(raw, hints[name])
         record: T = kind(**values)
         return record
 
 
+@functools.cache
+def _hints(kind: type) -> dict[str, Any]:
+    """The fields' types as classes, not strings, so a field holding a value with its own
+    `from_json` (a `flows.checkin.Checkin`) is read back as one."""
+    return typing.get_type_hints(kind)
+
+
 def _dump(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return value.to_json()
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, tuple | list):
@@ -61,6 +71,8 @@ def _load(raw: Any, annotation: Any) -> Any:
     text = str(annotation)
     if raw is None:
         return None
+    if isinstance(annotation, type) and hasattr(annotation, "from_json"):
+        return annotation.from_json(raw)
     if "datetime" in text and isinstance(raw, str):
         return datetime.fromisoformat(raw)
     if text.startswith("tuple") and isinstance(raw, list):

@@ -15,13 +15,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flows import defaults, moments
-from flows.effects import ScheduleCheckin, still_scheduled
-from flows.engine import DONE, NEXT, SKIP, Engine
-from flows.events import ChoiceMade, Event, Started, TextReceived
+from flows.checkin import Checkin
+from flows.effects import still_scheduled
+from flows.engine import Engine
+from flows.events import CheckinDue, ChoiceMade, Event, Started, TextReceived
 from flows.messages import Message
 from flows.model import Library, StepSpec
 from flows.state import State
 from flows.texts import Texts
+from flows.tokens import DONE, NEXT, SKIP, option_of
 
 # A journey starts on a Monday evening in winter (in the default zone), the same every time.
 JOURNEY_START = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
@@ -43,7 +45,7 @@ class Journey:
     lines: list[str] = field(default_factory=list)
     coach: str = "coach:"  # the speakers' names, from locales/<lang>/common.yaml
     you: str = "jij:"
-    pending: list[ScheduleCheckin] = field(default_factory=list)
+    pending: list[Checkin] = field(default_factory=list)
     delivered: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -113,7 +115,7 @@ def render_dialogue(library: Library, flow_id: str, lang: str, scenario: Mapping
 
 def _press_or_say(journey: Journey, messages: tuple[Message, ...], wanted: str) -> Event:
     """A button whose option is `wanted` when the last messages show one, else a message."""
-    buttons = {b.token.rsplit(":", 1)[1]: b for m in messages for row in m.buttons for b in row}
+    buttons = {option_of(b.token): b for m in messages for row in m.buttons for b in row}
     if wanted in buttons:
         journey.lines.append("")
         journey.lines.append(f"{journey.you:6} [{buttons[wanted].label}]")
@@ -154,7 +156,7 @@ def _reply(
         if at.entries < len(wanted):
             return _say(journey, str(wanted[at.entries]))
         wanted = DONE
-    buttons = {b.token.rsplit(":", 1)[1]: b for m in messages for row in m.buttons for b in row}
+    buttons = {option_of(b.token): b for m in messages for row in m.buttons for b in row}
     if wanted in buttons:
         journey.lines.append(f"{journey.you:6} [{buttons[wanted].label}]")
         return ChoiceMade(token=buttons[wanted].token)
@@ -201,7 +203,7 @@ def _next_checkin(
     journey.lines.append(
         f"── {elapsed}: {moments.format_moment(later, lang, tz)} ({checkin.kind}) ──"
     )
-    return checkin.due_event(), later
+    return CheckinDue(checkin=checkin), later
 
 
 def _elapsed(library: Library, delta: timedelta, lang: str, tz: ZoneInfo) -> str:

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from flows import defaults
+from flows import defaults, tokens
 from flows.diagnostics import Problem
 from flows.engine import ENGINE_TEXT_KEYS
-from flows.messages import LABEL_LIMIT, TOKEN_LIMIT, plain_words
+from flows.messages import LABEL_LIMIT, plain_words
 from flows.model import BACK, END, Flow, Library, Rule
 from flows.overview import TEXT_KEYS as OVERVIEW_TEXT_KEYS
 from flows.system import DIALOGUES, REQUIRED_FLOWS
@@ -211,14 +211,14 @@ def _validate_flow(
                         message=f"option '{option.id}' enters unknown flow '{option.flow}'",
                     )
                 )
-            token = f"{LONGEST_RUN_ID}:{step.id}:{option.id}"
-            if len(token.encode()) > TOKEN_LIMIT:
+            token = tokens.Token(run=LONGEST_RUN_ID, step=step.id, option=option.id)
+            if not token.fits():
                 problems.append(
                     Problem(
                         path=path,
                         line=option.line or step.line,
                         code="KC061",
-                        message=f"button data '{token}' is over {TOKEN_LIMIT} "
+                        message=f"button data '{token}' is over {tokens.LIMIT} "
                         "bytes: shorten the step or option id",
                     )
                 )

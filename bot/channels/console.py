@@ -24,10 +24,10 @@ from bot.coach import Coach
 from bot.config import Config
 from bot.scheduler import CheckinScheduler
 from bot.storage import store
-from flows.engine import DONE, SKIP
 from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
 from flows.messages import Button
 from flows.safety import DeferredRules
+from flows.tokens import DONE, SKIP, option_of
 
 CHANNEL = "console"
 ADDRESS = "local"
@@ -104,7 +104,7 @@ class ConsoleChannel:
             return parse_command(text) or TextReceived(text=text)
         # A number picks a button only where the buttons are the answer: on a free-text
         # question ("Overslaan" its only button) a typed "1" is an answer like any other.
-        choosing = any(b.token.rsplit(":", 1)[-1] not in FREE_TEXT_BUTTONS for b in self.buttons)
+        choosing = any(option_of(b.token) not in FREE_TEXT_BUTTONS for b in self.buttons)
         if choosing and text.isdigit() and 1 <= int(text) <= len(self.buttons):
             return ChoiceMade(token=self.buttons[int(text) - 1].token)
         for button in self.buttons:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from flows import defaults
+from flows.checkin import Checkin
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -103,6 +104,34 @@ class CheckinRow(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16)  # pending|done|cancelled|failed
     attempts: int = 0  # deliveries that raised; see Coach.deliver_due
     created_at: datetime = _time()
+
+
+def checkin_row(person_id: int, checkin: Checkin, now: datetime) -> CheckinRow:
+    """The row that keeps a check-in until it falls due (the one way from check-in to row)."""
+    return CheckinRow(
+        person_id=person_id,
+        key=checkin.id,
+        kind=checkin.kind,
+        flow=checkin.flow,
+        step=checkin.step,
+        run_key=checkin.run,
+        every=checkin.every,
+        due_at=checkin.due_at,
+        created_at=now,
+    )
+
+
+def checkin_of(row: CheckinRow) -> Checkin:
+    """The check-in a row keeps (the one way back)."""
+    return Checkin(
+        id=row.key,
+        kind=row.kind,
+        flow=row.flow,
+        step=row.step,
+        run=row.run_key,
+        due_at=row.due_at,
+        every=row.every,
+    )
 
 
 class OutboxRow(SQLModel, table=True):

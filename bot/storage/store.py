@@ -21,7 +21,9 @@ from bot.storage.models import (
     ProcessedUpdate,
     RunRow,
     UTCDateTime,
+    checkin_row,
 )
+from flows.checkin import Checkin
 from flows.state import State
 
 
@@ -213,32 +215,8 @@ def answers_of(session: Session, person_id: int) -> Sequence[AnswerRow]:
 # --- check-ins ------------------------------------------------------------------------------------
 
 
-def schedule_checkin(
-    session: Session,
-    person_id: int,
-    *,
-    key: str,
-    kind: str,
-    flow: str,
-    step: str,
-    run: str | None,
-    due_at: datetime,
-    every: str | None,
-    now: datetime,
-) -> None:
-    session.add(
-        CheckinRow(
-            person_id=person_id,
-            key=key,
-            kind=kind,
-            flow=flow,
-            step=step,
-            run_key=run,
-            due_at=due_at,
-            every=every,
-            created_at=now,
-        )
-    )
+def schedule_checkin(session: Session, person_id: int, checkin: Checkin, now: datetime) -> None:
+    session.add(checkin_row(person_id, checkin, now))
 
 
 def cancel_checkins(

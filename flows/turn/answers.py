@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from flows import defaults, moments
+from flows import defaults, moments, tokens
 from flows.effects import CancelCheckins, RunStarted, SaveAnswer
 from flows.model import SCALE, WHEN_PRESETS, Flow, Option, StepSpec
 from flows.state import Answer, AnswerRef, Run, evolve
@@ -78,13 +78,13 @@ def on_text(turn: Turn, flow: Flow, step: StepSpec, text: str) -> OptionCommand 
 
 def on_button(turn: Turn, flow: Flow, step: StepSpec, option: str) -> OptionCommand | None:
     """A button of the step the person is at (the token already matched run and step)."""
-    if option == navigation.SKIP:
+    if option == tokens.SKIP:
         navigation.skip(turn)
-    elif option == navigation.NEXT and step.expect == "continue":
+    elif option == tokens.NEXT and step.expect == "continue":
         navigation.follow(turn, flow, step, None)
-    elif option == navigation.DONE and step.expect == "entries":
+    elif option == tokens.DONE and step.expect == "entries":
         navigation.finish_entries(turn, flow, step)
-    elif option == navigation.RESUME and turn.state.suspended:
+    elif option == tokens.RESUME and turn.state.suspended:
         navigation.resume(turn)
     elif step.expect == "when" and option in WHEN_PRESETS:
         local = moments.preset_moment(option, turn.now, turn.tz, defaults.PLAN_TIME)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import time, timedelta
 
 from flows import moments
+from flows.checkin import Checkin
 from flows.effects import CancelCheckins, ScheduleCheckin
-from flows.events import CheckinDue
 from flows.state import evolve
 from flows.system import DAILY, DAILY_EVERY, DAILY_KIND, DAILY_STEP
 from flows.turn import navigation
@@ -21,7 +21,7 @@ MAX_SUSPENDED = 3
 TEXT_KEYS = ("common:late",)
 
 
-def on_checkin(turn: Turn, due: CheckinDue) -> None:
+def on_checkin(turn: Turn, due: Checkin) -> None:
     flow = turn.library.flows.get(due.flow)
     if flow is None or due.step not in flow.steps or turn.state.consent != "given":
         return  # the flow changed or consent was withdrawn: nothing to say
@@ -43,7 +43,7 @@ def on_checkin(turn: Turn, due: CheckinDue) -> None:
     navigation.enter_flow(turn, due.flow, step=due.step, run_id=due.run)
 
 
-def schedule_next(turn: Turn, due: CheckinDue) -> None:
+def schedule_next(turn: Turn, due: Checkin) -> None:
     """A repeating check-in plans the next one as it arrives."""
     if due.kind == DAILY_KIND:
         clock = moments.parse_clock(turn.state.checkin_time or "")
@@ -55,30 +55,19 @@ def schedule_next(turn: Turn, due: CheckinDue) -> None:
         next_due = turn.later(due.due_at, every)
         while next_due <= turn.now:
             next_due = turn.later(next_due, every)
-    turn.effects.append(
-        ScheduleCheckin(
-            checkin=turn.new_id("c"),
-            kind=due.kind,
-            flow=due.flow,
-            step=due.step,
-            run=due.run,
-            due_at=next_due,
-            every=due.every,
-        )
-    )
+    turn.effects.append(ScheduleCheckin(checkin=due.again(id=turn.new_id("c"), due_at=next_due)))
 
 
 def schedule_daily(turn: Turn, clock: time) -> None:
     """The daily check-in at `clock`, in place of the one planned before."""
     turn.effects.append(CancelCheckins(kinds=(DAILY_KIND,)))
-    turn.effects.append(
-        ScheduleCheckin(
-            checkin=turn.new_id("c"),
-            kind=DAILY_KIND,
-            flow=DAILY,
-            step=DAILY_STEP,
-            run=None,
-            due_at=moments.next_daily(clock, turn.tz, turn.now),
-            every=DAILY_EVERY,
-        )
+    checkin = Checkin(
+        id=turn.new_id("c"),
+        kind=DAILY_KIND,
+        flow=DAILY,
+        step=DAILY_STEP,
+        run=None,
+        due_at=moments.next_daily(clock, turn.tz, turn.now),
+        every=DAILY_EVERY,
     )
+    turn.effects.append(ScheduleCheckin(checkin=checkin))

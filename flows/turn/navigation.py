@@ -11,14 +11,12 @@ from flows.messages import Button
 from flows.model import END, SCALE, WHEN_PRESETS, Flow, Option, Rule, StepSpec
 from flows.state import Position, Prompt, Run, evolve
 from flows.system import CONSENT, MENU
+from flows.tokens import DONE, NEXT, PROMPT_RUN, RESUME, SKIP, Token
 from flows.turn import quoting, schedule
 from flows.turn.context import Buttons, Turn
 
 # Steps that only talk are followed at once; a loop of them is a broken flow, not a hang.
 MAX_STEPS_PER_EVENT = 100
-# Options of the engine's own buttons, next to the flow's options in a token.
-SKIP, DONE, NEXT, RESUME = "_skip", "_done", "_next", "_resume"
-PROMPT_RUN = "x"  # the run part of tokens of the engine's own prompts
 
 TEXT_KEYS = (
     "common:buttons.verder",
@@ -273,7 +271,7 @@ def buttons(turn: Turn, flow: Flow, step: StepSpec) -> Buttons:
     at = turn.position()
 
     def button(label_key: str, option: str) -> tuple[Button, ...]:
-        return (Button(label=turn.label(label_key), token=f"{at.run}:{step.id}:{option}"),)
+        return (button_for(turn, label_key, Token(run=at.run, step=step.id, option=option)),)
 
     rows: list[tuple[Button, ...]] = []
     if step.expect == "continue":
@@ -297,4 +295,8 @@ def buttons(turn: Turn, flow: Flow, step: StepSpec) -> Buttons:
 
 def prompt_button(turn: Turn, label_key: str, prompt: str, option: str) -> tuple[Button, ...]:
     """A button of one of the engine's own questions, outside any flow."""
-    return (Button(label=turn.label(label_key), token=f"{PROMPT_RUN}:{prompt}:{option}"),)
+    return (button_for(turn, label_key, Token(run=PROMPT_RUN, step=prompt, option=option)),)
+
+
+def button_for(turn: Turn, label_key: str, token: Token) -> Button:
+    return Button(label=turn.label(label_key), token=token.format())

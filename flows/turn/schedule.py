@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flows import defaults, moments
+from flows.checkin import Checkin
 from flows.effects import CancelCheckins, ScheduleCheckin
 from flows.model import Schedule
 from flows.state import evolve
@@ -31,21 +32,19 @@ def plan(turn: Turn, spec: Schedule, value: Any) -> None:
         assert spec.after is not None  # the loader gives every schedule `after` or `at`
         due = turn.later(turn.now, spec.after)
         every = spec.every
-    checkin = turn.new_id("c")
-    run = turn.run()
-    ids = (*run.scheduled.get(at.step, ()), checkin)
-    turn.state = turn.state.with_run(evolve(run, scheduled={**run.scheduled, at.step: ids}))
-    turn.effects.append(
-        ScheduleCheckin(
-            checkin=checkin,
-            kind=spec.kind,
-            flow=spec.flow,
-            step=spec.step,
-            run=None if spec.new_run else at.run,
-            due_at=due,
-            every=every,
-        )
+    checkin = Checkin(
+        id=turn.new_id("c"),
+        kind=spec.kind,
+        flow=spec.flow,
+        step=spec.step,
+        run=None if spec.new_run else at.run,
+        due_at=due,
+        every=every,
     )
+    run = turn.run()
+    ids = (*run.scheduled.get(at.step, ()), checkin.id)
+    turn.state = turn.state.with_run(evolve(run, scheduled={**run.scheduled, at.step: ids}))
+    turn.effects.append(ScheduleCheckin(checkin=checkin))
 
 
 def unplan(turn: Turn, step_id: str) -> None:

@@ -13,6 +13,7 @@ from bot.storage import store
 from bot.storage.store import Store
 from flows.events import ChoiceMade, CommandGiven, MediaReceived, Started, TextReceived
 from flows.messages import Message
+from flows.tokens import option_of
 
 CHANNEL = "test"
 
@@ -83,7 +84,7 @@ def go_to(person: Person, key: str) -> None:
     for _ in range(80):
         if person.replies[-1].key == key:
             return
-        options = [b.token.rsplit(":", 1)[1] for b in person.buttons()]
+        options = [option_of(b.token) for b in person.buttons()]
         person.press(
             "morgen"
             if "morgen" in options

@@ -38,6 +38,7 @@ from bot.storage import db
 from bot.storage.migrations import upgrade_engine
 from bot.storage.store import Store
 from flows import defaults
+from flows.tokens import option_of
 from tests.conftest import MONDAY_EVENING
 from tests.fakes.recording_request import BOT_USER as BOT
 from tests.fakes.recording_request import RecordingRequest
@@ -265,7 +266,7 @@ class _Chatting:
 
     def token(self, option: str) -> str:
         """The token of the shown button for this option (labels differ per language)."""
-        found = [data for _, data in self.buttons() if data.rsplit(":", 1)[1] == option]
+        found = [data for _, data in self.buttons() if option_of(data) == option]
         assert found, f"no option {option!r} among {self.buttons()}"
         return found[0]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from flows.effects import Effect, SaveAnswer, ScheduleCheckin, still_scheduled
+from flows.checkin import Checkin
+from flows.effects import Effect, SaveAnswer, still_scheduled
 from flows.engine import Engine
 from flows.events import (
+    CheckinDue,
     ChoiceMade,
     CommandGiven,
     Event,
@@ -18,6 +20,7 @@ from flows.events import (
 from flows.messages import Button, Message
 from flows.model import Library
 from flows.state import State
+from flows.tokens import option_of
 
 
 class Conversation:
@@ -29,7 +32,7 @@ class Conversation:
         self.messages: list[Message] = []  # everything the coach said, in order
         self.effects: list[Effect] = []
         self.last: tuple[Message, ...] = ()  # what the last event produced
-        self.pending: list[ScheduleCheckin] = []
+        self.pending: list[Checkin] = []
 
     def send(self, event: Event) -> tuple[Message, ...]:
         step = self.engine.advance(self.state, event, self.now)
@@ -75,7 +78,7 @@ class Conversation:
 
     def press_option(self, option: str) -> tuple[Message, ...]:
         """Press the button whose token ends in this option id (labels vary per language)."""
-        found = [b for b in self.buttons() if b.token.rsplit(":", 1)[1] == option]
+        found = [b for b in self.buttons() if option_of(b.token) == option]
         assert found, f"no option {option!r} in {[b.token for b in self.buttons()]}"
         return self.send(ChoiceMade(token=found[0].token))
 
@@ -88,7 +91,7 @@ class Conversation:
         for checkin in sorted(self.pending, key=lambda c: c.due_at):
             if checkin.due_at <= self.now:
                 self.pending.remove(checkin)
-                out.append(self.send(checkin.due_event()))
+                out.append(self.send(CheckinDue(checkin=checkin)))
         return out
 
     # what a test looks at

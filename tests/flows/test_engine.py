@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from flows import tokens
 from flows.effects import (
     CancelCheckins,
     DeletionRequested,
@@ -20,8 +21,9 @@ from flows.effects import (
     ShowAnswers,
 )
 from flows.events import ChoiceMade
-from flows.messages import TOKEN_LIMIT, spans_of
+from flows.messages import spans_of
 from flows.state import State
+from flows.tokens import option_of
 from tests.conftest import MONDAY_EVENING
 from tests.flows.conversation import Conversation
 
@@ -46,7 +48,7 @@ def test_first_start_asks_consent_and_says_it_is_not_therapy(library):
     talk.press_option("_next")
     said = " ".join(m.plain for m in talk.messages).lower()
     assert "therapie" in said
-    assert {b.token.rsplit(":", 1)[1] for b in talk.buttons()} >= {"ja", "nee"}
+    assert {option_of(b.token) for b in talk.buttons()} >= {"ja", "nee"}
     assert talk.position == ("opening", "toestemming")
 
 
@@ -168,7 +170,7 @@ def test_every_question_of_an_exercise_can_be_skipped(library):
             if talk.position is None or talk.position[0] != flow_id:
                 break
             step = library.flows[flow_id].steps[talk.position[1]]
-            options = [b.token.rsplit(":", 1)[1] for b in talk.buttons()]
+            options = [option_of(b.token) for b in talk.buttons()]
             assert "_skip" in options or step.expect == "continue", (flow_id, step.id)
             talk.press_option("_skip" if "_skip" in options else "_next")
         assert talk.position is None or talk.position[0] != flow_id, "the exercise ended"
@@ -342,7 +344,7 @@ def test_every_button_token_fits_telegram(library):
     for message in talk.messages:
         for row in message.buttons:
             for button in row:
-                assert len(button.token.encode()) <= TOKEN_LIMIT
+                assert len(button.token.encode()) <= tokens.LIMIT
 
 
 def test_someone_on_a_removed_step_is_moved_where_the_flow_says(library):
@@ -379,7 +381,7 @@ def test_repeat_checkins_come_back_at_the_chosen_cadence(library):
     repeat = [c for c in talk.pending if c.kind == "repeat"]
     assert len(repeat) == 1 and repeat[0].every == "14d" and repeat[0].run is None
     scheduled = [e for e in talk.effects if isinstance(e, ScheduleCheckin)]
-    assert {e.kind for e in scheduled} >= {"reminder", "evaluation", "repeat"}
+    assert {e.checkin.kind for e in scheduled} >= {"reminder", "evaluation", "repeat"}
 
 
 def test_flows_imports_no_io_and_reads_no_clock():
@@ -459,7 +461,7 @@ def go_to_step(talk: Conversation, step_id: str) -> None:
     for _ in range(80):
         if talk.position and talk.position[1] == step_id:
             return
-        options = [b.token.rsplit(":", 1)[1] for b in talk.buttons()]
+        options = [option_of(b.token) for b in talk.buttons()]
         talk.press_option(
             "morgen" if "morgen" in options else "_skip" if "_skip" in options else "_next"
         )

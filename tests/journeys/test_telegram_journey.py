@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flows.tokens import Token, option_of
 from tests.bot.test_telegram_harness import Harness, Person, original
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -31,8 +32,8 @@ def current_step(person: Person) -> tuple[str, list[str]]:
     """The step the coach waits at, and the options its buttons offer, read from the tokens."""
     tokens = [data for _, data in person.buttons()]
     assert tokens, f"no buttons after {person.seen[-1]!r}"
-    step = tokens[0].split(":")[1]
-    return step, [t.rsplit(":", 1)[1] for t in tokens]
+    step = Token.parse(tokens[0]).step
+    return step, [option_of(t) for t in tokens]
 
 
 async def do_exercise(person: Person, answers: dict, until_step: str) -> None:

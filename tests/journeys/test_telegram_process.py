@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from flows.tokens import Token, option_of
 from tests.fakes.telegram_api import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,7 +137,7 @@ class Chat:
         return [data for row in self.fake.last_buttons(self.chat_id) for _, data in row if data]
 
     def chooses(self, option: str, settle: bool = True) -> int:
-        token = next(t for t in self.tokens() if t.rsplit(":", 1)[1] == option)
+        token = next(t for t in self.tokens() if option_of(t) == option)
         message = next(
             m
             for m in reversed(self.fake.messages(self.chat_id))
@@ -160,7 +161,7 @@ class Chat:
 
     def step(self) -> tuple[str, list[str]]:
         tokens = self.tokens()
-        return tokens[0].split(":")[1], [t.rsplit(":", 1)[1] for t in tokens]
+        return Token.parse(tokens[0]).step, [option_of(t) for t in tokens]
 
 
 def do_exercise(chat: Chat, until_step: str) -> None:
