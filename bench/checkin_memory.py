@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flows import defaults
+from flows import defaults, delivery
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 100_000)
@@ -39,12 +39,16 @@ def fill(database: Path, count: int) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     # The counter says which ids the engine has used: the check-in below is "c1".
     state = json.dumps({"consent": "given", "checkin_time": "20:00", "counter": 1})
+    free = delivery.Availability(paused=False, unreachable=False, held_until=None)
+    checkins_from = delivery.checkins_from(free)
+    assert checkins_from is not None
+    row = (defaults.TIMEZONE, checkins_from.replace(tzinfo=None), state, now, now)
     with sqlite3.connect(database) as db:
         db.executemany(
             "INSERT INTO person (id, channel, address, lang, timezone, consent, checkin_time, "
-            "paused, unreachable, state, created_at, updated_at) "
-            "VALUES (?, 'bench', ?, 'nl', ?, 'given', '20:00', 0, 0, ?, ?, ?)",
-            ((i, str(i), defaults.TIMEZONE, state, now, now) for i in range(1, count + 1)),
+            "paused, unreachable, checkins_from, state, created_at, updated_at) "
+            "VALUES (?, 'bench', ?, 'nl', ?, 'given', '20:00', 0, 0, ?, ?, ?, ?)",
+            ((i, str(i), *row) for i in range(1, count + 1)),
         )
         due_now = int(count * DUE_NOW_SHARE)
         db.executemany(

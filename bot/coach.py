@@ -18,6 +18,7 @@ from bot import views
 from bot.clock import Clock
 from bot.storage import db, store
 from bot.storage.models import Person, checkin_of
+from flows import delivery
 from flows.effects import (
     CancelCheckins,
     DeletionRequested,
@@ -190,7 +191,7 @@ class Coach:
             checkin = store.claim_checkin(session, checkin_id, now)
             if person is None or checkin is None:
                 return False  # another process has it, or it was cancelled meanwhile
-            if not store.can_receive(person, now):
+            if not delivery.may_receive(store.availability(person), now):
                 return False  # paused, held or blocked since it was found due: it waits
             checkin.status = "done"
             session.add(checkin)
@@ -208,6 +209,6 @@ class Coach:
         with self.store.transaction() as session:
             person = store.find_person(session, channel, address)
             if person is not None and person.id is not None:
-                store.set_unreachable(session, person.id, True)
+                store.set_unreachable(session, person, True)
             dropped = store.drop_outgoing_of(session, channel, address)
         log.warning("chat unreachable (blocked the bot); %d waiting message(s) dropped", dropped)

@@ -51,6 +51,9 @@ class Person(SQLModel, table=True):
     paused: bool = False
     unreachable: bool = False  # the person blocked the bot; a new message clears it
     held_until: datetime | None = _time(default=None, nullable=True)
+    # flows.delivery.checkins_from of the three above, kept with them so that the dispatcher's
+    # query compares moments instead of repeating the rule. NULL: not until something changes.
+    checkins_from: datetime | None = _time(default=None, nullable=True)
     state: str = Field(default="{}", sa_type=sa.Text)  # flows.state.State as JSON
     created_at: datetime = _time()
     updated_at: datetime = _time()

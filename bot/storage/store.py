@@ -3,6 +3,7 @@ the transaction, so one turn of the conversation is one commit."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from bot.storage.models import (
     UTCDateTime,
     checkin_row,
 )
+from flows import delivery
 from flows.checkin import Checkin
 from flows.state import State
 
@@ -103,8 +105,18 @@ def load_state(person: Person) -> State:
     return State.from_json(json.loads(person.state or "{}"))
 
 
+def availability(person: Person) -> delivery.Availability:
+    """What the delivery rule needs to know of a person, from their row."""
+    return delivery.Availability(
+        paused=person.paused, unreachable=person.unreachable, held_until=person.held_until
+    )
+
+
 def save_state(session: Session, person: Person, state: State, now: datetime) -> None:
     """The state, and the profile columns that queries need (paused, held, language …)."""
+    reach = delivery.Availability(
+        paused=state.paused, unreachable=person.unreachable, held_until=state.held_until
+    )
     values = {
         "state": json.dumps(state.to_json(), ensure_ascii=False),
         "lang": state.lang,
@@ -114,6 +126,7 @@ def save_state(session: Session, person: Person, state: State, now: datetime) ->
         "paused": state.paused,
         "held_until": state.held_until,
         "unreachable": person.unreachable,
+        "checkins_from": delivery.checkins_from(reach),
         "updated_at": now,
     }
     table = _table(Person)
@@ -133,10 +146,10 @@ def mark_update(session: Session, channel: str, update_id: int, now: datetime) -
     return result.first() is not None
 
 
-def set_unreachable(session: Session, person_id: int, unreachable: bool) -> None:
-    session.execute(
-        sa.update(Person).where(col(Person.id) == person_id).values(unreachable=unreachable)
-    )
+def set_unreachable(session: Session, person: Person, unreachable: bool) -> None:
+    reach = dataclasses.replace(availability(person), unreachable=unreachable)
+    values = {"unreachable": unreachable, "checkins_from": delivery.checkins_from(reach)}
+    session.execute(sa.update(Person).where(col(Person.id) == person.id).values(**values))
 
 
 # --- answers and runs ---------------------------------------------------------------------------
@@ -255,23 +268,17 @@ def checkins_of(session: Session, person_id: int) -> Sequence[CheckinRow]:
     ).all()
 
 
-def _deliverable(now: datetime) -> Any:
-    """Check-ins that are due, for people who are reachable, not paused and not held."""
-    return sa.and_(
-        col(CheckinRow.status) == "pending",
-        col(CheckinRow.due_at) <= now,
-        col(Person.paused).is_(False),
-        col(Person.unreachable).is_(False),
-        sa.or_(col(Person.held_until).is_(None), col(Person.held_until) <= now),
-    )
-
-
 def due_checkins(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
-    """(check-in id, person id) of up to `limit` deliverable check-ins, oldest first."""
+    """(check-in id, person id) of up to `limit` due check-ins whose person may receive them
+    now (`Person.checkins_from`, the delivery rule's result), oldest first."""
     statement = (
         sa.select(col(CheckinRow.id), col(CheckinRow.person_id))
         .join(Person, col(Person.id) == col(CheckinRow.person_id))
-        .where(_deliverable(now))
+        .where(
+            col(CheckinRow.status) == "pending",
+            col(CheckinRow.due_at) <= now,
+            col(Person.checkins_from) <= now,
+        )
         .order_by(col(CheckinRow.due_at))
         .limit(limit)
     )
@@ -307,26 +314,16 @@ def checkin_failed(session: Session, checkin_id: int, retry_at: datetime, limit:
     return row.attempts
 
 
-def can_receive(person: Person, now: datetime) -> bool:
-    """Whether check-ins may go to this person now (the same test as `_deliverable`)."""
-    held = person.held_until is not None and person.held_until > now
-    return not (person.paused or person.unreachable or held)
-
-
 def next_due_at(session: Session) -> datetime | None:
     """When the next check-in can be delivered: its due time, or the end of a hold."""
-    held = col(Person.held_until)
+    start = col(Person.checkins_from)
     due = col(CheckinRow.due_at)
-    deliverable_at = sa.case((sa.and_(held.is_not(None), held > due), held), else_=due)
+    deliverable_at = sa.case((start > due, start), else_=due)
     statement = (
         sa.select(sa.func.min(sa.type_coerce(deliverable_at, UTCDateTime())))
         .select_from(CheckinRow)
         .join(Person, col(Person.id) == col(CheckinRow.person_id))
-        .where(
-            col(CheckinRow.status) == "pending",
-            col(Person.paused).is_(False),
-            col(Person.unreachable).is_(False),
-        )
+        .where(col(CheckinRow.status) == "pending", start.is_not(None))
     )
     value = session.execute(statement).scalar()
     return _as_utc(value)

@@ -3,13 +3,22 @@ the person may receive them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from collections.abc import Iterator
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.storage import store
+import pytest
+import sqlalchemy as sa
+
+from bot.coach import Coach
+from bot.storage import db, migrations, store
 from bot.storage.models import checkin_of
+from bot.storage.store import Store
 from flows import defaults
 from flows.checkin import Checkin
+from tests.bot.conftest import _postgres_engine
+from tests.bot.test_coach import Person
 from tests.conftest import MONDAY_EVENING
 
 
@@ -47,3 +56,110 @@ def test_a_checkin_comes_back_from_storage_as_it_was_planned(coach):
     with coach.store.transaction() as session:
         back = [checkin_of(row) for row in store.checkins_of(session, person_id)]
     assert back == planned
+
+
+def test_a_checkin_waits_out_the_hold_after_a_crisis_message_and_then_arrives(coach, clock):
+    person = Person(coach)
+    person.agree()
+    person.command("time", "20:00")  # the first is tomorrow at 20:00 in Amsterdam
+    clock.advance(timedelta(hours=1))
+    person.say("Ik wil er niet meer zijn.")  # check-ins wait a day
+    hold_ends = MONDAY_EVENING + timedelta(hours=1, days=1)
+    clock.advance(timedelta(hours=23, minutes=30))
+    assert coach.deliver_due() == 0
+    assert coach.next_due_at() == hold_ends
+    clock.moment = hold_ends
+    assert coach.deliver_due() == 1
+
+
+# --- a database written by the version before the rule moved ----------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_database(request, tmp_path) -> Iterator[sa.Engine]:
+    """A database at revision 0002, the schema before `person.checkins_from`."""
+
+    def at_0002(engine: sa.Engine) -> sa.Engine:
+        from alembic import command
+
+        with engine.begin() as connection:
+            command.upgrade(migrations._alembic_config(connection), "0002")
+        return engine
+
+    if request.param == "sqlite":
+        engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        yield at_0002(engine)
+        engine.dispose()
+    else:
+        for engine in _postgres_engine():
+            yield at_0002(engine)
+
+
+def test_pauses_blocks_and_holds_stored_before_the_upgrade_still_hold_after_it(
+    old_database, library, clock
+):
+    now = MONDAY_EVENING.replace(tzinfo=None)  # the old rows, as the old version wrote them
+    people = {  # address: (paused, unreachable, held_until)
+        "free": (False, False, None),
+        "hold-over": (False, False, now - timedelta(hours=1)),
+        "held": (False, False, now + timedelta(hours=2)),
+        "paused": (True, False, None),
+        "blocked": (False, True, None),
+    }
+    with old_database.begin() as connection:
+        person = sa.Table("person", sa.MetaData(), autoload_with=connection)
+        checkin = sa.Table("checkin", sa.MetaData(), autoload_with=connection)
+        for number, (address, (paused, unreachable, held_until)) in enumerate(people.items(), 1):
+            state = {"consent": "given", "checkin_time": "20:00", "counter": 1, "paused": paused}
+            if held_until is not None:
+                state["held_until"] = held_until.replace(tzinfo=UTC).isoformat()
+            connection.execute(
+                person.insert().values(
+                    id=number,
+                    channel="test",
+                    address=address,
+                    lang="nl",
+                    timezone=defaults.TIMEZONE,
+                    consent="given",
+                    checkin_time="20:00",
+                    paused=paused,
+                    unreachable=unreachable,
+                    held_until=held_until,
+                    state=json.dumps(state),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            connection.execute(
+                checkin.insert().values(
+                    person_id=number,
+                    key="c1",
+                    kind="daily",
+                    flow="dagelijks",
+                    step="checkin",
+                    every="1d",
+                    due_at=now - timedelta(minutes=5),
+                    status="pending",
+                    attempts=0,
+                    created_at=now,
+                )
+            )
+    migrations.upgrade_engine(old_database)
+    coach = Coach(library, Store(old_database), clock)
+    assert coach.deliver_due() == 2
+    with old_database.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT p.address, c.status FROM checkin c JOIN person p ON p.id = c.person_id"
+                " WHERE c.key = 'c1'"
+            )
+        )
+        status = dict(rows.all())
+    assert status == {
+        "free": "done",
+        "hold-over": "done",
+        "held": "pending",
+        "paused": "pending",
+        "blocked": "pending",
+    }
+    assert coach.next_due_at() == MONDAY_EVENING + timedelta(hours=2)  # the end of the hold

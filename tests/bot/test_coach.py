@@ -61,7 +61,7 @@ class Person:
         return []
 
     def press(self, option: str) -> list[Message]:
-        token = next(b.token for b in self.buttons() if b.token.endswith(":" + option))
+        token = next(b.token for b in self.buttons() if option_of(b.token) == option)
         return self._send(ChoiceMade(token=token))
 
     def say(self, text: str) -> list[Message]:
