@@ -19,7 +19,10 @@ BACK = "back"
 
 @dataclass(frozen=True, kw_only=True)
 class Schedule:
-    """Come back later: enter `flow` at `step` after `after`, or at the moment the answer names."""
+    """A flow file's `schedule:`, the *spec* of a return: enter `flow` at `step` after `after`,
+    or at the moment the answer names. It names no person and no moment; when a person answers,
+    the engine makes it a `flows.checkin.Checkin` (an id, a due time in UTC), and that is what
+    the effect, the stored row and the event carry."""
 
     flow: str
     step: str
