@@ -188,14 +188,16 @@ class Coach:
     def _deliver(self, checkin_id: int, person_id: int, now: datetime) -> bool:
         with self.store.transaction() as session:
             person = store.lock_person_by_id(session, person_id)
-            checkin = store.claim_checkin(session, checkin_id, now)
-            if person is None or checkin is None:
+            row = store.claim_checkin(session, checkin_id, now)
+            if person is None or row is None:
                 return False  # another process has it, or it was cancelled meanwhile
+            # The query found it due by the rule's stored result; the person, locked now, may
+            # have paused or blocked the bot since: the rule itself decides.
             if not delivery.may_receive(store.availability(person), now):
-                return False  # paused, held or blocked since it was found due: it waits
-            checkin.status = "done"
-            session.add(checkin)
-            self._turn(session, person, CheckinDue(checkin=checkin_of(checkin)), now)
+                return False  # it waits, still pending
+            row.status = "done"
+            session.add(row)
+            self._turn(session, person, CheckinDue(checkin=checkin_of(row)), now)
         return True
 
     def next_due_at(self) -> datetime | None:
