@@ -70,8 +70,8 @@ from bot.channels.telegram_send import (
     visible_length,
 )
 from bot.coach import Coach, Handled
-from bot.health import Request, Response, TinyHTTPServer, database_ok
 from bot.scheduler import CheckinScheduler
+from bot.web import Limits, Request, Response, WebServer, database_ok
 from flows import defaults
 from flows.events import (
     ChoiceMade,
@@ -249,6 +249,7 @@ class TelegramChannel:
         health_host: str = "0.0.0.0",
         poll_timeout: int = POLL_TIMEOUT,
         pacer: Pacer | None = None,
+        http_limits: Limits | None = None,
     ):
         self.coach = coach
         self.application = application
@@ -259,6 +260,7 @@ class TelegramChannel:
         self.webhook_host = webhook_host
         self.health_port = health_port
         self.health_host = health_host
+        self.http_limits = http_limits
         self.poll_timeout = poll_timeout
         self.db = DatabaseWork(coach.store.engine)
         self.sender = OutboxSender(coach, self.bot, pacer, self.db)
@@ -272,8 +274,8 @@ class TelegramChannel:
         self._workers: dict[str, asyncio.Task[None]] = {}  # chat → the task working through them
         self._progress = asyncio.Event()  # an update was committed
         self._rearming: asyncio.Task[None] | None = None
-        self.webhook_server: TinyHTTPServer | None = None
-        self.health_server: TinyHTTPServer | None = None
+        self.webhook_server: WebServer | None = None
+        self.health_server: WebServer | None = None
         self._stop = asyncio.Event()
         self._failures: dict[int, int] = defaultdict(int)  # update id → failed attempts
         self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -346,7 +348,7 @@ class TelegramChannel:
         if self.health_port is not None:
             ports.setdefault(self.health_port, self.health_host)
         for port, host in ports.items():
-            server = TinyHTTPServer(self._http, host, port)
+            server = WebServer(self._http, host, port, self.http_limits)
             await server.start()
             if port == self.webhook_port and self.webhook_url:
                 self.webhook_server = server
@@ -724,7 +726,7 @@ class TelegramChannel:
             return Response(403, b"forbidden\n")
         try:
             update = Update.de_json(json.loads(request.body), self.bot)
-        except (ValueError, TypeError, KeyError):
+        except Exception:  # whatever PTB makes of a body that is not an update
             return Response(400, b"not an update\n")
         if update is None:
             return Response(400, b"not an update\n")
