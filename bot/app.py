@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from datetime import UTC, datetime
 
 from bot.clock import Clock
 from bot.coach import Coach
@@ -14,18 +16,36 @@ from bot.storage.migrations import upgrade_engine
 from bot.storage.store import Store
 
 
-def configure_logging(level: str) -> None:
-    """Logs say what happened (ids, counts, kinds), never what a person wrote."""
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, fmt: str = "plain") -> None:
+    """Logs say what happened (ids, counts, kinds), never what a person wrote. `fmt`: "plain"
+    lines, or "json" lines (one object per record) for a log collector."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=[handler])
     # httpx logs every request URL at INFO, and the URL holds the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # At INFO and below SQLAlchemy logs every statement with its parameters: people's answers.
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, and the exception's
+    type when there is one (never its text or traceback, which may quote a person)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            line["exception"] = record.exc_info[0].__name__
+        return json.dumps(line, ensure_ascii=False)
 
 
 def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:

@@ -75,6 +75,16 @@ def _parser() -> argparse.ArgumentParser:
     diagram.add_argument("flow")
     diagram.set_defaults(run=_flows_diagram)
 
+    stats = commands.add_parser(
+        "stats", help="counts for the operator (people, runs, check-ins, outbox); never content"
+    )
+    stats.add_argument(
+        "--flows",
+        action="store_true",
+        help="per flow and step: people who reached it, stand there now, skipped it",
+    )
+    stats.set_defaults(run=_stats)
+
     db = commands.add_parser("db", help="the database")
     db_commands = db.add_subparsers(title="database commands")
     upgrade = db_commands.add_parser("upgrade", help="apply migrations")
@@ -139,6 +149,29 @@ def _telegram(args: argparse.Namespace) -> int:
     from bot.channels.telegram import run_telegram
 
     return run_telegram(webhook_url=args.webhook_url, port=args.port)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from bot import stats
+    from bot.clock import Clock
+    from bot.config import Config
+    from bot.storage.db import make_engine
+    from bot.storage.migrations import upgrade_engine
+
+    config = Config.from_environment()
+    engine = make_engine(config.database_url)
+    try:
+        upgrade_engine(engine)
+        if args.flows:
+            from bot.content import ROOT, load_library
+
+            sys.stdout.write(stats.render_flow_steps(stats.flow_steps(engine, load_library(ROOT))))
+        else:
+            now = Clock(config.clock_offset).now()
+            sys.stdout.write(stats.render_counts(stats.counts(engine, now)))
+    finally:
+        engine.dispose()
+    return 0
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 class Config:
     database_url: str
     log_level: str = "INFO"
+    log_format: str = "plain"  # or "json": one JSON object per line
     telegram_token: str | None = None
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     telegram_webhook_secret: str | None = None
@@ -28,12 +29,20 @@ class Config:
         return cls(
             database_url=env.get("KERN_COACH_DATABASE_URL") or default_database_url(),
             log_level=env.get("KERN_COACH_LOG_LEVEL", "INFO").upper(),
+            log_format=log_format(env.get("KERN_COACH_LOG_FORMAT", "")),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=env.get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL,
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             health_port=int(health) if health else None,
             clock_offset=_duration(env.get("KERN_COACH_CLOCK_OFFSET", "")),
         )
+
+
+def log_format(text: str) -> str:
+    value = text.strip().lower() or "plain"
+    if value not in ("plain", "json"):
+        raise ValueError(f"KERN_COACH_LOG_FORMAT must be plain or json, not {text!r}")
+    return value
 
 
 def default_database_url() -> str:

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from bot.app import build_coach, configure_logging
 from bot.channels import plain_text
 from bot.coach import Coach
-from bot.config import Config
+from bot.config import Config, log_format
 from bot.scheduler import CheckinScheduler
 from bot.storage import store
 from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
@@ -173,7 +173,10 @@ async def _first(*awaitables: Awaitable[Any]) -> Any:
 def run_console(lang: str | None = None) -> int:
     config = Config.from_environment()
     # The terminal is the conversation: only warnings go to stderr unless asked for more.
-    configure_logging(os.environ.get("KERN_COACH_LOG_LEVEL", "WARNING").upper())
+    configure_logging(
+        os.environ.get("KERN_COACH_LOG_LEVEL", "WARNING").upper(),
+        log_format(os.environ.get("KERN_COACH_LOG_FORMAT", "")),
+    )
     coach = build_coach(config, defer_safety=True)
     try:
         asyncio.run(ConsoleChannel(coach, lang=lang).run())

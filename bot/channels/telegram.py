@@ -56,6 +56,7 @@ from telegram.error import (
 )
 from telegram.ext import Application
 
+from bot import metrics
 from bot.channels.telegram_send import (
     CHANNEL,
     MESSAGE_LIMIT,
@@ -591,6 +592,7 @@ class TelegramChannel:
                 return True
             handled = None
             if meaning.event is not None:
+                started = time.monotonic()
                 handled = await self.db.run(
                     functools.partial(
                         self.coach.handle,
@@ -600,6 +602,7 @@ class TelegramChannel:
                         update_id=update_id,
                     )
                 )
+                metrics.TURN_SECONDS.observe(time.monotonic() - started)
                 self.last_update = datetime.now(UTC)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
             log.warning(
@@ -714,6 +717,12 @@ class TelegramChannel:
     async def _http(self, request: Request) -> Response:
         if request.method == "GET" and request.path == "/healthz":
             return await self._health()
+        if request.method == "GET" and request.path == "/metrics":
+            # In a thread of its own: a scrape does not take a turn's place in the queue.
+            text = await asyncio.to_thread(
+                metrics.exposition, self.coach.store.engine, self.coach.clock.now
+            )
+            return Response(200, text, metrics.CONTENT_TYPE)
         if self.webhook_url and request.method == "POST":
             return await self._webhook(request)
         return Response(404, b"not found\n")
@@ -819,7 +828,7 @@ def run_telegram(webhook_url: str | None = None, port: int = 8443) -> int:
     from bot.config import Config
 
     config = Config.from_environment()
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     quiet_libraries()
     if not config.telegram_token:
         log.critical("TELEGRAM_BOT_TOKEN is not set")

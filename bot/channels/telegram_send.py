@@ -57,6 +57,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot import metrics
 from bot.channels.telegram_html import html_of
 from bot.coach import Coach
 from bot.storage import store
@@ -641,7 +642,9 @@ class OutboxSender:
                 )
                 self._calling.add(row.address)
                 async with self.calls.call():
+                    started = time.monotonic()
                     await part.call()
+                    metrics.SEND_SECONDS.observe(time.monotonic() - started)
             except RetryAfter as error:
                 self.pacer.flood(chat_id, retry_after_seconds(error))
                 continue
@@ -671,6 +674,7 @@ class OutboxSender:
             except (InvalidToken, EndPointNotFound) as error:
                 raise FatalTelegramError("Telegram refuses the bot token") from error
             except TelegramError as error:  # network trouble, time-outs, 5xx, conflicts
+                metrics.SEND_FAILURES.inc()
                 self._calling.discard(row.address)
                 attempts += 1
                 delay = backoff(attempts)

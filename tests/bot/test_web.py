@@ -155,12 +155,15 @@ async def test_malformed_and_hostile_requests_get_an_answer_and_the_coach_keeps_
         assert harness.rows("SELECT count(*) FROM processed_update")[0][0] == 0
         normal = await exchange(port, post(start_update(902, 42)))
         health = await exchange(port, b"GET /healthz HTTP/1.1\r\n" + CLOSE + b"\r\n", timeout=5)
+        scraped = await exchange(port, b"GET /metrics HTTP/1.1\r\n" + CLOSE + b"\r\n")
         await harness.settled(42)
     unexpected = {n: a for n, a in answers.items() if a not in HOSTILE[n][1]}
     assert unexpected == {}
     assert status(normal) == 200
     assert status(health) in (200, 503) and b'"database": "ok"' in health
     assert len(fake.messages(42)) == 2  # the welcome and the consent question
+    assert status(scraped) == 200 and b'kern_coach_people{channel="telegram"} 1.0' in scraped
+    assert b"kern_coach_turn_seconds_count" in scraped
     no_tracebacks(caplog)
 
 
