@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.coach import Coach
 from bot.config import Config
 from bot.content import load_library
+from bot.forgotten import DeletionList
 from bot.storage import db
 from bot.storage.migrations import upgrade_engine
 from bot.storage.store import Store
@@ -53,5 +54,12 @@ def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:
     message sooner; it then calls `library.safety.get()` before reading the first answer)."""
     engine = db.make_engine(config.database_url)
     upgrade_engine(engine)
+    clock = Clock(config.clock_offset)
+    forgotten = deletion_list(config)
+    forgotten.apply(engine, clock.now())  # a restored backup may hold people who left since
     library = load_library(defer_safety=defer_safety)
-    return Coach(library, Store(engine), Clock(config.clock_offset))
+    return Coach(library, Store(engine), clock, forgotten)
+
+
+def deletion_list(config: Config) -> DeletionList:
+    return DeletionList.beside(config.database_url, config.forgotten_file, config.forgotten_key)

@@ -89,6 +89,15 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(title="database commands")
     upgrade = db_commands.add_parser("upgrade", help="apply migrations")
     upgrade.set_defaults(run=_db_upgrade)
+    copy = db_commands.add_parser(
+        "copy",
+        help="copy every row to an empty database (SQLite ↔ PostgreSQL), verified by counts",
+    )
+    copy.add_argument("from_url", metavar="FROM_URL", help="e.g. sqlite:////data/kern-coach.db")
+    copy.add_argument(
+        "to_url", metavar="TO_URL", help="e.g. postgresql+psycopg://coach:…@127.0.0.1/coach"
+    )
+    copy.set_defaults(run=_db_copy)
     return parser
 
 
@@ -181,4 +190,18 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     config = Config.from_environment()
     upgrade(config.database_url)
     print("the database is up to date")
+    return 0
+
+
+def _db_copy(args: argparse.Namespace) -> int:
+    from bot.storage.copy import CopyError, copy
+
+    try:
+        copied = copy(args.from_url, args.to_url)
+    except CopyError as error:
+        print(f"not copied: {error}", file=sys.stderr)
+        return 1
+    for row in copied:
+        print(f"{row.table}: {row.source} → {row.target}")
+    print(f"copied {sum(c.target for c in copied)} rows; the counts agree")
     return 0

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from bot import views
 from bot.clock import Clock
+from bot.forgotten import DeletionList
 from bot.storage import db, store
 from bot.storage.models import Person, checkin_of
 from flows import delivery
@@ -55,11 +56,18 @@ class Handled:
 
 
 class Coach:
-    def __init__(self, library: Library, store_: store.Store, clock: Clock):
+    def __init__(
+        self,
+        library: Library,
+        store_: store.Store,
+        clock: Clock,
+        forgotten: DeletionList | None = None,
+    ):
         self.library = library
         self.engine = Engine(library)
         self.store = store_
         self.clock = clock
+        self.forgotten = forgotten  # where /vergeet is noted, so a restore does not undo it
 
     # --- incoming --------------------------------------------------------------------------------
 
@@ -99,6 +107,8 @@ class Coach:
         deleted = False
         for effect in step.effects:
             if isinstance(effect, DeletionRequested):
+                if self.forgotten is not None:
+                    self.forgotten.add(person.channel, person.address, now)
                 store.delete_person(session, person.id)
                 deleted = True
             else:

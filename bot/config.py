@@ -19,6 +19,9 @@ class Config:
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     telegram_webhook_secret: str | None = None
     health_port: int | None = None
+    # The deletion list (bot/forgotten.py): where, and its key; by default beside the database.
+    forgotten_file: str | None = None
+    forgotten_key: str | None = None
     # Moves the coach's clock forward; for demos and tests of check-ins weeks ahead.
     clock_offset: timedelta = timedelta(0)
 
@@ -34,6 +37,8 @@ class Config:
             telegram_api_url=env.get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL,
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             health_port=int(health) if health else None,
+            forgotten_file=env.get("KERN_COACH_FORGOTTEN_FILE") or None,
+            forgotten_key=env.get("KERN_COACH_FORGOTTEN_KEY") or None,
             clock_offset=_duration(env.get("KERN_COACH_CLOCK_OFFSET", "")),
         )
 
