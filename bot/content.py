@@ -8,18 +8,31 @@ from pathlib import Path
 from flows.loader import check_sources, parse_library
 from flows.model import Library
 
-# The project root: flows/ and locales/ sit next to bot/.
+# Where flows/ sits: next to bot/, in a checkout and once installed alike.
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def locales_folder(root: Path) -> Path:
+    """locales/ next to flows/ in a checkout (and an author's --root); installed, the package
+    carries it inside flows/ (pyproject's package-dir), so nothing lands loose in site-packages."""
+    beside = root / "locales"
+    return beside if beside.is_dir() else root / "flows" / "locales"
+
+
 def read_sources(root: Path = ROOT) -> dict[str, str]:
-    """Every flow, safety and locale file, keyed by its path relative to `root`."""
-    paths = [
-        *sorted((root / "flows").glob("*.yaml")),
-        *sorted((root / "flows" / "safety").glob("*.yaml")),
-        *sorted((root / "locales").glob("*/*.yaml")),
-    ]
-    return {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8") for p in paths}
+    """Every flow, safety and locale file, keyed by its path as in a checkout ("flows/…",
+    "locales/<lang>/…"), which is how the loader names them in its messages."""
+    locales = locales_folder(root)
+    found = {
+        path.relative_to(root).as_posix(): path
+        for path in (
+            *sorted((root / "flows").glob("*.yaml")),
+            *sorted((root / "flows" / "safety").glob("*.yaml")),
+        )
+    }
+    for path in sorted(locales.glob("*/*.yaml")):
+        found["locales/" + path.relative_to(locales).as_posix()] = path
+    return {name: path.read_text(encoding="utf-8") for name, path in found.items()}
 
 
 @lru_cache(maxsize=4)
