@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot import views
+from bot import balance_chart, views
 from bot.clock import Clock
 from bot.forgotten import DeletionList
 from bot.storage import db, store
@@ -157,7 +157,8 @@ class Coach:
         elif isinstance(effect, ForgetAnswer):
             store.forget_answer(session, person_id, effect.run, effect.step, effect.from_item)
         elif isinstance(effect, ShowAnswers):
-            return [m.to_json() for m in views.mine(session, person, self.library, lang)]
+            shown = [m.to_json() for m in views.mine(session, person, self.library, lang)]
+            return shown + balance_chart.for_person(session, person, self.library, lang)
         elif isinstance(effect, ExportRequested):
             return views.export_payloads(session, person, self.library, lang, now)
         else:  # a programming error: an effect nobody carries out

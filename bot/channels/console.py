@@ -145,6 +145,16 @@ class ConsoleChannel:
             self.stdout.write(f"\ncoach › ({path})\n")
             self.stdout.flush()
             return
+        if "balance" in payload:  # the chart as lines of dots
+            from bot.balance_chart import render_text
+
+            lines = render_text(payload["balance"]).splitlines()
+            self.stdout.write(
+                "\n".join([f"\ncoach › {lines[0]}", *(INDENT + x for x in lines[1:])])
+            )
+            self.stdout.write("\n")
+            self.stdout.flush()
+            return
         message = plain_text.message_of(payload)
         lines = plain_text.render(message).splitlines() or [""]
         out = [f"\ncoach › {lines[0]}"] + [f"{INDENT}{line}".rstrip() for line in lines[1:]]

@@ -401,9 +401,23 @@ def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
+async def _send_balance(bot: Bot, chat_id: int, chart: dict[str, Any]) -> Any:
+    """The balance over time as a photo with a one-line caption (drawn in a thread: matplotlib
+    takes a few hundred milliseconds the first time)."""
+    from bot.balance_chart import render_png
+
+    png = await asyncio.to_thread(render_png, chart)
+    return await bot.send_photo(
+        chat_id,
+        InputFile(png, filename="balans.png"),
+        caption=chart["texts"]["caption"],
+        write_timeout=30,
+    )
+
+
 def parts_of(bot: Bot, chat_id: int, payload: dict[str, Any]) -> list[Part]:
     """The calls that deliver one outbox payload: a text (in as many messages as it takes,
-    the buttons under the last one) or a document."""
+    the buttons under the last one), a document, or the balance chart."""
     if "document" in payload:
         document = payload["document"]
         content = document["content"]
@@ -416,6 +430,10 @@ def parts_of(bot: Bot, chat_id: int, payload: dict[str, Any]) -> list[Part]:
             )
 
         return [Part(send_document, what="document")]
+    if "balance" in payload:
+        return [
+            Part(functools.partial(_send_balance, bot, chat_id, payload["balance"]), what="chart")
+        ]
     texts = split_html(html_of(payload))
     markup = keyboard(payload.get("buttons") or [])
     parts = []

@@ -47,6 +47,7 @@ import math
 import re
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -90,6 +91,7 @@ ERR_QUERY_INVALID = (
 ERR_BAD_ACTION = "Bad Request: wrong parameter action in request"
 ERR_NO_DOCUMENT = "Bad Request: there is no document in the request"
 ERR_FILE_EMPTY = "Bad Request: file must be non-empty"
+ERR_NO_PHOTO = "Bad Request: there is no photo in the request"
 ERR_BOT_COMMAND_INVALID = "Bad Request: BOT_COMMAND_INVALID"
 ERR_CONFLICT_POLL = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is "
@@ -238,6 +240,7 @@ class SentMessage:
     buttons: Buttons
     date: int
     document: SentDocument | None = None
+    photo: SentDocument | None = None  # sendPhoto: the uploaded image; `plain` is its caption
     history: list[Version] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)  # the Message as Telegram returns it
 
@@ -495,6 +498,7 @@ class FakeBotAPI:
                 "setMyCommands": self._m_set_my_commands,
                 "sendMessage": self._m_send_message,
                 "sendDocument": self._m_send_document,
+                "sendPhoto": self._m_send_photo,
                 "editMessageText": self._m_edit_message_text,
                 "editMessageReplyMarkup": self._m_edit_message_reply_markup,
                 "answerCallbackQuery": self._m_answer_callback_query,
@@ -836,7 +840,25 @@ class FakeBotAPI:
         }
         if message.history:
             raw["edit_date"] = int(time.time())
-        if message.document is not None:
+        if message.photo is not None:
+            content = message.photo.content
+            # A PNG's width and height stand at bytes 16 to 24; Telegram reports them per size.
+            width, height = (
+                struct.unpack(">II", content[16:24]) if content[:4] == b"\x89PNG" else (1, 1)
+            )
+            file_id = f"AgACAgQAAxkDAAI{message.message_id:06d}"
+            raw["photo"] = [
+                {
+                    "file_id": file_id,
+                    "file_unique_id": f"U{file_id}",
+                    "width": width,
+                    "height": height,
+                    "file_size": len(content),
+                }
+            ]
+            if message.plain:
+                raw["caption"] = message.plain
+        elif message.document is not None:
             doc = message.document
             file_id = f"BQACAgQAAxkDAAI{message.message_id:06d}"
             raw["document"] = {
@@ -1007,6 +1029,29 @@ class FakeBotAPI:
                 document=SentDocument(upload.filename, upload.content_type, upload.content),
             )
             return self._sent(chat, message, "sendDocument", call.token)
+
+    def _m_send_photo(self, call: _Call) -> dict[str, Any]:
+        with self._cond:
+            upload = call.files.get("photo")
+            if upload is None:
+                raise _bad_request(ERR_NO_PHOTO)  # uploads only, as for documents
+            if not upload.content:
+                raise _bad_request(ERR_FILE_EMPTY)
+            caption = call.params.get("caption") or None
+            chat = self._target_chat(call)
+            self._admit(chat, call.method)
+            message = SentMessage(
+                chat_id=chat.id,
+                message_id=self._new_message_id(chat),
+                text=caption,
+                parse_mode=None,
+                plain=caption,
+                entities=[],
+                buttons=[],
+                date=int(time.time()),
+                photo=SentDocument(upload.filename, upload.content_type, upload.content),
+            )
+            return self._sent(chat, message, "sendPhoto", call.token)
 
     def _m_edit_message_text(self, call: _Call) -> dict[str, Any]:
         text = call.params.get("text") or None

@@ -1,0 +1,167 @@
+"""The balance over time in /mijn: drawn from stored answers as a PNG for Telegram (sent as a
+photo with a one-line caption) and as rows of dots in the terminal."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import balance_chart
+from bot.balance_chart import HEIGHT_PX, WIDTH_PX, points, render_png, render_text
+from bot.storage.models import Person as PersonRow
+from tests.bot.test_coach import Person, go_to
+from tests.bot.test_telegram_harness import Harness
+from tests.fakes.telegram_api import FakeBotAPI
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's header chunk, after checking the chunk's checksum."""
+    assert data.startswith(PNG_SIGNATURE)
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    header = data[16 : 16 + length]
+    (checksum,) = struct.unpack(">I", data[16 + length : 20 + length])
+    assert zlib.crc32(kind + header) == checksum
+    width, height = struct.unpack(">II", header[:8])
+    assert data.endswith(b"IEND\xaeB`\x82")
+    return width, height
+
+
+def exercise_evaluation_and_two_days(coach, clock) -> Person:
+    """Exercise 1 (a bit more giving), its evaluation a week later (in balance), then two daily
+    check-ins (a bit more taking; much more giving)."""
+    person = Person(coach)
+    person.agree()
+    person.start(flow="oefening-1")
+    person.press("_next")
+    person.press("partner")
+    person.say("Ik geef tijd.")
+    person.say("Ik neem rust.")
+    person.press("geef-wat")
+    go_to(person, "oefening-1:evaluatie-moment.vraag")
+    person.press("week")
+    clock.advance(timedelta(days=8))
+    while coach.deliver_due():
+        pass
+    person.take()
+    person.press("gelijk")
+    person.command("time", "20:00")
+    for option in ("neem-wat", "geef-veel"):
+        clock.advance(timedelta(days=1))
+        while coach.deliver_due():
+            pass
+        person.take()
+        person.press(option)
+    return person
+
+
+def chart_of(coach, library, lang: str = "nl") -> dict:
+    with coach.store.transaction() as session:
+        row = session.get(PersonRow, 1)
+        payloads = balance_chart.for_person(session, row, library, lang)
+    assert len(payloads) == 1
+    return payloads[0]["balance"]
+
+
+def test_every_scale_answer_is_a_point_with_exercises_and_evaluations_marked(coach, clock, library):
+    exercise_evaluation_and_two_days(coach, clock)
+    with coach.store.transaction() as session:
+        found = points(session, 1, library)
+    assert [(p.position, p.kind) for p in found] == [
+        (-1, "exercise"),
+        (0, "evaluation"),
+        (1, "daily"),
+        (-2, "daily"),
+    ]
+
+
+def test_the_picture_is_a_png_the_size_of_a_phone_screen_that_changes_with_the_answers(
+    coach, clock, library
+):
+    person = exercise_evaluation_and_two_days(coach, clock)
+    before = render_png(chart_of(coach, library))
+    assert png_size(before) == (WIDTH_PX, HEIGHT_PX)
+    assert render_png(chart_of(coach, library)) == before  # the same answers, the same picture
+
+    clock.advance(timedelta(days=1))
+    while coach.deliver_due():
+        pass
+    person.take()
+    person.press("neem-veel")
+    after = render_png(chart_of(coach, library))
+    assert png_size(after) == (WIDTH_PX, HEIGHT_PX)
+    assert after != before
+
+
+def test_the_terminal_shows_the_same_as_rows_of_dots_between_giving_and_taking(
+    coach, clock, library
+):
+    exercise_evaluation_and_two_days(coach, clock)
+    lines = render_text(chart_of(coach, library)).splitlines()
+    caption, give, more_giving, balanced, more_taking, take, dates, legend = lines
+    assert caption == library.texts.plain("nl", "common:mine.balance.caption", AMSTERDAM).strip()
+    assert give.startswith("geven") and give.endswith("···●")
+    assert more_giving.endswith("◆···")
+    assert balanced.startswith("in balans") and balanced.endswith("·■··")
+    assert more_taking.endswith("··●·")
+    assert take.startswith("nemen") and take.endswith("····")
+    assert "2 maart" in dates
+    assert legend == "● dagelijks   ◆ oefening   ■ evaluatie"
+
+
+def test_the_wording_holds_no_score_and_no_judgement(library):
+    for lang in ("nl", "en"):
+        for name in balance_chart.TEXTS:
+            text = library.texts.plain(lang, balance_chart.TEXT_KEY.format(name), AMSTERDAM)
+            assert text.strip() and "!" not in text
+            assert not any(ch.isdigit() for ch in text)
+            for word in ("goed", "slecht", "score", "good", "bad", "better", "beter", "%"):
+                assert word not in text.lower().split()
+
+
+def test_mine_without_a_scale_answer_has_no_picture(coach, library):
+    person = Person(coach)
+    person.agree()
+    person.command("mine")
+    with coach.store.transaction() as session:
+        assert balance_chart.for_person(session, session.get(PersonRow, 1), library, "nl") == []
+
+
+@pytest.fixture
+def fake():
+    with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.mark.filterwarnings("ignore:Please use 'Bot:telegram.warnings.PTBUserWarning")
+async def test_on_telegram_mine_sends_the_picture_as_a_photo_with_a_one_line_caption(
+    tmp_path, fake, library
+):
+    async with Harness(tmp_path, fake) as harness:
+        person = harness.person(8)
+        await person.says("/start")
+        await person.chooses("_next")
+        await person.chooses("ja")
+        await person.says("/menu")
+        await person.chooses("oefening-1")
+        await person.chooses("_next")
+        await person.chooses("familielid")
+        await person.says("Ik geef aandacht.")
+        await person.says("Ik neem advies aan.")
+        await person.chooses("neem-wat")
+        shown = await person.says("/mijn")
+
+    photos = [m for m in shown if m.photo is not None]
+    assert len(photos) == 1
+    caption = library.texts.plain("nl", "common:mine.balance.caption", AMSTERDAM).strip()
+    assert photos[0].plain == caption and "\n" not in caption
+    assert png_size(photos[0].photo.content) == (WIDTH_PX, HEIGHT_PX)
+    quoted = max(i for i, m in enumerate(shown) if "Ik geef aandacht." in (m.plain or ""))
+    assert shown.index(photos[0]) > quoted  # after the answers themselves
