@@ -165,3 +165,17 @@ async def test_on_telegram_mine_sends_the_picture_as_a_photo_with_a_one_line_cap
     assert png_size(photos[0].photo.content) == (WIDTH_PX, HEIGHT_PX)
     quoted = max(i for i, m in enumerate(shown) if "Ik geef aandacht." in (m.plain or ""))
     assert shown.index(photos[0]) > quoted  # after the answers themselves
+
+
+def test_matplotlib_is_loaded_only_when_a_picture_is_drawn():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, bot.coach, bot.channels.console, bot.channels.telegram; "
+        "print('matplotlib' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
