@@ -349,7 +349,9 @@ class TelegramChannel:
         if self.health_port is not None:
             ports.setdefault(self.health_port, self.health_host)
         for port, host in ports.items():
-            server = WebServer(self._http, host, port, self.http_limits)
+            # /healthz and /metrics only on the health port: the webhook's faces the internet.
+            handler = self._http if port == self.health_port else self._webhook_only
+            server = WebServer(handler, host, port, self.http_limits)
             await server.start()
             if port == self.webhook_port and self.webhook_url:
                 self.webhook_server = server
@@ -713,6 +715,11 @@ class TelegramChannel:
             allowed_updates=ALLOWED_UPDATES,
             secret_token=self.webhook_secret,
         )
+
+    async def _webhook_only(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self._webhook(request)
+        return Response(404, b"not found\n")
 
     async def _http(self, request: Request) -> Response:
         if request.method == "GET" and request.path == "/healthz":

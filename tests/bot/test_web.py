@@ -221,3 +221,23 @@ async def test_past_the_connection_limit_a_client_is_told_to_come_back(tmp_path,
     assert status(served) == 200
     assert len(fake.messages(45)) == 2
     no_tracebacks(caplog)
+
+
+async def test_the_webhook_port_serves_only_the_webhook(tmp_path, fake):
+    """Health and metrics stay on the health port; the webhook's port faces the internet."""
+    async with Harness(
+        tmp_path,
+        fake,
+        webhook_url="https://coach.example/telegram",
+        webhook_port=0,
+        webhook_secret=SECRET,
+        webhook_host="127.0.0.1",
+        health_port=None,
+    ) as harness:
+        port = harness.channel.webhook_server.port
+        metrics = await exchange(port, b"GET /metrics HTTP/1.1\r\n" + CLOSE + b"\r\n")
+        health = await exchange(port, b"GET /healthz HTTP/1.1\r\n" + CLOSE + b"\r\n")
+        update = await exchange(port, post(start_update(907, 46)))
+        await harness.settled(46)
+    assert (status(metrics), status(health), status(update)) == (404, 404, 200)
+    assert b"kern_coach" not in metrics
