@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from bot import balance_chart
 from flows.loader import check_sources, parse_library
 from flows.model import Library
 
@@ -41,4 +42,6 @@ def load_library(root: Path = ROOT, *, defer_safety: bool = False) -> Library:
 
 
 def check(root: Path = ROOT) -> list:
-    return check_sources(read_sources(root))
+    # The shell's own texts: the balance chart's (the rest of /mijn is built in flows/).
+    keys = tuple(balance_chart.TEXT_KEY.format(name) for name in balance_chart.TEXTS)
+    return check_sources(read_sources(root), shell_keys=keys)
