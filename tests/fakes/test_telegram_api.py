@@ -364,6 +364,30 @@ async def test_send_document_records_filename_and_bytes(fake, bot):
     assert request.files == {"document": 'verslag "week 1" é.txt'}
 
 
+async def test_send_photo_records_the_image_and_its_caption(fake, bot):
+    import struct
+    import zlib
+
+    header = struct.pack(">IIBBBBB", 3, 2, 8, 2, 0, 0, 0)  # a 3 × 2 image header
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + b"IHDR"
+        + header
+        + struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    )
+    sent = await bot.send_photo(CHAT, png, caption="Je balans")
+    assert (sent.photo[-1].width, sent.photo[-1].height) == (3, 2)
+    assert sent.caption == "Je balans"
+    [message] = fake.messages(CHAT)
+    assert message.photo is not None and message.photo.content == png
+    assert message.plain == "Je balans" and message.document is None
+    with pytest.raises(BadRequest, match="File must be non-empty"):
+        await bot.send_photo(CHAT, b"")
+    assert fake.calls("sendPhoto")[0].content_type == "multipart/form-data"
+    assert list(fake.calls("sendPhoto")[0].files) == ["photo"]
+
+
 async def test_edit_message_reply_markup_and_text(fake, bot):
     sent = await bot.send_message(CHAT, "Kies", reply_markup=keyboard([("A", "a")]))
     await bot.edit_message_reply_markup(CHAT, sent.message_id, reply_markup=keyboard([("B", "b")]))
