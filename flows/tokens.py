@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SEPARATOR = ":"
-# The tightest limit of any channel on what a button carries: Telegram's callback data, in bytes.
+# The tightest limit of any channel on what a button carries: 64 bytes of callback data.
 LIMIT = 64
 
 # Options of the engine's own buttons, next to the flow's option ids.
