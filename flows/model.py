@@ -104,7 +104,7 @@ class Library:
 
     flows: dict[str, Flow]
     texts: Any  # flows.texts.Texts
-    safety: Any  # flows.safety.SafetyRules
+    safety: Any  # flows.safety.SafetyCheck
 
     def dialogue(self, role: str) -> Flow:
         """The dialogue flow that serves `role` (`flows.system.DIALOGUES`); `flows check` makes

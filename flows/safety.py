@@ -34,23 +34,46 @@ Assessments carry rule ids only, never the text, so they may be logged.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import yaml
 
 from flows.diagnostics import Problem
 from flows.errors import ContentError
+from flows.safety_semantic import SemanticLayer, SemanticScore
 
 SPEC_VERSION = 1
 RULES_DIR = "flows/safety"  # the shell reads RULES_DIR/*.yaml
 KINDS = ("suicide", "self-harm", "danger")
+CRISIS, ASK, OK = "crisis", "ask", "ok"  # the verdicts: help first, the gentle question, nothing
+# Internally, a rule that would give help first but whose context (`ask_if`) made it the question:
+# the context already said "probably not now", so the semantic layer agreeing does not turn it back.
+_SOFT = "ask, softened by context"
+VERDICTS = (CRISIS, ASK)  # what a rule can give
 GAP_WORDS = 3  # "..." in a phrase stands for 0 to GAP_WORDS words
+WITHIN_WORDS = 12  # the concepts of an `all` rule lie within this many words (unless `within`)
+# `unless` and `ask_if` look this many words around what the rule matched, in its clause: chat
+# often has no full stops, and a film named in the previous "sentence" must not silence this one.
+CONTEXT_WORDS = 8
 
-FILE_FIELDS = ("spec_version", "spellings", "not_if", "rules")
-RULE_FIELDS = ("id", "kind", "why", "patterns", "not_if", "examples")
+FILE_FIELDS = ("spec_version", "spellings", "not_if", "clause_breaks", "concepts", "rules")
+RULE_FIELDS = (
+    "id",
+    "kind",
+    "verdict",
+    "why",
+    "patterns",
+    "all",
+    "within",
+    "not_if",
+    "unless",
+    "ask_if",
+    "examples",
+)
 REGEX_PREFIX = "re:"
 
 _RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -73,18 +96,31 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present;
 
 @dataclass(frozen=True, kw_only=True)
 class Assessment:
-    """What the check found in one message: whether to answer with help first, and why.
+    """What the check found in one message: the verdict, and why.
 
-    `rule_ids` are the ids of the rules that fired, in the order of the rule files; `kinds` their
-    kinds (suicide, self-harm, danger), each once, in that order too. Never the text itself.
+    `verdict`: "crisis" (strong evidence: help first), "ask" (uncertain: one gentle question with
+    the helplines in a line) or "ok". `rule_ids` are the ids of the rules that fired, in the order
+    of the rule files; `kinds` their kinds (suicide, self-harm, danger), each once, in that order
+    too; `rules_verdict` what the rules alone say; `semantic` the semantic layer's score (None
+    without a model). Never the text itself: an assessment may be logged.
     """
 
-    is_crisis: bool
+    verdict: str = OK
     rule_ids: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
+    rules_verdict: str = OK
+    semantic: SemanticScore | None = None
+
+    @property
+    def is_crisis(self) -> bool:
+        """Whether the message needs a safety answer at all: help first, or the question.
+
+        For callers that have one answer only: they give help first for both, the safe side.
+        """
+        return self.verdict != OK
 
 
-NOT_A_CRISIS = Assessment(is_crisis=False)
+NOT_A_CRISIS = Assessment()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +132,7 @@ class SafetyRule:
     why: str
     path: str
     line: int
+    verdict: str = CRISIS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,12 +202,24 @@ class _Pattern:
 
 
 @dataclass(frozen=True, eq=False)
+class _Concept:
+    """A named set of phrases ("self", "wish", "not-living"), matched within one clause."""
+
+    name: str
+    matcher: _Matcher
+
+
+@dataclass(frozen=True, eq=False)
 class _CompiledRule:
     rule: SafetyRule
-    patterns: tuple[tuple[_Pattern, int], ...]  # (pattern, line)
+    patterns: tuple[tuple[_Pattern, int], ...]  # (pattern, line); () for an `all` rule
     not_if: tuple[_Exception, ...]  # the rule's own, then every file's idioms (for `explain`)
     matcher: _Matcher  # the patterns
     exceptions: tuple[_Matcher, ...]  # the rule's own not_if, and the idioms (shared by all rules)
+    all: tuple[_Concept, ...] = ()  # an `all` rule: every one of these within one clause
+    within: int = WITHIN_WORDS
+    unless: tuple[_Concept, ...] = ()  # silenced in a clause that has one of these
+    ask_if: tuple[_Concept, ...] = ()  # the question, not help first, in a clause with one
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,6 +230,31 @@ class SafetyRules:
     spellings: Mapping[str, str] = field(repr=False)
     _compiled: tuple[_CompiledRule, ...] = field(repr=False)
     _any: _Matcher = field(repr=False)  # every pattern of every rule: most messages stop here
+    clause_breaks: frozenset[str] = field(default=frozenset(), repr=False)
+    _idioms: _Matcher | None = field(default=None, repr=False)
+
+    def clauses(self, text: str) -> list[str]:
+        """The message's clauses, normalised: split at sentence ends and at `clause_breaks`
+        ("maar", "but"). What the `all` rules and the semantic layer look at, one by one."""
+        padded = f" {_normalise(text, self.spellings)} "
+        return [clause.strip() for _, _, clause in _clauses(padded, self.clause_breaks)]
+
+    def sentences(self, text: str) -> list[str]:
+        """The message's sentences, normalised (what the semantic layer compares)."""
+        padded = f" {_normalise(text, self.spellings)} "
+        return [s.strip() for _, _, s in _clauses(padded, frozenset()) if s.strip()]
+
+    def without_idioms(self, clause: str) -> str:
+        """`clause` with the words of every idiom in it left out ("ik schaam me dood als..."
+        becomes "ik als..."): the semantic layer must not read an idiom as a wish to die."""
+        if self._idioms is None:
+            return clause
+        padded = f" {clause} "
+        spans = self._idioms.spans(padded)
+        if not spans:
+            return clause
+        kept = [c for i, c in enumerate(padded) if not any(a <= i < b for a, b in spans)]
+        return " ".join("".join(kept).split())
 
     def normalise(self, text: str) -> str:
         """The message as the patterns see it: words separated by single spaces, sentences by
@@ -212,33 +286,154 @@ class DeferredRules:
         return self._rules
 
 
-def assess(text: str, rules: SafetyRules | DeferredRules) -> Assessment:
-    """Whether `text` speaks of suicide, self-harm or acute danger, by every language's rules.
+class SafetyCheck:
+    """The whole crisis check: the rules and, when the shell handed in a model, the semantic layer.
 
-    Never raises on any text; tens of microseconds for a chat message (bench/safety.py).
+    Both take a moment to get ready (compiling the rules, loading the model and embedding the
+    examples). `warm()` does it; the console calls it in a thread right after its first message,
+    and the first `assess` waits for it: a first message that speaks of suicide must meet the
+    whole check, not half of it.
     """
-    if isinstance(rules, DeferredRules):
-        rules = rules.get()
+
+    def __init__(self, rules: SafetyRules | DeferredRules, semantic: SemanticLayer | None = None):
+        self._rules = rules
+        self.semantic = semantic
+
+    @property
+    def rules(self) -> SafetyRules:
+        return self._rules.get() if isinstance(self._rules, DeferredRules) else self._rules
+
+    def warm(self) -> None:
+        rules = self.rules
+        if self.semantic is not None:
+            self.semantic.warm(rules.normalise)
+
+    def without_semantic(self) -> SafetyCheck:
+        """The rules alone (for comparing the layers)."""
+        return SafetyCheck(self._rules)
+
+
+Check = SafetyCheck | SafetyRules | DeferredRules
+
+
+def assess(text: str, check: Check, *, complete: bool = False) -> Assessment:
+    """The verdict on `text` (crisis, ask or ok), by every language's rules and the semantic layer.
+
+    The rules speak first; when they say crisis, the semantic layer is not consulted unless
+    `complete` (for authors who want every score). Never raises on any text; well under a
+    millisecond for the rules, a few for the semantic layer (bench/safety.py).
+    """
+    rules, semantic = parts(check)
+    found = _fired(text, rules)
+    fired = [(rule, ASK if verdict == _SOFT else verdict) for rule, verdict in found]
+    rules_verdict = _strongest(verdict for _, verdict in fired)
+    score: SemanticScore | None = None
+    if semantic is not None and (complete or rules_verdict != CRISIS):
+        score = semantic_score(text, rules, semantic)
+    verdict = combine(
+        rules_verdict,
+        score.verdict if score else OK,
+        escalate=any(verdict == ASK for _, verdict in found),
+    )
+    if verdict == OK and not fired:
+        return NOT_A_CRISIS if score is None else Assessment(semantic=score)
+    kinds = [rule.kind for rule, _ in fired]
+    if score is not None and score.verdict != OK:
+        kinds.append(score.nearest.label)
+    return Assessment(
+        verdict=verdict,
+        rule_ids=tuple(rule.id for rule, _ in fired),
+        kinds=tuple(dict.fromkeys(kinds)),
+        rules_verdict=rules_verdict,
+        semantic=score,
+    )
+
+
+def combine(rules_verdict: str, semantic_verdict: str, *, escalate: bool = True) -> str:
+    """Help first when either layer is sure, or when both are unsure about the same message (two
+    independent signals, unless the rules were unsure only because of the context: `escalate`
+    false); the question when one is unsure; otherwise nothing."""
+    verdicts = (rules_verdict, semantic_verdict)
+    if CRISIS in verdicts or (escalate and verdicts == (ASK, ASK)):
+        return CRISIS
+    return ASK if ASK in verdicts else OK
+
+
+def semantic_score(text: str, rules: SafetyRules, semantic: SemanticLayer) -> SemanticScore | None:
+    """The semantic layer's score for `text`: its sentences, idioms left out, long ones in pieces.
+
+    A sentence of fewer than _MIN_WORDS words is left to the rules: three words share too much
+    with any short risky example ("ik wil wel" lies close to "ik wil dood").
+    """
+    semantic.warm(rules.normalise)
+    units: list[str] = []
+    for sentence in rules.sentences(text):
+        words = rules.without_idioms(sentence).split()
+        if len(words) < _MIN_WORDS:
+            continue
+        if len(words) <= _UNIT_WORDS:
+            units.append(" ".join(words))
+        else:  # a long run-on chat sentence: overlapping pieces, so one risky part stands out
+            step = _UNIT_WORDS // 2
+            units += [
+                " ".join(words[i : i + _UNIT_WORDS]) for i in range(0, len(words) - step, step)
+            ]
+    return semantic.score(units)
+
+
+_UNIT_WORDS = 16
+_MIN_WORDS = 4
+_RANK = {OK: 0, _SOFT: 1, ASK: 2, CRISIS: 3}
+
+
+def _strongest(verdicts: Iterable[str]) -> str:
+    return max(verdicts, key=_RANK.__getitem__, default=OK)
+
+
+def parts(check: Check) -> tuple[SafetyRules, SemanticLayer | None]:
+    """The compiled rules and the semantic layer (None without a model) of any kind of check."""
+    if isinstance(check, SafetyCheck):
+        return check.rules, check.semantic
+    if isinstance(check, DeferredRules):
+        return check.get(), None
+    return check, None
+
+
+def _fired(text: str, rules: SafetyRules) -> list[tuple[SafetyRule, str]]:
+    """Every rule that fires on `text`, with the verdict it gives, in the order of the files."""
     padded = f" {_normalise(text, rules.spellings)} "
     starts = rules._any.starts(padded)  # one pass over the message for every pattern at once
-    if not starts:
-        return NOT_A_CRISIS
-    spans = _SpanCache(padded)
-    fired = [c.rule for c in rules._compiled if _fires(c, padded, starts, spans)]
-    if not fired:
-        return NOT_A_CRISIS
-    kinds = tuple(dict.fromkeys(rule.kind for rule in fired))
-    return Assessment(is_crisis=True, rule_ids=tuple(r.id for r in fired), kinds=kinds)
+    message = _Message(padded, rules)
+    fired: list[tuple[SafetyRule, str]] = []
+    for compiled in rules._compiled:
+        if compiled.all:
+            verdict = _all_fires(compiled, message)
+        elif starts:
+            verdict = _fires(compiled, padded, starts, message)
+        else:
+            verdict = None
+        if verdict is not None:
+            fired.append((compiled.rule, verdict))
+    return fired
 
 
 def explain(text: str, rules: SafetyRules) -> tuple[Hit, ...]:
-    """Every pattern that matches `text`, and the exception that silenced it, if one did.
+    """Every pattern that matches `text`, and the exception that silenced it, if one did; and
+    every `all` rule that fires (its line is the rule's).
 
     For authors (and failing tests): slower than `assess`, and exact about lines.
     """
     padded = f" {_normalise(text, rules.spellings)} "
     hits: list[Hit] = []
+    message = _Message(padded, rules)
     for compiled in rules._compiled:
+        if compiled.all:
+            if _all_fires(compiled, message) is not None:
+                rule = compiled.rule
+                hits.append(
+                    Hit(rule_id=rule.id, path=rule.path, line=rule.line, suppressed_by=None)
+                )
+            continue
         for pattern, line in compiled.patterns:
             for start in _Matcher.of([pattern]).starts(padded):
                 match = pattern.regex.match(padded, start)
@@ -265,9 +460,13 @@ def explain(text: str, rules: SafetyRules) -> tuple[Hit, ...]:
     return tuple(hits)
 
 
-def _fires(compiled: _CompiledRule, padded: str, starts: list[int], spans: _SpanCache) -> bool:
-    """Whether a pattern of the rule matches at one of `starts` without overlapping a not_if."""
+def _fires(
+    compiled: _CompiledRule, padded: str, starts: list[int], message: _Message
+) -> str | None:
+    """The verdict of the rule when a pattern matches at one of `starts` without overlapping a
+    not_if (nor standing in a clause with one of its `unless`); None when it does not fire."""
     silenced: list[tuple[int, int]] | None = None
+    found: str | None = None
     for start in starts:
         if not compiled.matcher.matches_at(padded, start):
             continue
@@ -276,11 +475,153 @@ def _fires(compiled: _CompiledRule, padded: str, starts: list[int], spans: _Span
             if match is None:
                 continue
             if silenced is None:
-                silenced = [span for m in compiled.exceptions for span in spans.of(m)]
+                silenced = [span for m in compiled.exceptions for span in message.spans.of(m)]
             end = match.end()
-            if not any(a < end and start < b for a, b in silenced):
-                return True
-    return False
+            if any(a < end and start < b for a, b in silenced):
+                continue
+            verdict = message.clause_verdict(compiled, start, end)
+            if verdict == CRISIS:
+                return CRISIS
+            if verdict is not None:
+                found = _strongest([verdict, found or OK])
+    return found
+
+
+def _all_fires(compiled: _CompiledRule, message: _Message) -> str | None:
+    """The verdict of an `all` rule: its concepts in one clause, in any order, within
+    `within` words, none overlapping an idiom; None when it does not fire."""
+    found: str | None = None
+    for index in range(len(message.clauses)):
+        if message.has(compiled.exceptions[0], index):
+            continue
+        lists = []
+        for concept in compiled.all:
+            spans = message.concept(concept, index)
+            if not spans:
+                break
+            lists.append(spans)
+        else:
+            for first, last in _together(lists, compiled.within):
+                if message.near(compiled.unless, index, first, last):
+                    continue
+                if compiled.rule.verdict != CRISIS:
+                    found = ASK
+                elif not message.near(compiled.ask_if, index, first, last):
+                    return CRISIS
+                else:
+                    found = _strongest([_SOFT, found or OK])
+    return found
+
+
+def _together(lists: list[list[tuple[int, int]]], within: int) -> list[tuple[int, int]]:
+    """Every way to choose one word span from each list, no two starting at the same word, all
+    within `within` words from the first word to the last: (first word, last word + 1) of each.
+
+    A span may contain another: "niet meer ... leven" holds the "wil" of "niet meer wil leven",
+    and "hoeveel ... nodig" the pills of "hoeveel pillen heb je nodig".
+    """
+    found: list[tuple[int, int]] = []
+    for choice in itertools.product(*(spans[:8] for spans in lists)):
+        if len({start for start, _ in choice}) < len(choice):
+            continue
+        first, last = min(start for start, _ in choice), max(end for _, end in choice)
+        if last - first <= within and (first, last) not in found:
+            found.append((first, last))
+    return found
+
+
+class _Message:
+    """One message, normalised, and what was found in it so far (computed only when needed)."""
+
+    def __init__(self, padded: str, rules: SafetyRules):
+        self.padded = padded
+        self.rules = rules
+        self.spans = _SpanCache(padded)
+        self._clauses: list[tuple[int, int, str]] | None = None
+        self._concepts: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._idioms: dict[int, list[tuple[int, int]]] = {}
+
+    @property
+    def clauses(self) -> list[tuple[int, int, str]]:
+        if self._clauses is None:
+            self._clauses = _clauses(self.padded, self.rules.clause_breaks)
+        return self._clauses
+
+    def has(self, matcher: _Matcher, index: int) -> bool:
+        return bool(matcher.starts(self.clauses[index][2]))
+
+    def concept(self, concept: _Concept, index: int) -> list[tuple[int, int]]:
+        """Where `concept` is in clause `index`, as (first word, last word + 1), idioms left out."""
+        key = (id(concept), index)
+        if key not in self._concepts:
+            clause = self.clauses[index][2]
+            idioms = self._idiom_spans(index)
+            self._concepts[key] = [
+                _word_span(clause, a, b)
+                for a, b in concept.matcher.spans(clause)
+                if not any(x < b and a < y for x, y in idioms)
+            ]
+        return self._concepts[key]
+
+    def _idiom_spans(self, index: int) -> list[tuple[int, int]]:
+        if index not in self._idioms:
+            idioms = self.rules._idioms
+            self._idioms[index] = idioms.spans(self.clauses[index][2]) if idioms else []
+        return self._idioms[index]
+
+    def near(self, concepts: tuple[_Concept, ...], index: int, first: int, last: int) -> bool:
+        """Whether one of `concepts` is in clause `index`, within CONTEXT_WORDS of the words
+        first..last (what a rule matched)."""
+        return any(
+            a < last + CONTEXT_WORDS and first - CONTEXT_WORDS < b
+            for concept in concepts
+            for a, b in self.concept(concept, index)
+        )
+
+    def clause_verdict(self, compiled: _CompiledRule, start: int, end: int) -> str | None:
+        """The verdict of a phrase rule matched at start..end of the padded message, after its
+        `unless` and `ask_if`."""
+        if not compiled.unless and not compiled.ask_if:
+            return compiled.rule.verdict
+        index = next(
+            (i for i, (a, b, _) in enumerate(self.clauses) if a <= start < b),
+            len(self.clauses) - 1,
+        )
+        offset, clause = self.clauses[index][0], self.clauses[index][2]
+        first, last = _word_span(clause, max(0, start - offset), max(0, end - offset))
+        if self.near(compiled.unless, index, first, last):
+            return None
+        if self.near(compiled.ask_if, index, first, last):
+            return _SOFT if compiled.rule.verdict == CRISIS else ASK
+        return compiled.rule.verdict
+
+
+def _clauses(padded: str, breaks: frozenset[str]) -> list[tuple[int, int, str]]:
+    """(start, end, " words ") of each clause of the padded text: a match that starts at a
+    position in [start, end) lies in it. Clauses end at a sentence end and before a word of
+    `breaks`."""
+    clauses: list[tuple[int, int, str]] = []
+    words: list[str] = []
+    first = 0  # where the current clause's first word starts
+    position = 1
+    for word in padded[1:-1].split(" "):
+        if word == SENTENCE_BREAK or word in breaks:
+            if words:
+                clauses.append((first - 1, position, f" {' '.join(words)} "))
+            words = []
+        elif word:
+            if not words:
+                first = position
+            words.append(word)
+        position += len(word) + 1
+    if words:
+        clauses.append((first - 1, position, f" {' '.join(words)} "))
+    return clauses or [(0, len(padded), " ")]
+
+
+def _word_span(clause: str, start: int, end: int) -> tuple[int, int]:
+    """Character span of a match in a padded clause -> (first word, last word + 1)."""
+    return clause.count(" ", 0, start + 1) - 1, clause.count(" ", 0, end)
 
 
 class _SpanCache:
@@ -360,6 +701,11 @@ class _RawRule:
     patterns: list[_Text]
     not_if: list[_Text]
     examples: list[_Text]
+    verdict: str = CRISIS
+    all: list[_Text] = field(default_factory=list)
+    within: int = WITHIN_WORDS
+    unless: list[_Text] = field(default_factory=list)
+    ask_if: list[_Text] = field(default_factory=list)
 
 
 @dataclass
@@ -368,6 +714,8 @@ class _RawFile:
     spellings: list[tuple[_Text, _Text]]
     not_if: list[_Text]
     rules: list[_RawRule]
+    clause_breaks: list[_Text] = field(default_factory=list)
+    concepts: list[tuple[_Text, list[_Text]]] = field(default_factory=list)
 
 
 def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem]]:
@@ -392,9 +740,16 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
         for exception in _compile_exceptions(raw_file.path, raw_file.not_if, spellings, problems)
     ]
     idiom_matcher = _Matcher.of([idiom.pattern for idiom in idioms])
+    breaks = frozenset(
+        word
+        for raw_file in raw_files
+        for text in raw_file.clause_breaks
+        for word in _normalise(text.value, spellings).split()
+    )
     seen: dict[str, _RawRule] = {}
     compiled: list[_CompiledRule] = []
     for raw_file in raw_files:
+        concepts = _compile_concepts(raw_file, spellings, problems)
         for raw in raw_file.rules:
             if raw.id.value in seen:
                 other = seen[raw.id.value]
@@ -410,24 +765,60 @@ def _build(sources: Mapping[str, str]) -> tuple[SafetyRules | None, list[Problem
                 )
                 continue
             seen[raw.id.value] = raw
-            rule = _compile_rule(raw, idioms, idiom_matcher, spellings, problems)
+            rule = _compile_rule(raw, idioms, idiom_matcher, spellings, concepts, problems)
             if rule is not None:
                 compiled.append(rule)
 
-    rules = _assemble(compiled, spellings)
+    rules = _assemble(compiled, spellings, breaks, idiom_matcher if idioms else None)
     for raw_file in raw_files:
         for raw in raw_file.rules:
             _check_examples(raw, rules, problems)
     return rules, problems
 
 
-def _assemble(compiled: list[_CompiledRule], spellings: dict[str, str]) -> SafetyRules:
+def _assemble(
+    compiled: list[_CompiledRule],
+    spellings: dict[str, str],
+    breaks: frozenset[str],
+    idioms: _Matcher | None,
+) -> SafetyRules:
     return SafetyRules(
         rules=tuple(c.rule for c in compiled),
         spellings=dict(spellings),
         _compiled=tuple(compiled),
         _any=_Matcher.of([pattern for c in compiled for pattern, _ in c.patterns]),
+        clause_breaks=breaks,
+        _idioms=idioms,
     )
+
+
+def _compile_concepts(
+    raw_file: _RawFile, spellings: Mapping[str, str], problems: list[Problem]
+) -> dict[str, _Concept]:
+    concepts: dict[str, _Concept] = {}
+    for name, phrases in raw_file.concepts:
+        if not _RULE_ID.fullmatch(name.value):
+            problems.append(
+                Problem(
+                    path=raw_file.path,
+                    line=name.line,
+                    message=f"concept '{name.value}': use lowercase words joined by '-'",
+                )
+            )
+            continue
+        if not phrases:
+            problems.append(
+                Problem(
+                    path=raw_file.path,
+                    line=name.line,
+                    message=f"concept '{name.value}' has no phrases",
+                )
+            )
+            continue
+        patterns = [_compile_pattern(raw_file.path, t, spellings, problems) for t in phrases]
+        compiled = [p for p in patterns if p is not None]
+        concepts[name.value] = _Concept(name=name.value, matcher=_Matcher.of(compiled))
+    return concepts
 
 
 def _check_examples(raw: _RawRule, rules: SafetyRules, problems: list[Problem]) -> None:
@@ -499,6 +890,17 @@ def _read_file(path: str, text: str, problems: list[Problem]) -> _RawFile | None
         problem(_line(node), "spellings is a mapping: chat spelling -> the word it stands for")
 
     not_if = _texts(fields.get("not_if"), "not_if", problem)
+    clause_breaks = _texts(fields.get("clause_breaks"), "clause_breaks", problem)
+
+    concepts: list[tuple[_Text, list[_Text]]] = []
+    node = fields.get("concepts")
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = _text(key, problem)
+            if name is not None:
+                concepts.append((name, _texts(value, f"concept '{name.value}'", problem)))
+    elif node is not None:
+        problem(_line(node), "concepts is a mapping: name -> list of phrases")
 
     rules: list[_RawRule] = []
     node = fields.get("rules")
@@ -511,7 +913,14 @@ def _read_file(path: str, text: str, problems: list[Problem]) -> _RawFile | None
             rule = _read_rule(path, item, problem)
             if rule is not None:
                 rules.append(rule)
-    return _RawFile(path=path, spellings=spellings, not_if=not_if, rules=rules)
+    return _RawFile(
+        path=path,
+        spellings=spellings,
+        not_if=not_if,
+        rules=rules,
+        clause_breaks=clause_breaks,
+        concepts=concepts,
+    )
 
 
 def _read_rule(path: str, node: yaml.Node, problem: Callable[[int, str], None]) -> _RawRule | None:
@@ -538,10 +947,26 @@ def _read_rule(path: str, node: yaml.Node, problem: Callable[[int, str], None]) 
     if why is None or not why.value.strip():
         problem(_line(node), "this rule has no why: say in one line what it catches")
         ok = False
-    patterns = _texts(fields.get("patterns"), "patterns", problem)
-    if not patterns:
-        problem(_line(fields.get("patterns", node)), "this rule has no patterns")
+    verdict = _text(fields["verdict"], problem) if "verdict" in fields else None
+    if verdict is not None and verdict.value not in VERDICTS:
+        problem(verdict.line, f"verdict '{verdict.value}' is unknown (one of: crisis, ask)")
         ok = False
+    patterns = _texts(fields.get("patterns"), "patterns", problem)
+    concepts = _texts(fields.get("all"), "all", problem)
+    if bool(patterns) == bool(concepts):
+        problem(
+            _line(fields.get("patterns", fields.get("all", node))),
+            "a rule has either patterns (phrases) or all (concepts in one clause), one of them",
+        )
+        ok = False
+    within = WITHIN_WORDS
+    if "within" in fields:
+        text = _text(fields["within"], problem)
+        if text is None or not text.value.isdigit() or int(text.value) < 1:
+            problem(_line(fields["within"]), "within is a number of words, such as 8")
+            ok = False
+        else:
+            within = int(text.value)
     not_if = _texts(fields.get("not_if"), "not_if", problem)
     examples = _texts(fields.get("examples"), "examples", problem)
     if not ok or rule_id is None or kind is None or why is None:
@@ -555,6 +980,11 @@ def _read_rule(path: str, node: yaml.Node, problem: Callable[[int, str], None]) 
         patterns=patterns,
         not_if=not_if,
         examples=examples,
+        verdict=verdict.value if verdict else CRISIS,
+        all=concepts,
+        within=within,
+        unless=_texts(fields.get("unless"), "unless", problem),
+        ask_if=_texts(fields.get("ask_if"), "ask_if", problem),
     )
 
 
@@ -642,6 +1072,7 @@ def _compile_rule(
     idioms: list[_Exception],
     idiom_matcher: _Matcher,
     spellings: Mapping[str, str],
+    concepts: Mapping[str, _Concept],
     problems: list[Problem],
 ) -> _CompiledRule | None:
     patterns: list[tuple[_Pattern, int]] = []
@@ -653,15 +1084,53 @@ def _compile_rule(
         else:
             patterns.append((pattern, text.line))
     own_not_if = _compile_exceptions(raw.path, raw.not_if, spellings, problems)
+
+    def named(texts: list[_Text], field_name: str) -> tuple[_Concept, ...]:
+        nonlocal ok
+        found = []
+        for text in texts:
+            if text.value in concepts:
+                found.append(concepts[text.value])
+            else:
+                known = ", ".join(concepts) or "none"
+                problems.append(
+                    Problem(
+                        path=raw.path,
+                        line=text.line,
+                        message=(
+                            f"{field_name}: concept '{text.value}' is not in this file's "
+                            f"concepts ({known})"
+                        ),
+                    )
+                )
+                ok = False
+        return tuple(found)
+
+    all_of, unless, ask_if = (
+        named(raw.all, "all"),
+        named(raw.unless, "unless"),
+        named(raw.ask_if, "ask_if"),
+    )
     if not ok or len(own_not_if) != len(raw.not_if):
         return None
-    rule = SafetyRule(id=raw.id.value, kind=raw.kind, why=raw.why, path=raw.path, line=raw.line)
+    rule = SafetyRule(
+        id=raw.id.value,
+        kind=raw.kind,
+        why=raw.why,
+        path=raw.path,
+        line=raw.line,
+        verdict=raw.verdict,
+    )
     return _CompiledRule(
         rule=rule,
         patterns=tuple(patterns),
         not_if=tuple(own_not_if) + tuple(idioms),
         matcher=_Matcher.of([pattern for pattern, _ in patterns]),
         exceptions=(_Matcher.of([e.pattern for e in own_not_if]), idiom_matcher),
+        all=all_of,
+        within=raw.within,
+        unless=unless,
+        ask_if=ask_if,
     )
 
 

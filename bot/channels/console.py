@@ -26,7 +26,7 @@ from bot.scheduler import CheckinScheduler
 from bot.storage import store
 from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
 from flows.messages import Button
-from flows.safety import DeferredRules
+from flows.safety import SafetyCheck
 from flows.tokens import DONE, SKIP, option_of
 
 CHANNEL = "console"
@@ -77,16 +77,25 @@ class ConsoleChannel:
             await self.send(Started(language=self.lang))
             if self.lang and known not in (None, self.lang):
                 await self.send(CommandGiven(name="language", argument=self.lang))
-            safety_rules = self.coach.library.safety
-            if isinstance(safety_rules, DeferredRules):  # compiled while the first message is read
-                await asyncio.to_thread(safety_rules.get)
+            # The crisis check (rules, model, examples) gets ready while the first message is
+            # read; the first typed text waits for it, a button does not need it.
+            safety_check = self.coach.library.safety
+            ready = (
+                asyncio.ensure_future(asyncio.to_thread(safety_check.warm))
+                if isinstance(safety_check, SafetyCheck)
+                else None
+            )
             while not stop.is_set():
                 line = await _first(lines.get(), stop.wait())
                 if line is None or stop.is_set():  # end of input, or Ctrl-C
                     break
                 event = self.event_for(line.rstrip("\n"))
+                if isinstance(event, TextReceived) and ready is not None:
+                    await ready
                 if event is not None:
                     await self.send(event)
+            if ready is not None:
+                await ready  # a thread cannot be cancelled: let it finish before the loop ends
         finally:
             await self.scheduler.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -84,3 +85,41 @@ def test_db_upgrade_creates_the_tables(tmp_path, monkeypatch, capsys):
     assert main(["db", "upgrade"]) == 0, "a second run has nothing to do"
     tables = sa.inspect(sa.create_engine(f"sqlite:///{database}")).get_table_names()
     assert {"person", "answer", "run", "checkin", "outbox", "processed_update"} <= set(tables)
+
+
+def run_safety_check(monkeypatch, capsys, lines: list[str], *args: str) -> list[str]:
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
+    assert main(["safety", "check", *args]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_safety_check_gives_one_verdict_per_line_of_input(monkeypatch, capsys):
+    out = run_safety_check(
+        monkeypatch,
+        capsys,
+        [
+            "Vanavond zet ik er een punt achter.",
+            "Ik heb mijn zus gebeld om te vragen hoe het gaat.",
+            "",
+            "I was so embarrassed I wanted to die.",
+        ],
+    )
+    assert out == ["crisis", "ok", "ok", "ok"]
+
+
+def test_safety_check_explains_with_the_rule_file_and_line_and_the_scores(monkeypatch, capsys):
+    nl = (ROOT / "flows" / "safety" / "nl.yaml").read_text(encoding="utf-8").splitlines()
+    line = next(i for i, row in enumerate(nl, 1) if row == "  - id: nl-er-een-eind-aan-zin")
+    (out,) = run_safety_check(
+        monkeypatch, capsys, ["ik weet niet hoe ik er een einde aan kan maken"], "--explain"
+    )
+    verdict, why = out.split("\t")
+    assert verdict == "crisis"
+    assert f"rule nl-er-een-eind-aan-zin (crisis, flows/safety/nl.yaml:{line})" in why
+    assert "semantic" in why and "nearest" in why and "flows/safety/semantic/" in why
+
+
+def test_safety_check_with_one_language_uses_only_its_rules(monkeypatch, capsys):
+    text = "kwil dood"  # three words: too short for the semantic layer, the rules decide
+    assert run_safety_check(monkeypatch, capsys, [text], "--lang", "nl") == ["crisis"]
+    assert run_safety_check(monkeypatch, capsys, [text], "--lang", "en") == ["ok"]

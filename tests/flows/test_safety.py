@@ -241,7 +241,7 @@ def test_the_assessment_names_rules_and_kinds_never_the_text():
 
 
 def test_an_ordinary_message_is_not_a_crisis():
-    assert assess("Ik heb mijn zus gebeld.", RULES) == Assessment(is_crisis=False)
+    assert assess("Ik heb mijn zus gebeld.", RULES) == Assessment(verdict="ok")
 
 
 # --- broken rule files: a Problem with file and line ---------------------------------------------

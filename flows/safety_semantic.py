@@ -1,0 +1,262 @@
+"""The crisis check's semantic layer: how close is a sentence to risky examples, and to ordinary?
+
+The rules (flows/safety.py) catch what an author wrote them for. This layer catches paraphrases:
+every sentence of a message is turned into a multilingual sentence embedding and compared (cosine)
+with labelled example sentences, written by the author in `flows/safety/semantic/<lang>.yaml`. A
+sentence that lies close to a risky example and clearly closer to it than to any ordinary one
+gives the gentle question; very close, help first.
+
+The model is not loaded here: this module is pure, like the rest of flows/. The shell hands in an
+`Encoder` (bot/safety_model.py loads one from a package that ships its weights) and the files'
+text, as it does for the rules. Scores carry the example's file and line, never the person's text.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import yaml
+
+from flows.diagnostics import ContentError, Problem
+
+if TYPE_CHECKING:  # numpy is imported when the layer first works: the console starts sooner
+    import numpy as np
+    import numpy.typing as npt
+
+    Vectors = npt.NDArray[np.float32]
+
+SPEC_VERSION = 1
+EXAMPLES_DIR = "flows/safety/semantic"  # the shell reads EXAMPLES_DIR/*.yaml
+RISKY_KINDS = ("suicide", "self-harm", "danger")
+CRISIS, ASK, OK = "crisis", "ask", "ok"
+
+# Where the verdicts start, tuned on tests/flows/safety_dev.yaml and safety_cases.yaml (never on
+# the frozen set): `risky` is the cosine with the nearest risky example, `margin` how much nearer
+# that is than the nearest ordinary example. Help first needs both high: a paraphrase of a risky
+# example that resembles nothing ordinary. The question needs less. docs/safety.md has the figures.
+CRISIS_RISKY, CRISIS_MARGIN = 0.70, 0.12
+ASK_RISKY, ASK_MARGIN = 0.55, 0.08
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Encoder(Protocol):
+    """Sentences in, one L2-normalised row per sentence out."""
+
+    def encode(self, texts: list[str]) -> Vectors: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Example:
+    """One labelled example sentence, as the author wrote it."""
+
+    text: str
+    label: str  # a risky kind (suicide, self-harm, danger) or "ordinary"
+    topic: str  # the heading it stands under, for the reader
+    path: str
+    line: int
+
+    @property
+    def risky(self) -> bool:
+        return self.label != "ordinary"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SemanticScore:
+    """The layer's finding for one message: its riskiest sentence, and how risky that is."""
+
+    verdict: str  # crisis, ask or ok
+    risky: float  # cosine with the nearest risky example
+    ordinary: float  # cosine with the nearest ordinary example
+    nearest: Example  # that risky example (author text, never the person's)
+    nearest_ordinary: Example
+    sentence: int  # which sentence of the message (0-based), never its text
+
+    @property
+    def margin(self) -> float:
+        return self.risky - self.ordinary
+
+
+def verdict_for(risky: float, ordinary: float) -> str:
+    margin = risky - ordinary
+    if risky >= CRISIS_RISKY and margin >= CRISIS_MARGIN:
+        return CRISIS
+    if risky >= ASK_RISKY and margin >= ASK_MARGIN:
+        return ASK
+    return OK
+
+
+class SemanticLayer:
+    """The examples and the encoder; the examples' embeddings are made once, on `warm`.
+
+    `warm` may run in a background thread while the first message is being typed; `score` waits
+    for it. Thread-safe: the embeddings are made under a lock and never change afterwards.
+    """
+
+    def __init__(self, examples: Sequence[Example], encoder: Encoder):
+        self.examples = tuple(examples)
+        self.encoder = encoder
+        self._risky = tuple(e for e in self.examples if e.risky)
+        self._ordinary = tuple(e for e in self.examples if not e.risky)
+        self._lock = threading.Lock()
+        self._matrices: tuple[Vectors, Vectors] | None = None
+
+    def warm(self, normalise: Callable[[str], str]) -> None:
+        """Embed the examples (normalised as messages are), once."""
+        import numpy as np
+
+        with self._lock:
+            if self._matrices is not None:
+                return
+            risky = self.encoder.encode([normalise(e.text) for e in self._risky])
+            ordinary = self.encoder.encode([normalise(e.text) for e in self._ordinary])
+            self._matrices = (np.asarray(risky, np.float32), np.asarray(ordinary, np.float32))
+
+    @property
+    def ready(self) -> bool:
+        return self._matrices is not None
+
+    def score(self, sentences: Sequence[str]) -> SemanticScore | None:
+        """The score of the riskiest of `sentences` (normalised text), None for no sentence.
+
+        Call `warm` first (SafetyCheck does).
+        """
+        import numpy as np
+
+        if self._matrices is None:
+            raise RuntimeError("SemanticLayer.score before warm")
+        texts = [s for s in sentences if s.strip()]
+        if not texts or not self._risky or not self._ordinary:
+            return None
+        risky_matrix, ordinary_matrix = self._matrices
+        vectors = np.asarray(self.encoder.encode(texts), np.float32)
+        to_risky = vectors @ risky_matrix.T
+        to_ordinary = vectors @ ordinary_matrix.T
+        best_risky = to_risky.argmax(axis=1)
+        best_ordinary = to_ordinary.argmax(axis=1)
+        rows = np.arange(len(texts))
+        risky = to_risky[rows, best_risky]
+        ordinary = to_ordinary[rows, best_ordinary]
+        # The riskiest sentence: highest margin among those that reach a verdict, else highest.
+        order = sorted(
+            range(len(texts)),
+            key=lambda i: (_RANK[verdict_for(float(risky[i]), float(ordinary[i]))], risky[i]),
+        )
+        i = order[-1]
+        return SemanticScore(
+            verdict=verdict_for(float(risky[i]), float(ordinary[i])),
+            risky=round(float(risky[i]), 3),
+            ordinary=round(float(ordinary[i]), 3),
+            nearest=self._risky[int(best_risky[i])],
+            nearest_ordinary=self._ordinary[int(best_ordinary[i])],
+            sentence=i,
+        )
+
+
+_RANK = {OK: 0, ASK: 1, CRISIS: 2}
+
+
+# --- the example files ---------------------------------------------------------------------------
+
+
+def parse_examples(sources: Mapping[str, str]) -> list[Example]:
+    """The examples of every file in `sources` (path -> YAML text), or ContentError."""
+    examples, problems = read_examples(sources)
+    if problems:
+        raise ContentError(problems)
+    return examples
+
+
+def read_examples(sources: Mapping[str, str]) -> tuple[list[Example], list[Problem]]:
+    """The examples, and every problem in the files, each with file and line."""
+    examples: list[Example] = []
+    problems: list[Problem] = []
+    for path in sorted(sources):
+        examples += _read_file(path, sources[path], problems)
+    seen: dict[str, Example] = {}
+    for example in examples:
+        key = " ".join(example.text.casefold().split())
+        other = seen.get(key)
+        if other is not None and other.risky != example.risky:
+            problems.append(
+                Problem(
+                    path=example.path,
+                    line=example.line,
+                    message=f"this example is also labelled the other way at "
+                    f"{other.path}:{other.line}",
+                )
+            )
+        seen[key] = example
+    if sources and not any(e.risky for e in examples):
+        problems.append(Problem(path=EXAMPLES_DIR, line=0, message="no risky examples"))
+    if sources and all(e.risky for e in examples):
+        problems.append(Problem(path=EXAMPLES_DIR, line=0, message="no ordinary examples"))
+    return examples, problems
+
+
+def _read_file(path: str, text: str, problems: list[Problem]) -> list[Example]:
+    def problem(line: int, message: str) -> None:
+        problems.append(Problem(path=path, line=line, message=message))
+
+    try:
+        root = yaml.compose(text, Loader=_LOADER)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem(mark.line + 1 if mark else 0, f"not valid YAML: {getattr(error, 'problem', error)}")
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        problem(0, "an example file is a mapping with spec_version, risky and ordinary")
+        return []
+    fields: dict[str, yaml.Node] = {}
+    for key, value in root.value:
+        name = key.value if isinstance(key, yaml.ScalarNode) else None
+        if name not in ("spec_version", "risky", "ordinary") or name in fields:
+            problem(
+                _line(key), f"unknown or repeated field '{name}' (spec_version, risky, ordinary)"
+            )
+        else:
+            fields[name] = value
+    version = fields.get("spec_version")
+    if not (isinstance(version, yaml.ScalarNode) and version.value == str(SPEC_VERSION)):
+        problem(_line(version or root), f"spec_version must be {SPEC_VERSION}")
+        return []
+    examples: list[Example] = []
+    for section in ("risky", "ordinary"):
+        node = fields.get(section)
+        if node is None:
+            continue
+        if not isinstance(node, yaml.MappingNode):
+            problem(_line(node), f"{section} is a mapping: heading -> list of sentences")
+            continue
+        for key, value in node.value:
+            topic = key.value if isinstance(key, yaml.ScalarNode) else ""
+            if section == "risky" and topic not in RISKY_KINDS:
+                problem(
+                    _line(key),
+                    f"risky kind '{topic}' is unknown (one of: suicide, self-harm, danger)",
+                )
+                continue
+            if not isinstance(value, yaml.SequenceNode):
+                problem(_line(value), f"'{topic}' is a list of sentences, each after '- '")
+                continue
+            for item in value.value:
+                if not isinstance(item, yaml.ScalarNode) or not item.value.strip():
+                    problem(_line(item), "an example is one sentence of text")
+                    continue
+                examples.append(
+                    Example(
+                        text=item.value.strip(),
+                        label=topic if section == "risky" else "ordinary",
+                        topic=topic,
+                        path=path,
+                        line=_line(item),
+                    )
+                )
+    return examples
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1

@@ -1,0 +1,187 @@
+"""The crisis check reads sentences, not phrases: concepts in one clause, in any word order, with
+room for modals and adverbs; context that changes a clause; a semantic layer for paraphrases;
+three verdicts. The rules are the real files in flows/safety/, the model the real one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.content import load_library
+from flows.safety import ASK, CRISIS, OK, assess, check_safety_rules, parts, semantic_score
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK = load_library().safety
+RULES, SEMANTIC = parts(CHECK)
+
+
+def verdict(text: str) -> str:
+    return assess(text, CHECK).verdict
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ik merk dat ik eigenlijk niet meer wil leven.",  # subordinate clause: the verb last
+        "Vannacht zet ik er een punt achter.",  # inversion
+        "ik weet niet hoe ik er een einde aan kan maken",  # a modal inside the phrase
+        "ik wil mezelf echt iets aandoen",  # a modal the old slot did not allow
+        "kzie het ni meer zitten, kwil dood",  # chat and Flemish spelling
+        "kben het leven zo beu",
+        "Ik heb een strop klaarliggen.",  # means without the verb
+        "Hij dreigt dat hij me afmaakt.",  # danger without a listed verb
+        "I have been saving up pills.",
+        "gonna end it",
+    ],
+)
+def test_wordings_the_phrases_missed_get_help_first(text):
+    assert verdict(text) == CRISIS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Gisteren keken we een film over iemand die zelfmoord pleegt, mooi gemaakt.",
+        "I was so embarrassed I wanted to die.",
+        "Ik zie het niet meer zitten met die verbouwing.",
+        "Het hoeft voor mij niet meer, dat etentje bij zijn ouders.",
+        "Ik heb mijn afscheidsbrief voor mijn collega's geschreven, ik ga met pensioen.",
+        "We bought a rope for the swing in the garden.",
+        "Ik heb me gesneden aan een glas, niks ernstigs.",
+    ],
+)
+def test_context_in_the_clause_keeps_ordinary_sentences_ordinary(text):
+    assert verdict(text) == OK
+
+
+def test_someone_elses_suicide_long_ago_gets_the_gentle_question_not_the_alarm():
+    assert verdict("Mijn oom heeft dertig jaar geleden zelfmoord gepleegd.") == ASK
+
+
+def test_a_date_chosen_for_nothing_named_is_not_let_pass():
+    assert assess("Ik heb een datum gekozen.", RULES).verdict == ASK
+    assert verdict("Ik heb een datum gekozen.") != OK
+    assert assess("Ik heb een datum gekozen voor het feest van mijn moeder.", RULES).verdict == OK
+
+
+def test_one_risky_sentence_in_a_long_reflection_still_gets_help():
+    text = (
+        "Bij de vraag over geven dacht ik aan mijn zus, zij helpt me altijd met verhuizen. "
+        "Ik geef haar weinig terug en dat voelt niet goed. Ik denk er de laatste tijd vaak "
+        "over om er een eind aan te maken. Verder wil ik volgende week voor haar koken."
+    )
+    assert verdict(text) == CRISIS
+
+
+def test_a_film_in_one_sentence_does_not_silence_a_risky_one_without_a_full_stop():
+    assert verdict("ik keek een film over de oorlog ik denk de hele tijd aan zelfmoord") == CRISIS
+
+
+# --- the semantic layer --------------------------------------------------------------------------
+
+
+def test_the_semantic_layer_catches_a_paraphrase_no_rule_knows():
+    text = "Het zou voor iedereen fijner zijn als ik er gewoon nooit meer was."
+    assert assess(text, RULES).verdict == OK, "a rule catches this now: pick another paraphrase"
+    score = semantic_score(text, RULES, SEMANTIC)
+    assert score is not None and score.verdict in (ASK, CRISIS)
+    assert verdict(text) != OK
+
+
+def test_the_semantic_layer_does_not_read_an_idiom_as_a_wish_to_die():
+    score = semantic_score("ik schaam me dood als ik eraan terugdenk", RULES, SEMANTIC)
+    assert score is None or score.verdict == OK
+
+
+def test_the_semantic_score_names_an_example_never_the_message():
+    text = "Het zou voor iedereen fijner zijn als ik er gewoon nooit meer was."
+    result = assess(text, CHECK, complete=True)
+    assert result.semantic is not None
+    assert result.semantic.nearest.path.startswith("flows/safety/semantic/")
+    assert "fijner" not in repr(result)
+
+
+def test_the_model_loads_from_the_installed_package_with_the_network_cut_off():
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('no network')\n"
+        "socket.socket = refuse; socket.create_connection = refuse\n"
+        "from bot.safety_model import UseEncoder\n"
+        "v = UseEncoder().encode(['ik wil dood', 'I want to die'])\n"
+        "assert v.shape == (2, 512) and float(v[0] @ v[1]) > 0.5, v.shape\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# --- the rule file format: concepts and `all` rules ----------------------------------------------
+
+CONCEPT_FILE = """\
+spec_version: 1
+concepts:
+  self:
+    - ik
+  wish:
+    - (wil|wou)
+  dead:
+    - dood
+  past:
+    - vroeger
+rules:
+  - id: nl-test
+    kind: suicide
+    why: a test
+    all: [self, wish, dead]
+    unless: [past]
+    examples:
+      - Dood, dat wil ik.
+"""
+
+
+def test_a_good_concept_file_has_no_problems():
+    assert check_safety_rules({"flows/safety/nl.yaml": CONCEPT_FILE}) == []
+
+
+def test_an_unknown_concept_names_its_line():
+    text = CONCEPT_FILE.replace("unless: [past]", "unless: [pastt]")
+    [problem] = check_safety_rules({"flows/safety/nl.yaml": text})
+    assert problem.line == text.splitlines().index("    unless: [pastt]") + 1
+    assert "concept 'pastt' is not in this file's concepts" in problem.message
+
+
+def test_a_rule_with_both_patterns_and_concepts_is_refused():
+    text = CONCEPT_FILE.replace(
+        "    all: [self, wish, dead]\n", "    all: [self]\n    patterns: [x]\n"
+    )
+    [problem] = check_safety_rules({"flows/safety/nl.yaml": text})
+    assert "either patterns" in problem.message
+
+
+def test_an_unknown_verdict_is_refused():
+    text = CONCEPT_FILE.replace("    why: a test\n", "    why: a test\n    verdict: maybe\n")
+    [problem] = check_safety_rules({"flows/safety/nl.yaml": text})
+    assert "verdict 'maybe' is unknown" in problem.message
+
+
+def test_an_example_that_an_unless_silences_names_its_line():
+    text = CONCEPT_FILE + "      - Vroeger wilde ik dood.\n"
+    [problem] = check_safety_rules({"flows/safety/nl.yaml": text})
+    assert problem.line == len(text.splitlines())
+    assert "does not fire rule 'nl-test'" in problem.message
+
+
+def test_a_semantic_example_labelled_both_ways_is_a_problem():
+    from flows.safety_semantic import read_examples
+
+    text = (
+        "spec_version: 1\nrisky:\n  suicide:\n    - ik wil dood\n"
+        "ordinary:\n  x:\n    - ik wil dood\n"
+    )
+    _, problems = read_examples({"flows/safety/semantic/nl.yaml": text})
+    assert [p.line for p in problems] == [7]
+    assert "labelled the other way" in problems[0].message
