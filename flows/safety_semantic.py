@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import yaml
 
-from flows.diagnostics import ContentError, Problem
+from flows.diagnostics import Problem
+from flows.errors import ContentError
 
 if TYPE_CHECKING:  # numpy is imported when the layer first works: the console starts sooner
     import numpy as np
@@ -185,21 +186,26 @@ def read_examples(sources: Mapping[str, str]) -> tuple[list[Example], list[Probl
                 Problem(
                     path=example.path,
                     line=example.line,
+                    code="KC078",
                     message=f"this example is also labelled the other way at "
                     f"{other.path}:{other.line}",
                 )
             )
         seen[key] = example
     if sources and not any(e.risky for e in examples):
-        problems.append(Problem(path=EXAMPLES_DIR, line=0, message="no risky examples"))
+        problems.append(
+            Problem(path=EXAMPLES_DIR, line=0, code="KC077", message="no risky examples")
+        )
     if sources and all(e.risky for e in examples):
-        problems.append(Problem(path=EXAMPLES_DIR, line=0, message="no ordinary examples"))
+        problems.append(
+            Problem(path=EXAMPLES_DIR, line=0, code="KC077", message="no ordinary examples")
+        )
     return examples, problems
 
 
 def _read_file(path: str, text: str, problems: list[Problem]) -> list[Example]:
     def problem(line: int, message: str) -> None:
-        problems.append(Problem(path=path, line=line, message=message))
+        problems.append(Problem(path=path, line=line, code="KC077", message=message))
 
     try:
         root = yaml.compose(text, Loader=_LOADER)
