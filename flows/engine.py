@@ -91,8 +91,11 @@ def _dispatch(turn: Turn, event: Event) -> None:
         turn.ref = event.ref
         _on_text(turn, event.text)
     elif isinstance(event, TextEdited):
-        if safety.assess(event.text, turn.library.safety).is_crisis:
+        verdict = safety.assess(event.text, turn.library.safety).verdict
+        if verdict == safety.CRISIS:
             crisis.on_crisis(turn, event.text, keep=False)  # help first; no answer to this step
+        elif verdict == safety.ASK:
+            crisis.on_uncertain(turn, event.text, keep=False)
         else:
             answers.on_edit(turn, event.text, event.ref)
     elif isinstance(event, ChoiceMade):
@@ -118,8 +121,12 @@ def _on_text(turn: Turn, text: str) -> None:
         else:
             commands.on_command(turn, command.name, command.argument)
         return
-    if safety.assess(text, turn.library.safety).is_crisis:
+    verdict = safety.assess(text, turn.library.safety).verdict
+    if verdict == safety.CRISIS:
         crisis.on_crisis(turn, text)
+        return
+    if verdict == safety.ASK:
+        crisis.on_uncertain(turn, text)
         return
     prompt = turn.state.prompt
     if prompt is not None and dialogues.on_text(turn, prompt, text):

@@ -29,7 +29,12 @@ GIVE_CONSENT = "give-consent"  # consent given: enter the flow that asked for it
 FORGET_EVERYTHING = "forget-everything"  # delete all that was stored, start afresh
 SET_LANGUAGE = "set-language"  # the option's id is the language
 LIFT_HOLD = "lift-hold"  # check-ins held after a crisis message may come again
-OPTION_ACTIONS = (GIVE_CONSENT, FORGET_EVERYTHING, SET_LANGUAGE, LIFT_HOLD)
+HOLD_CHECKINS = "hold-checkins"  # "yes" to the gentle question: check-ins wait, as after a crisis
+OPTION_ACTIONS = (GIVE_CONSENT, FORGET_EVERYTHING, SET_LANGUAGE, LIFT_HOLD, HOLD_CHECKINS)
+# The steps of dialogues the engine opens by name, besides their start: the crisis dialogue's
+# gentle question, asked when the crisis check is unsure (verdict "ask").
+CRISIS_QUESTION = "vraag"
+DIALOGUE_STEPS: dict[str, tuple[str, ...]] = {CRISIS: (CRISIS_QUESTION,)}
 # What a dialogue step that expects text may do with it (`do:` on the step).
 SET_TIME = "set-time"  # a clock time, a time zone or an "off" word for the daily check-in
 STEP_ACTIONS = (SET_TIME,)

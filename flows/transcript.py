@@ -89,7 +89,9 @@ def render_dialogue(library: Library, flow_id: str, lang: str, scenario: Mapping
     """Every way through one of the engine's own questions (a dialogue flow), each from the same
     situation: `scenario` names the flow the person is in (`flow`), their `consent`, the replies
     that bring them to the moment (`before`, not written out), what opens the dialogue (`open`, a
-    command, a message or a button's id) and one reply per way through it (`ways`)."""
+    command, a message or a button's id) and one reply per way through it (`ways`). `more` lists
+    further situations of the same dialogue (its own `open` and `ways`, the rest as above), for a
+    dialogue the engine also opens at another step (the crisis check's gentle question)."""
     engine = Engine(library)
     tz = ZoneInfo(defaults.TIMEZONE)
     label = library.texts.label
@@ -98,18 +100,19 @@ def render_dialogue(library: Library, flow_id: str, lang: str, scenario: Mapping
         you=label(lang, "common:transcript.you", tz) + ":",
     )
     journey.lines.append(f"# {flow_id} ({lang})")
-    for way in scenario["ways"]:
-        journey.lines += ["", f"## {way}"]
-        state = State(lang=lang, consent=scenario.get("consent", "given"))
-        hidden = Journey()  # the way to the moment is not written out
-        step = engine.advance(state, Started(flow=scenario["flow"]), JOURNEY_START)
-        for reply in scenario.get("before", ()):
-            event = _press_or_say(hidden, step.messages, str(reply))
-            step = engine.advance(step.state, event, JOURNEY_START)
-        for reply in (scenario["open"], way):
-            event = _press_or_say(journey, step.messages, str(reply))
-            step = engine.advance(step.state, event, JOURNEY_START)
-            _write_messages(journey, step.messages)
+    for situation in (scenario, *({**scenario, **more} for more in scenario.get("more", ()))):
+        for way in situation["ways"]:
+            journey.lines += ["", f"## {way}"]
+            state = State(lang=lang, consent=situation.get("consent", "given"))
+            hidden = Journey()  # the way to the moment is not written out
+            step = engine.advance(state, Started(flow=situation["flow"]), JOURNEY_START)
+            for reply in situation.get("before", ()):
+                event = _press_or_say(hidden, step.messages, str(reply))
+                step = engine.advance(step.state, event, JOURNEY_START)
+            for reply in (situation["open"], way):
+                event = _press_or_say(journey, step.messages, str(reply))
+                step = engine.advance(step.state, event, JOURNEY_START)
+                _write_messages(journey, step.messages)
     return "\n".join(journey.lines) + "\n"
 
 

@@ -18,7 +18,7 @@ from flows.engine import ENGINE_TEXT_KEYS
 from flows.messages import LABEL_LIMIT, plain_words
 from flows.model import BACK, END, Flow, Library, Rule
 from flows.overview import TEXT_KEYS as OVERVIEW_TEXT_KEYS
-from flows.system import DIALOGUES, REQUIRED_FLOWS
+from flows.system import DIALOGUE_STEPS, DIALOGUES, REQUIRED_FLOWS
 from flows.texts import LANGUAGES, SOURCE_LANGUAGE, Texts
 from flows.transcript import TEXT_KEYS as TRANSCRIPT_TEXT_KEYS
 
@@ -72,6 +72,17 @@ def validate(library: Library, shell_keys: tuple[str, ...] = ()) -> list[Problem
                     f"found {len(serving)}",
                 )
             )
+        for flow in serving[:1]:
+            for step_id in DIALOGUE_STEPS.get(role, ()):
+                if step_id not in flow.steps:
+                    problems.append(
+                        Problem(
+                            path=flow.path,
+                            line=0,
+                            code="KC017",
+                            message=f"the engine needs step '{step_id}'",
+                        )
+                    )
     used_keys: dict[str, tuple[str, int]] = {}
     for flow in flows.values():
         problems += _validate_flow(flow, flows, used_keys)
@@ -241,6 +252,8 @@ def _validate_flow(
                 if schedule.flow == flow.id:
                     entries.add(schedule.step)
     entries.update(flow.moved.values())
+    if flow.serves is not None:  # steps the engine opens by name
+        entries.update(DIALOGUE_STEPS.get(flow.serves, ()))
     reached = _reachable(flow, entries)
     for step in flow.steps.values():
         if step.id not in reached:

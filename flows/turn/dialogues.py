@@ -19,6 +19,7 @@ from flows.system import (
     FORGET,
     FORGET_EVERYTHING,
     GIVE_CONSENT,
+    HOLD_CHECKINS,
     LANGUAGE,
     LIFT_HOLD,
     MENU,
@@ -31,6 +32,7 @@ from flows.texts import LANGUAGES
 from flows.turn import navigation
 from flows.turn.checkins import schedule_daily
 from flows.turn.context import Turn
+from flows.turn.crisis import CRISIS_HOLD
 
 # What the time dialogue says back; the rest of what dialogues say is in their flow files.
 TEXT_KEYS = (
@@ -128,11 +130,16 @@ def _lift_hold(turn: Turn, prompt: Prompt, option: str) -> None:
     turn.update(held_until=None)
 
 
+def _hold_checkins(turn: Turn, prompt: Prompt, option: str) -> None:
+    turn.update(held_until=turn.now + CRISIS_HOLD)
+
+
 OPTION_ACTIONS: dict[str, Callable[[Turn, Prompt, str], None]] = {
     GIVE_CONSENT: _give_consent,
     FORGET_EVERYTHING: _forget_everything,
     SET_LANGUAGE: _set_language,
     LIFT_HOLD: _lift_hold,
+    HOLD_CHECKINS: _hold_checkins,
 }
 
 

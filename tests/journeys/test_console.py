@@ -161,3 +161,44 @@ def test_first_message_in_english_with_lang_flag(database):
     console = ConsoleProcess(database, args=("--lang", "en"))
     console.expect("[1] Continue")
     assert console.close() == 0
+
+
+def to_the_first_question(console: ConsoleProcess) -> None:
+    console.expect("[1] Verder")
+    console.type("1")
+    console.expect("[1] Ja")
+    console.type("Ja")
+    console.expect("Elke relatie danst")
+    console.type("/start oefening-1")
+    console.expect("[1] Verder")
+    console.type("1")
+    console.expect("[1] Partner")
+    console.type("Partner")
+    console.expect("Hoe geef jij in deze relatie")
+
+
+def test_an_unsure_message_gets_the_gentle_question_and_no_goes_on_with_it_kept(database):
+    console = ConsoleProcess(database)
+    to_the_first_question(console)
+    console.type("Ik zie geen toekomst meer voor mezelf.")
+    shown = console.expect("[3] Liever niet zeggen")
+    assert "Ik lees iets wat zwaar klinkt." in shown and "113" in shown and "1813" in shown
+    assert "[1] Ja" in shown and "[2] Nee, niet zo" in shown
+    console.type("2")
+    shown = console.expect("Hoe neem jij")
+    assert "We gaan verder waar je was." in shown
+    assert console.close() == 0
+    assert ("geven", "Ik zie geen toekomst meer voor mezelf.") in stored_answers(database)
+
+
+def test_yes_to_the_gentle_question_gives_help_first_in_the_terminal(database):
+    console = ConsoleProcess(database)
+    to_the_first_question(console)
+    console.type("Ik zie geen toekomst meer voor mezelf.")
+    console.expect("[3] Liever niet zeggen")
+    console.type("Ja")
+    shown = console.expect("[2] Verder gaan")
+    assert "Zelfmoordpreventie" in shown and "0800-0113" in shown and "112" in shown
+    console.type("Verder gaan")
+    console.expect("Hoe neem jij")
+    assert console.close() == 0

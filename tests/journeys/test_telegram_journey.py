@@ -91,3 +91,40 @@ async def test_a_whole_exercise_and_the_week_evaluation_quoting_it(tmp_path, fak
     step, _ = current_step(person)
     assert step == "balans-nu"  # and the evaluation asks its questions
     assert all(len(m.plain or "") <= 4096 for m in person.messages)
+
+
+async def to_the_first_question(person: Person) -> None:
+    await person.says("/start")
+    await person.chooses("_next")
+    await person.chooses("ja")
+    await person.says("/start oefening-1")
+    await person.chooses("_next")
+    await person.chooses("partner")
+    assert current_step(person)[0] == "geven"
+
+
+async def test_the_gentle_question_on_telegram_and_each_answer(tmp_path, fake, library):
+    unsure = "Ik zie geen toekomst meer voor mezelf."
+    async with Harness(tmp_path, fake) as harness:
+        asked = {}
+        for chat, option in ((81, "in-danger"), (82, "not-like-that"), (83, "rather-not")):
+            person = harness.person(chat)
+            await to_the_first_question(person)
+            question = [original(m) for m in await person.says(unsure)]
+            labels = [label for label, _ in person.buttons()]
+            reply = [original(m) for m in await person.chooses(option)]
+            asked[option] = (question, labels, reply, current_step(person))
+        kept = harness.answers(82)
+
+    question, labels, reply, _ = asked["in-danger"]
+    assert "Ik lees iets wat zwaar klinkt." in question[-1] and "1813" in question[-1]
+    assert labels == ["Ja", "Nee, niet zo", "Liever niet zeggen"]
+    assert "Zelfmoordpreventie" in reply[0] and "0800-0113" in reply[0]
+    assert asked["in-danger"][3][1] == ["pause", "continue"]  # help first, then pause or go on
+
+    _, _, reply, (step, _) = asked["not-like-that"]
+    assert "We gaan verder waar je was." in reply[0] and step == "nemen"
+    assert kept["geven"] == unsure, "what they wrote is kept as the answer"
+
+    _, _, reply, (step, _) = asked["rather-not"]
+    assert "113" in reply[0] and "1813" in reply[0] and step == "nemen"
