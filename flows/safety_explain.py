@@ -1,7 +1,7 @@
 """What `kern-coach safety check` prints: one line per message, the verdict and why.
 
-For the author of the crisis rules: `crisis`, `ask` or `ok`; with `explain`, a tab and the rules
-that fired (with their file and line), and the semantic layer's score with its nearest example.
+For the author of the crisis rules: `crisis`, `ask` or `ok`, a tab and the rules that fired; with
+`explain`, their file and line, and the semantic layer's score with its nearest example.
 Pure: the shell reads standard input and prints.
 """
 
@@ -11,10 +11,15 @@ from flows.safety import Check, assess, parts
 
 
 def verdict_line(text: str, check: Check, *, explain: bool = False) -> str:
-    """`crisis`, `ask` or `ok` for `text`; with `explain`, a tab and what decided it."""
+    """`crisis`, `ask` or `ok` for `text`, a tab, and what decided it: the ids of the rules that
+    fired and "semantic" when the semantic layer did; with `explain`, each rule's verdict, file
+    and line, and the semantic layer's scores and nearest example."""
     assessment = assess(text, check, complete=explain)
     if not explain:
-        return assessment.verdict
+        deciders = list(assessment.rule_ids)
+        if assessment.semantic is not None and assessment.semantic.verdict != "ok":
+            deciders.append("semantic")
+        return f"{assessment.verdict}\t{' '.join(deciders)}"
     rules, _ = parts(check)
     reasons = [
         f"rule {rule.id} ({rule.verdict}, {rule.path}:{rule.line})"
