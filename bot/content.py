@@ -64,6 +64,9 @@ def load_safety(root: Path = ROOT, lang: str | None = None) -> SafetyCheck:
 
 
 def check(root: Path = ROOT) -> list:
-    # The shell's own texts: the balance chart's (the rest of /mijn is built in flows/).
+    # The shell's own texts: the balance chart's (the rest of /mijn is built in flows/), and the
+    # terminal's own words.
+    from bot.channels.console import TEXT_KEYS as CONSOLE_TEXT_KEYS
+
     keys = tuple(balance_chart.TEXT_KEY.format(name) for name in balance_chart.TEXTS)
-    return check_sources(read_sources(root), shell_keys=keys)
+    return check_sources(read_sources(root), shell_keys=(*keys, *CONSOLE_TEXT_KEYS))

@@ -20,6 +20,7 @@ from flows.errors import ContentError
 from flows.model import (
     EXPECTS,
     FLOW_KINDS,
+    NO_ACK,
     Flow,
     Library,
     Option,
@@ -67,6 +68,7 @@ STEP_FIELDS = {
     "skip_label",
     "schedule",
     "do",
+    "ack",
 }
 OPTION_FIELDS = {"id", "label", "next", "flow", "command", "sets", "cancel", "schedule", "do"}
 SCHEDULE_FIELDS = {"flow", "step", "kind", "after", "at", "run", "every"}
@@ -322,7 +324,15 @@ def _parse_step(
         schedule=_parse_schedule(path, flow_id, raw, problems),
         line=line,
         do=_action(path, raw, STEP_ACTIONS, problems),
+        ack=_ack(flow_id, raw.get("ack")),
     )
+
+
+def _ack(flow_id: str, value: Any) -> str | None:
+    """`ack: group` names a group of texts (one is said after an answer), `ack: none` none."""
+    if value is None or value is False:
+        return NO_ACK if value is False else None
+    return NO_ACK if str(value) == NO_ACK else _text_key(flow_id, str(value))
 
 
 def _action(path: str, raw: Any, known: tuple[str, ...], problems: list[Problem]) -> str | None:

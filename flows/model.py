@@ -13,6 +13,9 @@ CONSENT_KINDS = ("exercise", "checkin")
 SCALE = ("geef-veel", "geef-wat", "gelijk", "neem-wat", "neem-veel")
 WHEN_PRESETS = ("morgen", "weekend", "volgende-week")
 END = "end"
+# The conversation rests here ("Stoppen voor nu"): nothing more is said, and the places the person
+# was at stay kept for when they come back.
+REST = "rest"
 # In a dialogue flow (the engine's own questions): back to the person's place, asked again.
 BACK = "back"
 
@@ -58,6 +61,9 @@ class Option:
     line: int = 0
 
 
+NO_ACK = "none"
+
+
 @dataclass(frozen=True, kw_only=True)
 class StepSpec:
     id: str
@@ -71,6 +77,9 @@ class StepSpec:
     schedule: Schedule | None
     line: int
     do: str | None = None  # dialogue flows: what the engine does with the text written here
+    # The group of acknowledgements said after an answer here (`ack:`); None: the default
+    # (written answers in an exercise), NO_ACK: none.
+    ack: str | None = None
 
     @property
     def waits(self) -> bool:

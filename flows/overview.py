@@ -20,7 +20,8 @@ from flows.model import Library
 
 # /mijn shows this many runs, newest first; /export has them all.
 OVERVIEW_RUNS = 8
-QUESTION_CHARS = 90
+CHECKIN_KINDS = ("reminder", "evaluation", "repeat", "daily")
+CHECKIN_STATUSES = ("pending", "done", "cancelled", "failed")
 
 # The texts asked for here by key; `flows check` makes sure they exist in every language.
 TEXT_KEYS = (
@@ -33,6 +34,9 @@ TEXT_KEYS = (
     "common:export.nothing",
     "common:export.title",
     "common:export.checkins",
+    "common:export.checkin",
+    *(f"common:export.kind.{kind}" for kind in CHECKIN_KINDS),
+    *(f"common:export.status.{status}" for status in CHECKIN_STATUSES),
 )
 
 
@@ -98,7 +102,18 @@ def mine(
                 date=moments.format_date(run.started_at, lang, tz),
             )
         )
+        heading = moments.format_date(run.started_at, lang, tz)
         for records in grouped[run.run]:
+            written = moments.format_date(records[0].answered_at, lang, tz)
+            if written != heading:  # an evaluation weeks later: under the day it was written
+                heading = written
+                paragraphs += texts.render(
+                    lang,
+                    "common:mine.run",
+                    tz,
+                    flow_title=flow_title(library, lang, tz, run.flow),
+                    date=written,
+                )
             paragraphs += texts.render(
                 lang,
                 "common:mine.answer",
@@ -130,18 +145,20 @@ def export_text(
         if run.run not in grouped:
             continue
         title = flow_title(library, lang, tz, run.flow)
-        lines.append(
-            f"== {title}, {moments.format_date(run.started_at, lang, tz, with_year=True)} =="
-        )
+        heading = moments.format_date(run.started_at, lang, tz, with_year=True)
+        lines.append(f"== {title}, {heading} ==")
         for records in grouped[run.run]:
+            written = moments.format_date(records[0].answered_at, lang, tz, with_year=True)
+            if written != heading:  # an evaluation weeks later: under the day it was written
+                heading = written
+                lines.append(f"== {title}, {heading} ==")
             lines.append(question_line(library, lang, tz, records[0].question))
             lines.append(answer_words(library, lang, tz, records))
             lines.append(f"({moments.format_moment(records[-1].answered_at, lang, tz)})")
             lines.append("")
     lines.append(plain(lang, "common:export.checkins", tz))
     for checkin in checkins:
-        due = moments.format_moment(checkin.due_at, lang, tz)
-        lines.append(f"- {checkin.kind} ({checkin.flow}): {due} [{checkin.status}]")
+        lines.append("- " + checkin_line(library, lang, tz, checkin))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -152,16 +169,38 @@ def flow_title(library: Library, lang: str, tz: ZoneInfo, flow_id: str) -> str:
     return title
 
 
+def checkin_line(library: Library, lang: str, tz: ZoneInfo, checkin: CheckinRecord) -> str:
+    """A check-in in the person's words: what kind, of which exercise, when, and whether it is
+    still to come ("herinnering, Oefening 1: …, vrijdag 6 maart om 19:00, gepland")."""
+    plain = library.texts.plain
+
+    def word(group: str, value: str) -> str:
+        key = f"common:export.{group}.{value}"
+        return plain(lang, key, tz) if library.texts.has(lang, key) else value
+
+    line: str = plain(
+        lang,
+        "common:export.checkin",
+        tz,
+        kind=word("kind", checkin.kind),
+        flow_title=flow_title(library, lang, tz, checkin.flow),
+        moment=moments.format_moment(checkin.due_at, lang, tz),
+        status=word("status", checkin.status),
+    )
+    return line
+
+
 def question_line(library: Library, lang: str, tz: ZoneInfo, key: str) -> str:
-    """The question as a short line: its text's last sentence that asks something."""
+    """The question, whole: its text's last paragraph line that asks something. A text that is
+    gone (or a key that was never one text) is named by its flow instead of a raw key."""
     try:
         text: str = library.texts.plain(lang, key, tz, answers=NO_ANSWERS, late=False)
-    except Exception:  # a text changed since the answer was given; the key still says enough
-        return key
+    except Exception:  # a text changed since the answer was given: name the part it was in
+        return flow_title(library, lang, tz, key.partition(":")[0])
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     asking = [line for line in lines if line.endswith("?")]
-    line = (asking or lines or [key])[-1]
-    return line if len(line) <= QUESTION_CHARS else line[: QUESTION_CHARS - 1] + "…"
+    line: str = (asking or lines or [key])[-1]
+    return line
 
 
 def answer_words(library: Library, lang: str, tz: ZoneInfo, records: Sequence[AnswerRecord]) -> str:

@@ -42,6 +42,30 @@ def _moment(context: Any, value: datetime | str) -> str:
     return moments.format_moment(_as_datetime(value), context["_lang"], context["_tz"])
 
 
+# "mijn zus" as the person wrote it is "je zus" when the coach says it.
+_THEIR_POSSESSIVE = {
+    "nl": re.compile(r"^(mijn|m'n|mn)\s+", re.IGNORECASE),
+    "en": re.compile(r"^my\s+", re.IGNORECASE),
+}
+_OUR_POSSESSIVE = {"nl": "je ", "en": "your "}
+
+
+@jinja2.pass_context
+def _ander(context: Any, answer: Any, default: str) -> Any:
+    """The name the person gave the other (`{{ answers.naam | ander('de ander') }}`), as the
+    coach says it: their own words, with "mijn" turned into "je"; `default` when there is none."""
+    if not answer:
+        return default
+    words = str(getattr(answer, "text", answer)).strip()
+    if not words:
+        return default
+    lang = context["_lang"]
+    pattern = _THEIR_POSSESSIVE.get(lang)
+    if pattern is not None:
+        words = pattern.sub(_OUR_POSSESSIVE[lang], words, count=1)
+    return Theirs(words)
+
+
 def _as_datetime(value: datetime | str) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
@@ -77,6 +101,7 @@ def make_environment() -> jinja2.Environment:
         env.filters[name] = _keeping_theirs(env.filters[name])
     env.filters["datum"] = _datum
     env.filters["moment"] = _moment
+    env.filters["ander"] = _ander
     return env
 
 
@@ -89,9 +114,26 @@ class Texts:
         self._compiled: dict[tuple[str, str], jinja2.Template] = {}
         self._fixed: dict[tuple[str, str], tuple[Paragraph, ...]] = {}
         self._labels: dict[tuple[str, str], str] = {}
+        self._variants: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def has(self, lang: str, key: str) -> bool:
         return key in self.catalogs.get(lang, {})
+
+    def variants(self, lang: str, group: str) -> tuple[str, ...]:
+        """The keys of a group of variants (`common:ack.text` holds `common:ack.text.dank`, …),
+        in the order of the file; the author adds one by adding a line."""
+        cached = self._variants.get((lang, group))
+        if cached is None:
+            prefix = group + "."
+            cached = tuple(k for k in self.catalogs.get(lang, {}) if k.startswith(prefix))
+            self._variants[(lang, group)] = cached
+        return cached
+
+    def variant(self, lang: str, group: str, turn: int) -> str:
+        """One key of a group, the same for the same `turn` (the engine reads no dice): a group
+        that is a single text is that text."""
+        keys = self.variants(lang, group)
+        return keys[turn % len(keys)] if keys else group
 
     def source(self, lang: str, key: str) -> TextSource:
         return self.catalogs[lang][key]

@@ -35,6 +35,7 @@ TEXT_KEYS = (
     "common:transcript.you",
     "common:transcript.days-later",
     "common:transcript.hours-later",
+    "common:transcript.moments-later",
 )
 
 
@@ -214,5 +215,7 @@ def _elapsed(library: Library, delta: timedelta, lang: str, tz: ZoneInfo) -> str
     days = round(delta / timedelta(days=1))
     if days >= 1:
         return texts.plain(lang, "common:transcript.days-later", tz, count=days)
-    hours = max(round(delta / timedelta(hours=1)), 0)
+    hours = round(delta / timedelta(hours=1))
+    if hours < 1:  # never "0 hours later"
+        return texts.plain(lang, "common:transcript.moments-later", tz)
     return texts.plain(lang, "common:transcript.hours-later", tz, count=hours)

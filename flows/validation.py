@@ -16,7 +16,7 @@ from flows import defaults, tokens
 from flows.diagnostics import Problem
 from flows.engine import ENGINE_TEXT_KEYS
 from flows.messages import LABEL_LIMIT, plain_words
-from flows.model import BACK, END, Flow, Library, Rule
+from flows.model import BACK, END, NO_ACK, REST, Flow, Library, Rule
 from flows.overview import TEXT_KEYS as OVERVIEW_TEXT_KEYS
 from flows.system import DIALOGUE_STEPS, DIALOGUES, REQUIRED_FLOWS
 from flows.texts import LANGUAGES, SOURCE_LANGUAGE, Texts
@@ -103,7 +103,8 @@ def _validate_flow(
     problems: list[Problem] = []
     path = flow.path
     dialogue = flow.kind == "dialogue"
-    back = (BACK,) if dialogue else ()  # only a dialogue goes back to where the person was
+    # Only a dialogue goes back to where the person was; only other flows rest.
+    back = (BACK,) if dialogue else (REST,)
 
     def need_step(target_flow: str, step_id: str, line: int, what: str) -> None:
         target = flows.get(target_flow)
@@ -152,6 +153,8 @@ def _validate_flow(
             use(key, step.line)
         if step.skip_label:
             use(step.skip_label, step.line)
+        if step.ack is not None and step.ack != NO_ACK:
+            use(step.ack, step.line)
         if step.skip is not None:
             need_step(flow.id, step.skip, step.line, where)
         for rule in _rule_targets(step.next):
@@ -296,7 +299,7 @@ def _validate_texts(
     for lang in LANGUAGES:
         keys = set(texts.catalogs.get(lang, {}))
         for key, (path, line) in sorted(used_keys.items()):
-            if key not in keys:
+            if key not in keys and not texts.variants(lang, key):  # a text, or a group of them
                 problems.append(
                     Problem(
                         path=path,
@@ -407,6 +410,10 @@ def _sample_context() -> dict[str, Any]:
         "flow_title": "…",
         "date": "3 maart",
         "count": 2,
+        "declined": True,
+        "folder": "/home/…/kern-coach-export",
+        "kind": "herinnering",
+        "status": "gepland",
     }
 
 

@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from bot.app import build_coach, configure_logging
 from bot.channels import plain_text
@@ -34,6 +36,10 @@ ADDRESS = "local"
 INDENT = "        "
 # Buttons that sit under a question answered in words: "Overslaan" and "Klaar".
 FREE_TEXT_BUTTONS = {SKIP, DONE}
+# Where /export puts its files: a folder only the person can read, emptied by /vergeet.
+EXPORT_FOLDER = "kern-coach-export"
+# The terminal's own words (locales/<lang>/common.yaml); `flows check` makes sure they exist.
+TEXT_KEYS = ("common:console.how-to-leave", "common:console.export-saved")
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +58,9 @@ class ConsoleChannel:
         self.lang = lang
         self.stdin = stdin
         self.stdout = stdout
-        self.export_dir = export_dir or Path.cwd()
+        self.export_dir = export_dir or Path.cwd() / EXPORT_FOLDER
         self.buttons: list[Button] = []  # the buttons of the last message, numbered from 1
+        self.person_lang = lang  # the language of what is being printed
         self.scheduler = CheckinScheduler(coach, on_delivered=self.flush)
         self._printing = asyncio.Lock()
 
@@ -74,6 +81,7 @@ class ConsoleChannel:
         self.scheduler.start()
         try:
             known = await asyncio.to_thread(self.known_language)
+            self.say("common:console.how-to-leave", known or self.lang)
             await self.send(Started(language=self.lang))
             if self.lang and known not in (None, self.lang):
                 await self.send(CommandGiven(name="language", argument=self.lang))
@@ -122,7 +130,9 @@ class ConsoleChannel:
         return TextReceived(text=line)
 
     async def send(self, event: Event) -> None:
-        await asyncio.to_thread(self.coach.handle, CHANNEL, ADDRESS, event)
+        handled = await asyncio.to_thread(self.coach.handle, CHANNEL, ADDRESS, event)
+        if handled.deleted:  # /vergeet: the exported files go too
+            shutil.rmtree(self.export_dir, ignore_errors=True)
         await self.flush()
         await self.scheduler.rearm()
 
@@ -140,6 +150,8 @@ class ConsoleChannel:
             batch = [
                 o for o in store.ready_outgoing(session, CHANNEL, now, 20) if o.address == ADDRESS
             ]
+            person = store.find_person(session, CHANNEL, ADDRESS) if batch else None
+            self.person_lang = person.lang if person is not None else self.lang
             for outgoing in batch:
                 self.show(outgoing.payload)
                 store.sent(session, outgoing.id)
@@ -147,10 +159,7 @@ class ConsoleChannel:
 
     def show(self, payload: dict) -> None:
         if "document" in payload:
-            document = payload["document"]
-            path = self.export_dir / document["filename"]
-            path.write_text(document["content"], encoding="utf-8")
-            os.chmod(path, 0o600)  # it holds what the person wrote
+            path = self.export(payload["document"])
             self.stdout.write(f"\ncoach › ({path})\n")
             self.stdout.flush()
             return
@@ -177,6 +186,29 @@ class ConsoleChannel:
                     labels.append(f"[{number}] {button.label}")
                 out.append(INDENT + "   ".join(labels))
         self.stdout.write("\n".join(out) + "\n")
+        self.stdout.flush()
+
+    def export(self, document: dict[str, Any]) -> Path:
+        """Write an exported file into the private folder (0700, the file 0600: it holds what
+        the person wrote); the readable one says where they are."""
+        folder = self.export_dir
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        path = folder / document["filename"]
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # written anew, never through an older file's permissions
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(document["content"])
+        if path.suffix == ".txt":  # the readable file comes first
+            self.say("common:console.export-saved", self.person_lang, folder=folder)
+        return path
+
+    def say(self, key: str, lang: str | None, **context: Any) -> None:
+        """One of the terminal's own lines, in the person's language."""
+        texts = self.coach.library.texts
+        words = texts.plain(lang or "nl", key, ZoneInfo("Europe/Amsterdam"), **context)
+        self.stdout.write(f"\n({words})\n")
         self.stdout.flush()
 
 

@@ -7,7 +7,9 @@ start (`BEGIN IMMEDIATE`), so two turns never interleave.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
 from typing import Any
 
@@ -20,6 +22,7 @@ CHECKPOINT_TRIES = 5
 
 def make_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
+        _create_private(sa.engine.make_url(url).database)
         engine = sa.create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
         )
@@ -29,6 +32,15 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True
     )
+
+
+def _create_private(path: str | None) -> None:
+    """A new SQLite file is readable by its owner only (0600): it holds what people wrote.
+    SQLite gives its -wal and -shm files the same permissions. An existing file is left as is."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:

@@ -10,10 +10,13 @@ from typing import Any
 
 from flows import defaults, moments, tokens
 from flows.effects import CancelCheckins, RunStarted, SaveAnswer
-from flows.model import SCALE, WHEN_PRESETS, Flow, Option, StepSpec
+from flows.model import NO_ACK, SCALE, WHEN_PRESETS, Flow, Option, StepSpec
 from flows.state import Answer, AnswerRef, Run, evolve
-from flows.turn import navigation, schedule
+from flows.turn import navigation, quoting, schedule
 from flows.turn.context import Turn
+
+# Said after a written answer in an exercise, unless the step names its own group (`ack:`).
+ACK_WRITTEN = "common:ack.text"
 
 TEXT_KEYS = (
     *(f"common:scale.{s}" for s in SCALE),
@@ -22,6 +25,7 @@ TEXT_KEYS = (
     "common:when.confirm",
     "common:clock.not-understood",
     "common:entries.more",
+    "common:ack.text",
     "common:choice.use-buttons",
     "common:no-consent.stored-nothing",
     "common:edit.saved",
@@ -106,7 +110,8 @@ def carry_on(turn: Turn, pending: OptionCommand) -> None:
 
 def match_option(turn: Turn, flow: Flow, step: StepSpec, text: str) -> str | None:
     """Someone typed instead of pressing: accept the option's number or its label."""
-    ids = [o.id for o in step.options] if step.expect == "choice" else list(SCALE)
+    options = navigation.choice_options(turn, flow, step)
+    ids = [o.id for o in options] if step.expect == "choice" else list(SCALE)
     wanted = text.strip().casefold().rstrip(".")
     if wanted.isdecimal() and 1 <= int(wanted) <= len(ids):  # not isdigit: "¹" is no number
         return ids[int(wanted) - 1]
@@ -150,6 +155,7 @@ def answer(turn: Turn, value: Any, kind: str, option: Option | None = None) -> O
     assert current is not None
     flow, step = current
     record(turn, flow, step, value, kind)
+    acknowledge(turn, flow, step)
     schedule.unplan(turn, step.id)  # answered again after /terug: the new answer decides
     for spec in filter(None, (step.schedule, option.schedule if option else None)):
         schedule.plan(turn, spec, value)
@@ -159,6 +165,19 @@ def answer(turn: Turn, value: Any, kind: str, option: Option | None = None) -> O
             return OptionCommand(command=option.command, flow=flow, step=step, option=option)
     navigation.follow(turn, flow, step, option)
     return None
+
+
+def acknowledge(turn: Turn, flow: Flow, step: StepSpec) -> None:
+    """A short word after an answer, one of its group in turn (never the same one twice in a
+    row), so the coach sounds like someone who listens. It may name the other or the choice; it
+    never says what the answer means."""
+    group = step.ack
+    if group is None and step.expect == "text" and flow.kind == "exercise":
+        group = ACK_WRITTEN
+    if group is None or group == NO_ACK:
+        return
+    # The number of answers in this run: each answer the next one of the group.
+    turn.say_one_of(group, len(turn.run().answers), **quoting.template_context(turn))
 
 
 def apply_option(turn: Turn, flow: Flow, option: Option) -> None:
@@ -203,7 +222,8 @@ def save(
     turn: Turn, run: Run, flow: Flow, step: StepSpec, value: Any, kind: str, item: int
 ) -> None:
     """Ask storage to keep the answer, with the question it answers (for /mijn, /export)."""
-    question = step.say[-1] if step.say else f"{flow.id}:{step.id}"
+    said = navigation.said_keys(turn, step)  # the daily question: the one asked today
+    question = said[-1] if said else f"{flow.id}:{step.id}"
     turn.effects.append(
         SaveAnswer(
             run=run.id,
@@ -226,7 +246,8 @@ def add_entry(turn: Turn, flow: Flow, step: StepSpec, text: str, *, reply: bool 
     record(turn, flow, step, text, "entries", item=at.entries, shown=items)
     turn.update(at=evolve(at, entries=at.entries + 1))
     if reply:
-        turn.say("common:entries.more", navigation.buttons(turn, flow, step))
+        # The first entry gets the full invitation, each next one a shorter word in turn.
+        turn.say_one_of("common:entries.more", at.entries, navigation.buttons(turn, flow, step))
 
 
 def on_edit(turn: Turn, text: str, ref: str) -> None:

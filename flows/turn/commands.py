@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flows.effects import ExportRequested, ShowAnswers
 from flows.errors import UnknownCommand
 from flows.events import COMMANDS
@@ -10,6 +12,10 @@ from flows.system import MENU, OPENING
 from flows.texts import LANGUAGES
 from flows.turn import dialogues, navigation
 from flows.turn.context import Turn
+
+# /start within this long of the last message is someone still in the conversation (a double
+# tap, a link opened again): the question again, without "this is where we were".
+STILL_HERE = timedelta(minutes=10)
 
 TEXT_KEYS = (
     "common:help",
@@ -38,7 +44,9 @@ def on_start(turn: Turn, language: str | None, flow: str | None = None) -> None:
                 turn.update(lang=lang)
         navigation.enter_flow(turn, OPENING)
     elif turn.state.at is not None:
-        turn.say("common:welcome-back")
+        last = turn.state.last_event_at
+        if last is None or turn.now - last > STILL_HERE:
+            turn.say("common:welcome-back")
         navigation.present(turn, again=True)
     else:
         navigation.enter_flow(turn, MENU)

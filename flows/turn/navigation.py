@@ -8,7 +8,7 @@ from typing import Any
 from flows.effects import ForgetAnswer, RunFinished
 from flows.errors import FlowLoops
 from flows.messages import Button
-from flows.model import END, SCALE, WHEN_PRESETS, Flow, Option, Rule, StepSpec
+from flows.model import END, REST, SCALE, WHEN_PRESETS, Flow, Option, Rule, StepSpec
 from flows.state import Position, Prompt, Run, evolve
 from flows.system import CONSENT, MENU
 from flows.tokens import DONE, NEXT, PROMPT_RUN, RESUME, SKIP, Token
@@ -56,7 +56,8 @@ def enter_flow(
 
 def ask_consent(turn: Turn, flow_id: str) -> None:
     """Entering a flow that keeps answers asks first; `dialogues` handles the reply."""
-    ask(turn, Prompt(kind=CONSENT, flow=flow_id))
+    # Said no before, or skipped the question: only a no is read back as one.
+    ask(turn, Prompt(kind=CONSENT, flow=flow_id), declined=turn.state.consent == "declined")
 
 
 def ask(turn: Turn, prompt: Prompt, **context: Any) -> None:
@@ -94,6 +95,10 @@ def go(turn: Turn, step_id: str) -> None:
     if step_id == END:
         end_flow(turn)
         return
+    if step_id == REST:  # "Stoppen voor nu": said goodbye; the places they were at wait
+        finish_run(turn)
+        turn.update(at=None)
+        return
     if turn.flow(at.flow).steps[at.step].waits:
         run = turn.run()
         turn.state = turn.state.with_run(evolve(run, history=(*run.history, at.step)))
@@ -111,10 +116,7 @@ def present(turn: Turn, *, again: bool = False) -> None:
     if turn.presented > MAX_STEPS_PER_EVENT:
         raise FlowLoops(f"flow '{current[0].id}' loops without waiting for the person")
     flow, step = current
-    keys = list(step.say)
-    if step.say_one_of:
-        local_day = turn.now.astimezone(turn.tz).date().toordinal()
-        keys.append(step.say_one_of[local_day % len(step.say_one_of)])
+    keys = said_keys(turn, step)
     if again:
         keys = keys[-1:]
     context = quoting.template_context(turn)
@@ -123,6 +125,15 @@ def present(turn: Turn, *, again: bool = False) -> None:
         turn.say(key, buttons(turn, flow, step) if last else (), **context)
     if not step.waits:
         follow(turn, flow, step, None)
+
+
+def said_keys(turn: Turn, step: StepSpec) -> list[str]:
+    """The texts a step says: its `say`, and of `say_one_of` the one of today."""
+    keys = list(step.say)
+    if step.say_one_of:
+        local_day = turn.now.astimezone(turn.tz).date().toordinal()
+        keys.append(step.say_one_of[local_day % len(step.say_one_of)])
+    return keys
 
 
 def reask(turn: Turn) -> None:
@@ -173,7 +184,8 @@ def end_flow(turn: Turn) -> None:
     if turn.state.suspended:
         *rest, resumed = turn.state.suspended
         turn.update(at=resumed, suspended=tuple(rest))
-        turn.say("common:back-where-you-were")
+        if turn.flow(resumed.flow).kind != "menu":  # the menu's question says it all
+            turn.say_one_of("common:back-where-you-were", turn.state.counter)
         present(turn, again=True)
     elif flow.after is not None:
         enter_flow(turn, flow.after)
@@ -277,7 +289,9 @@ def buttons(turn: Turn, flow: Flow, step: StepSpec) -> Buttons:
     if step.expect == "continue":
         rows.append(button("common:buttons.verder", NEXT))
     elif step.expect == "choice":
-        rows += [button(f"{flow.id}:{step.id}.{o.id}", o.id) for o in step.options]
+        rows += [
+            button(f"{flow.id}:{step.id}.{o.id}", o.id) for o in choice_options(turn, flow, step)
+        ]
         if flow.kind == "menu" and turn.state.suspended:
             rows.insert(0, button("common:menu.resume", RESUME))
     elif step.expect == "scale":
@@ -291,6 +305,20 @@ def buttons(turn: Turn, flow: Flow, step: StepSpec) -> Buttons:
     if step.skip is not None or (asks_something and flow.needs_consent):
         rows.append(button(step.skip_label or "common:buttons.overslaan", SKIP))
     return tuple(rows)
+
+
+def choice_options(turn: Turn, flow: Flow, step: StepSpec) -> tuple[Option, ...]:
+    """A step's options in the order they are offered. A menu offers the natural next step
+    first: the first part of the chapter (in the menu's order) the person has not begun."""
+    options = step.options
+    if flow.kind != "menu":
+        return options
+    begun = {run.flow for run in turn.state.runs}
+    for i, option in enumerate(options):
+        target = turn.library.flows.get(option.flow or "")
+        if target is not None and target.kind in ("reading", "exercise") and target.id not in begun:
+            return (option, *options[:i], *options[i + 1 :])
+    return options
 
 
 def prompt_button(turn: Turn, label_key: str, prompt: str, option: str) -> tuple[Button, ...]:

@@ -109,6 +109,7 @@ def test_an_answer_is_stored_before_the_reply_is_sent(coach):
     person.start(flow="oefening-1")
     person.press("_next")
     person.press("partner")
+    person.press("_skip")  # how to call the other
     person.say("Ik geef tijd en aandacht.")
     assert ("geven", "Ik geef tijd en aandacht.") in answers(coach)
 
@@ -127,6 +128,7 @@ def test_week_evaluation_arrives_after_eight_days_and_quotes_the_answer(coach, c
     person.start(flow="oefening-1")
     person.press("_next")
     person.press("partner")
+    person.press("_skip")  # how to call the other
     go_to(person, "oefening-1:plan")
     person.say("Ik kook, ik luister, ik regel de vakanties.")
     go_to(person, "oefening-1:evaluatie-moment.vraag")
@@ -153,6 +155,7 @@ def test_a_very_long_message_is_stored_whole(coach):
     person.start(flow="oefening-1")
     person.press("_next")
     person.press("partner")
+    person.press("_skip")  # how to call the other
     long_text = ("Een lange zin over geven en nemen. " * 600)[:20000]
     replies = person.say(long_text)
     assert replies, "the coach answers normally"
@@ -165,6 +168,7 @@ def test_one_persons_events_are_handled_one_at_a_time(coach):
     person.start(flow="oefening-1")
     person.press("_next")
     person.press("partner")
+    person.press("_skip")  # how to call the other
     go_to(person, "oefening-1:situaties")
     errors: list[Exception] = []
 
@@ -253,6 +257,7 @@ def test_forget_deletes_the_person_and_everything_of_theirs(coach):
     person.start(flow="oefening-1")
     person.press("_next")
     person.press("partner")
+    person.press("_skip")  # how to call the other
     person.say("Een geheim over mijn moeder.")
     person.command("time", "20:00")
     person.command("forget")
@@ -276,6 +281,7 @@ def test_forgotten_words_cannot_be_read_from_the_sqlite_file(library, clock, sql
     person.start(flow="oefening-1")
     person.press("_next")
     person.press("partner")
+    person.press("_skip")  # how to call the other
     marker = "Zeldzaam-woord-Q7XJ over mijn vader"
     person.say(marker)
     person.say(marker + " nogmaals")

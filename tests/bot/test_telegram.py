@@ -38,6 +38,7 @@ async def test_an_update_delivered_twice_is_handled_once(tmp_path, fake):
         person = harness.person(9)
         await to_exercise_one(person)
         await person.chooses("familielid")
+        await person.chooses("_skip")  # how to call the other
         update_id = fake.send_text(9, "Ik luister naar haar.")
         await harness.settled(9)
         raw = next(r for r in fake.requests if r.method == "getUpdates" and r.status == 200)
@@ -115,6 +116,7 @@ async def test_logs_never_contain_what_a_person_wrote(tmp_path, fake, caplog):
         person = harness.person(14)
         await to_exercise_one(person)
         await person.chooses("familielid")
+        await person.chooses("_skip")  # how to call the other
         fake.fail_next(2, 502, sends_only=True)
         await person.says(secret)
         await person.says("/mijn")

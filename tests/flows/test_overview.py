@@ -73,16 +73,87 @@ def test_export_lists_each_question_its_answer_and_the_checkins(library):
         answer("r1", "situaties", "entries", "Zondag bij mijn ouders"),
         answer("r1", "situaties", "entries", "Op het werk"),
     ]
-    checkins = [CheckinRecord(kind="daily", flow="dagelijks", due_at=MONDAY, status="scheduled")]
+    checkins = [CheckinRecord(kind="reminder", flow="oefening-1", due_at=MONDAY, status="pending")]
     text = overview.export_text(library, "nl", AMSTERDAM, [run("r1")], answers, checkins)
     lines = text.splitlines()
     assert lines[0].startswith("Tot de kern in jezelf")
     assert "== Oefening 1: de balans tussen geven en nemen, 2 maart 2026 ==" in lines
     assert "• Zondag bij mijn ouders" in lines and "• Op het werk" in lines
-    assert lines[-2:] == ["Check-ins:", "- daily (dagelijks): maandag 2 maart om 20:00 [scheduled]"]
+    assert lines[-2:] == [
+        "Check-ins:",
+        "- herinnering, Oefening 1: de balans tussen geven en nemen: maandag 2 maart om 20:00 "
+        "(gepland)",
+    ]
 
 
-def test_a_long_question_is_shortened_to_one_line(library):
+def test_a_long_question_is_kept_whole(library):
     line = overview.question_line(library, "nl", AMSTERDAM, "oefening-1:relatie.vraag")
-    assert line.startswith("Kies een relatie die belangrijk voor je is.")
-    assert len(line) == overview.QUESTION_CHARS and line.endswith("…")
+    assert line == (
+        "Kies een relatie die belangrijk voor je is. Dit kan een partner, vriend, familielid of "
+        "collega zijn."
+    )
+
+
+def test_the_english_export_names_checkins_in_english_and_the_dutch_in_dutch(library):
+    checkins = [
+        CheckinRecord(kind=kind, flow="oefening-1", due_at=MONDAY, status=status)
+        for kind, status in (("evaluation", "pending"), ("repeat", "done"), ("daily", "cancelled"))
+    ]
+    dutch = overview.export_text(library, "nl", AMSTERDAM, [], [], checkins)
+    english = overview.export_text(library, "en", AMSTERDAM, [], [], checkins)
+    for word in ("evaluatie", "herhaling", "dagelijkse check-in", "gepland", "geweest"):
+        assert word in dutch
+    for word in ("evaluation", "repeat", "pending", "reminder", "daily ("):
+        assert word not in dutch
+    assert "evaluation" in english and "planned" in english
+
+
+def test_the_daily_question_shows_its_words_never_its_key(library):
+    for key in ("dagelijks:vraag", "dagelijks:vragen.schuld"):
+        answers = [
+            AnswerRecord(
+                run="r1",
+                flow="dagelijks",
+                step="vraag",
+                kind="text",
+                question=key,
+                value="Ik voelde me schuldig.",
+                answered_at=MONDAY,
+            )
+        ]
+        runs = [RunRecord(run="r1", flow="dagelijks", started_at=MONDAY)]
+        shown = overview.mine(library, "nl", AMSTERDAM, runs, answers)[1].plain
+        exported = overview.export_text(library, "nl", AMSTERDAM, runs, answers, [])
+        for text in (shown, exported):
+            assert key not in text
+            assert "dagelijks:" not in text
+
+
+def test_a_question_longer_than_ninety_characters_is_whole_in_mine_and_both_exports(library):
+    key = "oefening-1:ontvangen-voelen"
+    whole = overview.question_line(library, "nl", AMSTERDAM, key)
+    assert len(whole) > 90 and whole.endswith("?")
+    answers = [answer("r1", "ontvangen-voelen", "text", "Ongemakkelijk.", key)]
+    _, shown = overview.mine(library, "nl", AMSTERDAM, [run("r1")], answers)
+    assert whole in shown.plain
+    assert whole in overview.export_text(library, "nl", AMSTERDAM, [run("r1")], answers, [])
+
+
+def test_an_evaluation_written_a_week_later_is_filed_under_its_own_date(library):
+    later = AnswerRecord(
+        run="r1",
+        flow="oefening-1",
+        step="balans-nu",
+        kind="scale",
+        question="oefening-1:balans-nu",
+        value="gelijk",
+        answered_at=MONDAY + timedelta(days=7),
+    )
+    answers = [answer("r1", "geven", "text", "Ik kook."), later]
+    _, shown = overview.mine(library, "nl", AMSTERDAM, [run("r1")], answers)
+    lines = shown.plain.splitlines()
+    title = "Oefening 1: de balans tussen geven en nemen"
+    assert lines.index(f"{title}, 9 maart") > lines.index("Ik kook.")
+    assert lines.index(f"{title}, 9 maart") < lines.index("In balans")
+    text = overview.export_text(library, "nl", AMSTERDAM, [run("r1")], answers, []).splitlines()
+    assert text.index(f"== {title}, 9 maart 2026 ==") < text.index("In balans")

@@ -105,7 +105,9 @@ def test_a_journey_survives_sigkill_and_continues_where_it_was(database):
     console.type("1")
     console.expect("[1] Partner")
     console.type("Partner")
-    console.expect("Hoe geef jij in deze relatie")
+    console.expect("Hoe wil je de ander noemen?")
+    console.type("Marieke")
+    console.expect("Wat geef je aan Marieke")
     console.type("Ik kook <elke> dag & luister.")
     console.expect("Hoe neem jij")
     console.kill()  # nothing flushed, nothing said goodbye: a hard stop

@@ -20,6 +20,8 @@ def test_a_whole_journey_at_debug_level_logs_nothing_a_person_wrote(tmp_path):
     console.type("1")
     console.expect("[1] Partner")
     console.type("Partner")
+    console.expect("Hoe wil je de ander noemen?")
+    console.type(f"{MARKER} naam")  # the name of the other is theirs too: never logged
     console.expect("Hoe geef jij")
     console.type(f"{MARKER} geven <b>& ' \" ;DROP TABLE answer;--")
     console.expect("Hoe neem jij")

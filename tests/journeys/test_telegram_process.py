@@ -240,6 +240,7 @@ def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(tmp_path,
     bot = launch()
     processes.append(bot)
     chat.settle(0)
+    chat.chooses("_skip")  # how to call the other
     chat.says(ANSWERS["geven"])
 
     # 3. Killed right after an answer was committed (Telegram may not have heard so yet).
