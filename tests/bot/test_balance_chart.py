@@ -42,6 +42,7 @@ def exercise_evaluation_and_two_days(coach, clock) -> Person:
     person.start(flow="oefening-1")
     person.press("_next")
     person.press("partner")
+    person.press("_skip")  # how to call the other
     person.say("Ik geef tijd.")
     person.say("Ik neem rust.")
     person.press("geef-wat")
@@ -153,6 +154,7 @@ async def test_on_telegram_mine_sends_the_picture_as_a_photo_with_a_one_line_cap
         await person.chooses("oefening-1")
         await person.chooses("_next")
         await person.chooses("familielid")
+        await person.chooses("_skip")  # how to call the other
         await person.says("Ik geef aandacht.")
         await person.says("Ik neem advies aan.")
         await person.chooses("neem-wat")

@@ -22,6 +22,7 @@ def six_people_at_taking(coach) -> list[Person]:
         person.start(flow="oefening-1")
         person.press("_next")
         person.press("partner")
+        person.press("_skip")  # how to call the other
         person.say(f"{WORDS} ({n})")
         people.append(person)
     return people
