@@ -453,3 +453,27 @@ def test_the_daily_question_is_saved_with_the_words_it_asked(library):
     talk.say("Ik gaf veel.")
     saved = [e for e in talk.saved() if e.step == "vraag"]
     assert saved and saved[0].question == asked and saved[0].question != "dagelijks:vraag"
+
+
+def test_a_step_naming_a_group_of_acknowledgements_that_does_not_exist_is_reported(library):
+    from bot.content import read_sources
+    from flows.loader import check_sources
+
+    sources = read_sources()
+    path = "flows/oefening-1.yaml"
+    sources[path] = sources[path].replace("ack: naam.ack", "ack: naam.bedankt")
+    problems = check_sources(sources)
+    assert any(p.code == "KC050" and "naam.bedankt" in p.message for p in problems)
+
+
+def test_ack_none_says_nothing_after_the_answer(library):
+    from bot.content import read_sources
+    from flows.loader import parse_library
+
+    sources = read_sources()
+    path = "flows/oefening-1.yaml"
+    sources[path] = sources[path].replace("ack: naam.ack", "ack: none")
+    talk = Conversation(parse_library(sources), MONDAY_EVENING, State(consent="given"))
+    to_the_name(talk)
+    talk.say("Marieke")
+    assert [m.key for m in talk.last] == ["oefening-1:geven"]
