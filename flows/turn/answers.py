@@ -177,7 +177,7 @@ def acknowledge(turn: Turn, flow: Flow, step: StepSpec) -> None:
     if group is None or group == NO_ACK:
         return
     # The number of answers in this run: each answer the next one of the group.
-    turn.say_one_of(group, len(turn.run().answers), **quoting.template_context(turn))
+    turn.say_variant(group, len(turn.run().answers), **quoting.template_context(turn))
 
 
 def apply_option(turn: Turn, flow: Flow, option: Option) -> None:
@@ -247,7 +247,7 @@ def add_entry(turn: Turn, flow: Flow, step: StepSpec, text: str, *, reply: bool 
     turn.update(at=evolve(at, entries=at.entries + 1))
     if reply:
         # The first entry gets the full invitation, each next one a shorter word in turn.
-        turn.say_one_of("common:entries.more", at.entries, navigation.buttons(turn, flow, step))
+        turn.say_variant("common:entries.more", at.entries, navigation.buttons(turn, flow, step))
 
 
 def on_edit(turn: Turn, text: str, ref: str) -> None:

@@ -58,7 +58,7 @@ class Turn:
             Message(key=key, paragraphs=self.render(key, **context), buttons=buttons)
         )
 
-    def say_one_of(self, group: str, turn: int, buttons: Buttons = (), **context: Any) -> None:
+    def say_variant(self, group: str, turn: int, buttons: Buttons = (), **context: Any) -> None:
         """One text of a group of variants (`Texts.variant`); the message is known by the
         group's key, whichever variant it says."""
         key = self.texts.variant(self.state.lang, group, turn)

@@ -185,7 +185,7 @@ def end_flow(turn: Turn) -> None:
         *rest, resumed = turn.state.suspended
         turn.update(at=resumed, suspended=tuple(rest))
         if turn.flow(resumed.flow).kind != "menu":  # the menu's question says it all
-            turn.say_one_of("common:back-where-you-were", turn.state.counter)
+            turn.say_variant("common:back-where-you-were", turn.state.counter)
         present(turn, again=True)
     elif flow.after is not None:
         enter_flow(turn, flow.after)
