@@ -59,6 +59,7 @@ def a_coach_with_history(url: str, library, clock) -> None:
         person.start(flow="oefening-1")
         person.press("_next")
         person.press("partner")
+        person.press("_skip")  # how to call the other
         person.say(f"Ik geef {address} mijn tijd.")
         go_to(person, "oefening-1:balans")
         person.command("time", "20:00")
@@ -91,6 +92,7 @@ def test_db_copy_moves_everything_to_postgresql_and_back(
     newcomer.start(flow="oefening-1")
     newcomer.press("_next")
     newcomer.press("partner")
+    newcomer.press("_skip")  # how to call the other
     newcomer.say("Ik ben nieuw.")
     engine.dispose()
     after = everything(postgres_url)

@@ -41,6 +41,7 @@ def in_exercise(coach, address: str, words: str) -> Person:
     person.start(flow="oefening-1")
     person.press("_next")
     person.press("partner")
+    person.press("_skip")  # how to call the other
     person.say(words)
     return person
 

@@ -176,6 +176,8 @@ def to_the_first_question(console: ConsoleProcess) -> None:
     console.type("1")
     console.expect("[1] Partner")
     console.type("Partner")
+    console.expect("Hoe wil je de ander noemen?")
+    console.type("/overslaan")
     console.expect("Hoe geef jij in deze relatie")
 
 
