@@ -56,6 +56,7 @@ def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:
     upgrade_engine(engine)
     clock = Clock(config.clock_offset)
     forgotten = deletion_list(config)
+    forgotten.open()  # refuses to start if the list cannot be trusted or written
     forgotten.apply(engine, clock.now())  # a restored backup may hold people who left since
     library = load_library(defer_safety=defer_safety)
     return Coach(library, Store(engine), clock, forgotten)

@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    from bot.errors import RefusedToStart
     from flows.errors import ContentError
 
     try:
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         print("run `kern-coach flows check` after fixing these", file=sys.stderr)
+        return 1
+    except RefusedToStart as error:  # for the operator: what is wrong and what to do
+        print(f"kern-coach does not start: {error}", file=sys.stderr)
         return 1
 
 
