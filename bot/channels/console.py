@@ -183,7 +183,7 @@ class ConsoleChannel:
                 labels = []
                 for button in row:
                     number += 1
-                    labels.append(f"[{number}] {button.label}")
+                    labels.append(f"[{number}] {plain_text.safe(button.label)}")
                 out.append(INDENT + "   ".join(labels))
         self.stdout.write("\n".join(out) + "\n")
         self.stdout.flush()

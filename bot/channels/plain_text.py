@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from flows import markup
 from flows.messages import Message, buttons_of
 
+# C0 and C1 control characters but the line feed and the tab: a person's words may carry
+# terminal escapes (colours, a cleared screen, a changed title, a carriage return that hides
+# what came before), which a terminal would obey rather than show.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
 
 def render(message: Message) -> str:
     """The words without styling, a quote on lines of its own: what a transcript shows, so
-    the terminal reads like the author's transcripts."""
-    return message.plain
+    the terminal reads like the author's transcripts. No control characters."""
+    return safe(message.plain)
+
+
+def safe(text: str) -> str:
+    """The text without control characters (line feeds and tabs stay)."""
+    return _CONTROL.sub("", text)
 
 
 def message_of(payload: dict[str, Any]) -> Message:

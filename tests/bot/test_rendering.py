@@ -31,6 +31,12 @@ def test_the_terminal_shows_the_words_without_markup(library):
     assert plain_text.render(message) == "Wat ga je doen?\n\n<b>Mijn moeder</b> & ik"
 
 
+def test_the_terminal_does_not_obey_control_codes_in_a_persons_words(library):
+    written = "\x1b[2J\x1b]0;titel\x07Mijn\tmoeder\r\x9b31m\x00 en\nik\x7f"
+    shown = plain_text.render(answer_message(library, written))
+    assert shown == "Wat ga je doen?\n\n[2J]0;titelMijn\tmoeder31m en\nik"
+
+
 def test_a_stored_message_is_sent_to_telegram_as_it_was_rendered(library):
     texts = library.texts
     paragraphs = texts.render("nl", "oefening-1:doel", AMSTERDAM, answers=NO_ANSWERS)
