@@ -11,6 +11,7 @@ so nothing else pays for it.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,8 @@ from sqlmodel import Session, col, select
 from bot.storage.models import AnswerRow, CheckinRow, Person
 from flows import moments
 from flows.model import SCALE, Library
+
+log = logging.getLogger(__name__)
 
 # Giving at one end, taking at the other, balance in the middle (SCALE's order).
 POSITION = {option: index - len(SCALE) // 2 for index, option in enumerate(SCALE)}
@@ -133,6 +136,19 @@ def render_text(chart: dict[str, Any]) -> str:
         lines.append(f"{'':<{width}}  {shown[0]['date']} … {shown[-1]['date']}")
     lines.append("   ".join(f"{GLYPH[kind]} {texts[kind]}" for kind in KINDS))
     return "\n".join(lines)
+
+
+def drawn(chart: dict[str, Any]) -> bytes | None:
+    """The PNG, or None when it cannot be drawn (a payload from another version, a matplotlib
+    failure): the chart is left out then, so one bad picture cannot hold up the messages after
+    it. Only the error's type is logged (the payload holds a person's answers)."""
+    try:
+        return render_png(chart)
+    except Exception as error:
+        log.error(
+            "the balance chart could not be drawn (%s); sent without it", type(error).__name__
+        )
+        return None
 
 
 def render_png(chart: dict[str, Any]) -> bytes:

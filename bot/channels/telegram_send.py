@@ -404,9 +404,11 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 async def _send_balance(bot: Bot, chat_id: int, chart: dict[str, Any]) -> Any:
     """The balance over time as a photo with a one-line caption (drawn in a thread: matplotlib
     takes a few hundred milliseconds the first time)."""
-    from bot.balance_chart import render_png
+    from bot.balance_chart import drawn
 
-    png = await asyncio.to_thread(render_png, chart)
+    png = await asyncio.to_thread(drawn, chart)
+    if png is None:  # the caption alone: the chat goes on (drawn() logged why)
+        return await bot.send_message(chat_id, chart["texts"]["caption"], parse_mode=None)
     return await bot.send_photo(
         chat_id,
         InputFile(png, filename="balans.png"),

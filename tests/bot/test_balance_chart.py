@@ -181,3 +181,31 @@ def test_matplotlib_is_loaded_only_when_a_picture_is_drawn():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.filterwarnings("ignore:Please use 'Bot:telegram.warnings.PTBUserWarning")
+async def test_a_chart_that_cannot_be_drawn_is_left_out_and_the_chat_goes_on(
+    tmp_path, fake, library, caplog
+):
+    from bot.storage import store
+
+    async with Harness(tmp_path, fake) as harness:
+        person = harness.person(9)
+        await person.says("/start")
+        # A chart from another version that cannot be drawn, waiting to be sent.
+        broken = {"texts": {"caption": "Je balans."}, "points": [{"at": "kapot"}]}
+        with harness.coach.store.transaction() as session:
+            store.add_outgoing(
+                session,
+                person_id=harness.person_row(9).id,
+                channel="telegram",
+                address="9",
+                payloads=[{"key": "common:mine.balance", "balance": broken}],
+                now=harness.coach.clock.now(),
+            )
+        shown = await person.chooses("_next")
+
+    assert [m.plain for m in shown][0] == "Je balans."  # the caption, without the picture
+    assert len(shown) > 1  # and what the person asked for after it
+    assert not any(m.photo is not None for m in shown)
+    assert any("could not be drawn (ValueError)" in r.getMessage() for r in caplog.records)
