@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.storage import store
+from bot.storage import db, store
 from bot.storage.models import AnswerRow, CheckinRow, OutboxRow, Person, RunRow, UTCDateTime
 from flows.model import Library
 
@@ -40,7 +40,7 @@ class Counts:
 
 
 def counts(engine: sa.Engine, now: datetime) -> Counts:
-    with Session(engine) as session:
+    with db.reading(engine) as session:
         people: dict[str, int] = {
             row[0]: row[1]
             for row in session.execute(
@@ -142,7 +142,7 @@ def flow_steps(engine: sa.Engine, library: Library) -> list[StepCount]:
     reached: dict[tuple[str, str], set[int]] = defaultdict(set)
     standing: dict[tuple[str, str], set[int]] = defaultdict(set)
     skipped: dict[tuple[str, str], set[int]] = defaultdict(set)
-    with Session(engine) as session:
+    with db.reading(engine) as session:
         answered = session.execute(
             sa.select(col(AnswerRow.person_id), col(AnswerRow.flow), col(AnswerRow.step)).distinct()
         ).all()

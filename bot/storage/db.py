@@ -2,7 +2,8 @@
 
 SQLite runs in WAL mode with a busy timeout and `secure_delete`, so deleted rows are overwritten
 rather than left readable in the file. Each transaction that writes takes the write lock at its
-start (`BEGIN IMMEDIATE`), so two turns never interleave.
+start (`BEGIN IMMEDIATE`), so two turns never interleave; a `reading` session (counts, metrics)
+begins deferred instead, so it neither waits for a turn nor holds one up.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 CHECKPOINT_TRIES = 5
+READ_ONLY = "kern_coach_read_only"  # an execution option: this transaction only reads
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -58,7 +61,14 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader's snapshot starts at its first read (WAL): no write lock to wait for.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def reading(engine: sa.Engine) -> Session:
+    """A session that only reads: on SQLite its transactions begin deferred (see on_begin)."""
+    return Session(engine.execution_options(**{READ_ONLY: True}))
 
 
 def is_sqlite(engine: sa.Engine) -> bool:

@@ -144,3 +144,31 @@ def test_json_logs_are_one_object_per_line_without_the_exceptions_text(capsys):
     ]
     assert lines[1]["exception"] == "ValueError"
     assert all("time" in r for r in lines)
+
+
+def test_counts_and_metrics_are_read_while_a_turn_holds_the_sqlite_write_lock(
+    tmp_path, clock, library
+):
+    import sqlite3
+
+    from bot.coach import Coach
+    from bot.storage import db
+    from bot.storage.migrations import upgrade_engine
+    from bot.storage.store import Store
+
+    path = tmp_path / "kern-coach.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    upgrade_engine(engine)
+    Person(Coach(library, Store(engine), clock), "1").agree()
+    turn = sqlite3.connect(path, isolation_level=None)
+    turn.execute("BEGIN IMMEDIATE")  # a turn in progress, holding the write lock
+    turn.execute("UPDATE person SET paused = 1")
+    try:
+        found = stats.counts(engine, clock.now())
+        text = exposition(engine, clock.now).decode()
+    finally:
+        turn.execute("ROLLBACK")
+        turn.close()
+        engine.dispose()
+    assert found.people == {CHANNEL: 1}  # what was committed before the turn began
+    assert f'kern_coach_people{{channel="{CHANNEL}"}} 1.0' in text
