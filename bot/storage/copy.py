@@ -39,29 +39,39 @@ def copy(source_url: str, target_url: str) -> list[Copied]:
     try:
         upgrade_engine(source)
         upgrade_engine(target)
-        with source.connect() as reading, target.connect() as writing:
-            # One transaction on each side: the source does not change under the copy (on
-            # SQLite the coach waits meanwhile), and the target gets all of it or nothing.
-            with reading.begin(), writing.begin():
-                filled = [t.name for t in tables() if _count(writing, t)]
-                if filled:
-                    raise CopyError(
-                        f"the target is not empty ({', '.join(filled)}); nothing copied"
-                    )
-                for table in tables():
-                    for rows in _batches(reading, table):
-                        writing.execute(table.insert(), rows)
-                if target.dialect.name == "postgresql":
-                    _advance_sequences(writing)
+        # One transaction on each side: the source does not change under the copy (on SQLite
+        # the coach waits meanwhile; PostgreSQL reads one snapshot), and the target gets all of
+        # it or nothing: the counts are compared before it commits.
+        with (
+            _one_snapshot(source.connect()) as reading,
+            target.connect() as writing,
+            reading.begin(),
+            writing.begin(),
+        ):
+            filled = [t.name for t in tables() if _count(writing, t)]
+            if filled:
+                raise CopyError(f"the target is not empty ({', '.join(filled)}); nothing copied")
+            for table in tables():
+                for rows in _batches(reading, table):
+                    writing.execute(table.insert(), rows)
+            if target.dialect.name == "postgresql":
+                _advance_sequences(writing)
             result = [Copied(t.name, _count(reading, t), _count(writing, t)) for t in tables()]
+            wrong = [c for c in result if c.source != c.target]
+            if wrong:  # raised inside the transaction: the target is rolled back
+                details = ", ".join(f"{c.table} {c.source} → {c.target}" for c in wrong)
+                raise CopyError(f"the counts differ after the copy: {details}; nothing copied")
     finally:
         source.dispose()
         target.dispose()
-    wrong = [c for c in result if c.source != c.target]
-    if wrong:
-        details = ", ".join(f"{c.table} {c.source} → {c.target}" for c in wrong)
-        raise CopyError(f"the counts differ after the copy: {details}")
     return result
+
+
+def _one_snapshot(connection: sa.Connection) -> sa.Connection:
+    """PostgreSQL's default (READ COMMITTED) would let each table be read at another moment."""
+    if connection.dialect.name == "postgresql":
+        return connection.execution_options(isolation_level="REPEATABLE READ")
+    return connection
 
 
 def _count(connection: sa.Connection, table: sa.Table) -> int:

@@ -108,3 +108,20 @@ def test_db_copy_refuses_a_target_that_holds_data(tmp_path, library, clock, caps
     assert main(["db", "copy", first, second]) == 1
     assert "not empty" in capsys.readouterr().err
     assert everything(second) == before
+
+
+def test_db_copy_whose_counts_differ_leaves_the_target_empty(tmp_path, library, clock, capsys):
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    a_coach_with_history(source, library, clock)
+    engine = db.make_engine(target)
+    upgrade_engine(engine)
+    with engine.begin() as connection:  # a target that loses the answers it is given
+        connection.exec_driver_sql(
+            "CREATE TRIGGER lose AFTER INSERT ON answer BEGIN DELETE FROM answer; END"
+        )
+    engine.dispose()
+
+    assert main(["db", "copy", source, target]) == 1
+    assert "counts differ" in capsys.readouterr().err
+    assert all(rows == [] for name, rows in everything(target).items() if name != "alembic_version")
