@@ -168,6 +168,10 @@ def flow_steps(engine: sa.Engine, library: Library) -> list[StepCount]:
 
     rows = []
     for flow_id, flow in library.flows.items():
+        if (
+            flow.kind == "dialogue"
+        ):  # the engine's own questions (consent, forget, ...): not content
+            continue
         for step_id in flow.steps:
             key = (flow_id, step_id)
             rows.append(

@@ -52,6 +52,14 @@ def test_flow_counts_show_where_people_stop_and_hide_groups_under_five(coach, li
     assert "<5" in printed and WORDS not in printed and "p1" not in printed
 
 
+def test_flow_counts_leave_out_the_coachs_own_dialogues(coach, library):
+    six_people_at_taking(coach)
+    shown = {r.flow for r in stats.flow_steps(coach.store.engine, library)}
+    dialogues = {f.id for f in library.flows.values() if f.kind == "dialogue"}
+    assert dialogues and not shown & dialogues
+    assert "oefening-1" in shown
+
+
 def test_counts_cover_people_runs_checkins_and_the_outbox(coach, clock):
     people = six_people_at_taking(coach)
     people[0].command("time", "20:00")  # a daily check-in for one person
