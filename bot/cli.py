@@ -113,9 +113,19 @@ def _parser() -> argparse.ArgumentParser:
         "copy",
         help="copy every row to an empty database (SQLite ↔ PostgreSQL), verified by counts",
     )
-    copy.add_argument("from_url", metavar="FROM_URL", help="e.g. sqlite:////data/kern-coach.db")
+    # The URLs may hold passwords: they can come from the environment instead, so that they
+    # are not in `ps` or the shell's history.
     copy.add_argument(
-        "to_url", metavar="TO_URL", help="e.g. postgresql+psycopg://coach:…@127.0.0.1/coach"
+        "from_url",
+        metavar="FROM_URL",
+        nargs="?",
+        help="e.g. sqlite:////data/kern-coach.db (default: $KERN_COACH_COPY_FROM)",
+    )
+    copy.add_argument(
+        "to_url",
+        metavar="TO_URL",
+        nargs="?",
+        help="e.g. postgresql+psycopg://coach:…@127.0.0.1/coach (default: $KERN_COACH_COPY_TO)",
     )
     copy.set_defaults(run=_db_copy)
     return parser
@@ -224,10 +234,21 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _db_copy(args: argparse.Namespace) -> int:
+    import os
+
     from bot.storage.copy import CopyError, copy
 
+    from_url = args.from_url or os.environ.get("KERN_COACH_COPY_FROM")
+    to_url = args.to_url or os.environ.get("KERN_COACH_COPY_TO")
+    if not from_url or not to_url:
+        print(
+            "not copied: give FROM_URL and TO_URL, or set KERN_COACH_COPY_FROM and "
+            "KERN_COACH_COPY_TO",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        copied = copy(args.from_url, args.to_url)
+        copied = copy(from_url, to_url)
     except CopyError as error:
         print(f"not copied: {error}", file=sys.stderr)
         return 1

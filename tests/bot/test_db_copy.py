@@ -125,3 +125,20 @@ def test_db_copy_whose_counts_differ_leaves_the_target_empty(tmp_path, library, 
     assert main(["db", "copy", source, target]) == 1
     assert "counts differ" in capsys.readouterr().err
     assert all(rows == [] for name, rows in everything(target).items() if name != "alembic_version")
+
+
+def test_db_copy_takes_its_urls_from_the_environment_so_no_password_is_on_the_command_line(
+    tmp_path, library, clock, capsys, monkeypatch
+):
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    a_coach_with_history(source, library, clock)
+    monkeypatch.delenv("KERN_COACH_COPY_TO", raising=False)
+    monkeypatch.setenv("KERN_COACH_COPY_FROM", source)
+    assert main(["db", "copy"]) == 2
+    assert "KERN_COACH_COPY_TO" in capsys.readouterr().err
+
+    monkeypatch.setenv("KERN_COACH_COPY_TO", target)
+    assert main(["db", "copy"]) == 0
+    assert "the counts agree" in capsys.readouterr().out
+    assert everything(target) == everything(source)
