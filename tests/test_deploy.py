@@ -73,6 +73,17 @@ def test_the_systemd_unit_parses_and_is_hardened():
     assert unit["Install"]["WantedBy"] == "multi-user.target"
 
 
+def test_the_systemd_unit_gives_matplotlib_a_cache_it_may_write():
+    unit = (DEPLOY / "kern-coach.service").read_text(encoding="utf-8")
+    settings = [line.partition("=") for line in unit.splitlines() if "=" in line]
+    cache = [value for key, _, value in settings if key == "CacheDirectory"]
+    environment = dict(
+        value.partition("=")[::2] for key, _, value in settings if key == "Environment"
+    )
+    assert cache == ["kern-coach"]
+    assert environment["MPLCONFIGDIR"].startswith("/var/cache/kern-coach/")
+
+
 def test_the_dockerfile_installs_the_package_normally_and_runs_it_unprivileged():
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     installs = [line for line in dockerfile.splitlines() if "pip install" in line]
