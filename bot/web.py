@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +25,10 @@ from typing import Any
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.netutil import bind_sockets
-from tornado.web import Application, HTTPError, RequestHandler
+from tornado.web import Application, ErrorHandler, HTTPError, RequestHandler
 
 log = logging.getLogger(__name__)
+REFUSALS_LOGGED_EVERY = 60.0  # seconds: a flood of refused connections is one line a minute
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,12 @@ class _BoundedHTTPServer(HTTPServer):
         super().initialize(*args, **kwargs)
         self.max_connections = max_connections
         self.open_connections = 0
+        self.refused = 0  # since the last log line about them
+        self._refusals_logged: float | None = None
 
     def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
         if self.open_connections >= self.max_connections:
-            log.warning("HTTP connection refused: %d open already", self.open_connections)
+            self._count_refusal()
             _refuse(stream)
             return
         self.open_connections += 1
@@ -132,6 +136,28 @@ class _BoundedHTTPServer(HTTPServer):
     def on_close(self, server_conn: object) -> None:
         self.open_connections -= 1
         super().on_close(server_conn)
+
+    def _count_refusal(self) -> None:
+        """One log line for the first refusal and then at most one per interval, with the count:
+        a line per refused connection would let a flood fill the disk."""
+        self.refused += 1
+        now = time.monotonic()
+        if self._refusals_logged is None or now - self._refusals_logged >= REFUSALS_LOGGED_EVERY:
+            log.warning(
+                "HTTP connections refused: %d (limit of %d open reached)",
+                self.refused,
+                self.max_connections,
+            )
+            self.refused = 0
+            self._refusals_logged = now
+
+
+class _NotFound(ErrorHandler):
+    """What matches no route (`OPTIONS *`, for one): a 404 that, like every answer here, does not
+    name the server."""
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
 
 
 def _refuse(stream: IOStream) -> None:
@@ -167,6 +193,8 @@ class WebServer:
             [(r"/.*", _Route, {"server": self})],
             log_function=lambda handler: None,
             compress_response=False,
+            default_handler_class=_NotFound,
+            default_handler_args={"status_code": 404},
         )
         server = _BoundedHTTPServer(
             application,

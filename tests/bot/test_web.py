@@ -241,3 +241,29 @@ async def test_the_webhook_port_serves_only_the_webhook(tmp_path, fake):
         await harness.settled(46)
     assert (status(metrics), status(health), status(update)) == (404, 404, 200)
     assert b"kern_coach" not in metrics
+
+
+async def test_a_flood_of_refused_connections_is_one_log_line_not_one_each(tmp_path, fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    limits = Limits(connections=2, header_seconds=30.0)
+    async with webhook_harness(tmp_path, fake, http_limits=limits) as harness:
+        server = harness.channel.webhook_server
+        idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
+        await wait_until(lambda: server.open_connections == 2, what="two open connections")
+        answers = [
+            await exchange(server.port, b"GET /healthz HTTP/1.1\r\n\r\n", timeout=10)
+            for _ in range(30)
+        ]
+        for _, writer in idle:
+            writer.close()
+    assert [status(a) for a in answers] == [503] * 30
+    refused = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1
+
+
+async def test_a_request_no_route_matches_gets_a_404_that_does_not_name_the_server(tmp_path, fake):
+    async with webhook_harness(tmp_path, fake) as harness:
+        port = harness.channel.webhook_server.port
+        answer = await exchange(port, b"OPTIONS * HTTP/1.1\r\n" + CLOSE + b"\r\n")
+    assert status(answer) == 404
+    assert b"server:" not in answer.split(b"\r\n\r\n")[0].lower()
