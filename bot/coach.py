@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot import balance_chart, views
+from bot import views
 from bot.clock import Clock
 from bot.forgotten import DeletionList
 from bot.storage import db, store
@@ -158,7 +158,7 @@ class Coach:
             store.forget_answer(session, person_id, effect.run, effect.step, effect.from_item)
         elif isinstance(effect, ShowAnswers):
             shown = [m.to_json() for m in views.mine(session, person, self.library, lang)]
-            return shown + balance_chart.for_person(session, person, self.library, lang)
+            return shown + views.balance_chart(session, person, self.library, lang)
         elif isinstance(effect, ExportRequested):
             return views.export_payloads(session, person, self.library, lang, now)
         else:  # a programming error: an effect nobody carries out

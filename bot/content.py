@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from bot import balance_chart
 from bot.safety_model import ENCODER
+from flows import balance
 from flows.loader import check_sources, parse_library
 from flows.model import Library
 from flows.safety import SafetyCheck, parse_safety_rules
@@ -64,9 +64,9 @@ def load_safety(root: Path = ROOT, lang: str | None = None) -> SafetyCheck:
 
 
 def check(root: Path = ROOT) -> list:
-    # The shell's own texts: the balance chart's (the rest of /mijn is built in flows/), and the
-    # terminal's own words.
+    # Texts no flow file names: the balance chart's (flows/balance.py) and the terminal's own
+    # words, so the check knows them.
     from bot.channels.console import TEXT_KEYS as CONSOLE_TEXT_KEYS
 
-    keys = tuple(balance_chart.TEXT_KEY.format(name) for name in balance_chart.TEXTS)
+    keys = tuple(balance.TEXT_KEY.format(name) for name in balance.TEXTS)
     return check_sources(read_sources(root), shell_keys=(*keys, *CONSOLE_TEXT_KEYS))

@@ -6,15 +6,16 @@ Storage is read here and handed to `flows.overview` as plain records; the words 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from bot.storage import store
-from bot.storage.models import Person
-from flows import overview
+from bot.storage.models import AnswerRow, CheckinRow, Person
+from flows import balance, overview
 from flows.messages import Message
 from flows.model import Library
 from flows.overview import AnswerRecord, CheckinRecord, RunRecord
@@ -40,6 +41,53 @@ def _answers(session: Session, person_id: int) -> list[AnswerRecord]:
         )
         for a in store.answers_of(session, person_id)
     ]
+
+
+def balance_chart(
+    session: Session, person: Person, library: Library, lang: str
+) -> list[dict[str, Any]]:
+    """What `/mijn` adds after the answers: the balance over time (`flows.balance`)."""
+    assert person.id is not None
+    return balance.for_mine(
+        _scale_answers(session, person.id),
+        _evaluated(session, person.id),
+        library,
+        lang,
+        ZoneInfo(person.timezone),
+    )
+
+
+def _scale_answers(session: Session, person_id: int) -> list[balance.ScaleAnswer]:
+    rows = session.exec(
+        select(AnswerRow)
+        .where(AnswerRow.person_id == person_id, AnswerRow.kind == "scale")
+        .order_by(col(AnswerRow.answered_at), col(AnswerRow.id))
+    ).all()
+    return [
+        balance.ScaleAnswer(
+            run=r.run_key, flow=r.flow, value=json.loads(r.value), answered_at=_aware(r.answered_at)
+        )
+        for r in rows
+    ]
+
+
+def _evaluated(session: Session, person_id: int) -> dict[str | None, datetime]:
+    """Per run, when its first evaluation check-in came."""
+    found = session.execute(
+        sa.select(col(CheckinRow.run_key), sa.func.min(col(CheckinRow.due_at)))
+        .where(
+            col(CheckinRow.person_id) == person_id,
+            col(CheckinRow.kind) == "evaluation",
+            col(CheckinRow.status) == "done",
+        )
+        .group_by(col(CheckinRow.run_key))
+    ).all()
+    return {run: _aware(at) for run, at in found}
+
+
+def _aware(moment: datetime) -> datetime:
+    """An aggregate (min) comes back from SQLite without its time zone; every moment is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def mine(session: Session, person: Person, library: Library, lang: str) -> list[Message]:

@@ -164,9 +164,7 @@ class ConsoleChannel:
             self.stdout.flush()
             return
         if "balance" in payload:  # the chart as lines of dots
-            from bot.balance_chart import render_text
-
-            lines = render_text(payload["balance"]).splitlines()
+            lines = plain_text.render_balance(payload["balance"]).splitlines()
             self.stdout.write(
                 "\n".join([f"\ncoach › {lines[0]}", *(INDENT + x for x in lines[1:])])
             )

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from flows import markup
+from flows.balance import KINDS
 from flows.messages import Message, buttons_of
 
 # C0 and C1 control characters but the line feed and the tab: a person's words may carry
@@ -34,3 +35,24 @@ def message_of(payload: dict[str, Any]) -> Message:
         return Message.from_json(payload)
     parsed = markup.parse(str(payload["text"]), unescape=html.unescape)
     return Message(key=payload["key"], paragraphs=parsed.paragraphs, buttons=buttons_of(payload))
+
+
+GLYPH = {"daily": "●", "exercise": "◆", "evaluation": "■"}
+COLUMNS = 32  # the terminal shows the latest this many answers
+
+
+def render_balance(chart: dict[str, Any]) -> str:
+    """The balance chart (`flows.balance`) in the terminal: one column per answer (the latest
+    COLUMNS), giving at the top row, taking at the bottom, and a legend line."""
+    texts = chart["texts"]
+    shown = chart["points"][-COLUMNS:]
+    labels = {-2: texts["give"], 0: texts["balanced"], 2: texts["take"]}
+    width = max(len(label) for label in labels.values())
+    lines = [texts["caption"]]
+    for position in range(-2, 3):
+        row = "".join(GLYPH[p["kind"]] if p["position"] == position else "·" for p in shown)
+        lines.append(f"{labels.get(position, ''):<{width}}  {row}")
+    if shown:
+        lines.append(f"{'':<{width}}  {shown[0]['date']} … {shown[-1]['date']}")
+    lines.append("   ".join(f"{GLYPH[kind]} {texts[kind]}" for kind in KINDS))
+    return safe("\n".join(lines))

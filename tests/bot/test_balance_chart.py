@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import balance_chart
-from bot.balance_chart import HEIGHT_PX, WIDTH_PX, points, render_png, render_text
+from bot import views
+from bot.balance_chart import HEIGHT_PX, WIDTH_PX, render_png
+from bot.channels.plain_text import render_balance as render_text
 from bot.storage.models import Person as PersonRow
+from flows import balance
 from tests.bot.test_coach import Person, go_to
 from tests.bot.test_telegram_harness import Harness
 from tests.fakes.telegram_api import FakeBotAPI
@@ -66,7 +68,7 @@ def exercise_evaluation_and_two_days(coach, clock) -> Person:
 def chart_of(coach, library, lang: str = "nl") -> dict:
     with coach.store.transaction() as session:
         row = session.get(PersonRow, 1)
-        payloads = balance_chart.for_person(session, row, library, lang)
+        payloads = views.balance_chart(session, row, library, lang)
     assert len(payloads) == 1
     return payloads[0]["balance"]
 
@@ -74,8 +76,9 @@ def chart_of(coach, library, lang: str = "nl") -> dict:
 def test_every_scale_answer_is_a_point_with_exercises_and_evaluations_marked(coach, clock, library):
     exercise_evaluation_and_two_days(coach, clock)
     with coach.store.transaction() as session:
-        found = points(session, 1, library)
-    assert [(p.position, p.kind) for p in found] == [
+        chart = views.balance_chart(session, session.get(PersonRow, 1), library, "nl")
+    found = chart[0]["balance"]["points"]
+    assert [(p["position"], p["kind"]) for p in found] == [
         (-1, "exercise"),
         (0, "evaluation"),
         (1, "daily"),
@@ -119,8 +122,8 @@ def test_the_terminal_shows_the_same_as_rows_of_dots_between_giving_and_taking(
 
 def test_the_wording_holds_no_score_and_no_judgement(library):
     for lang in ("nl", "en"):
-        for name in balance_chart.TEXTS:
-            text = library.texts.plain(lang, balance_chart.TEXT_KEY.format(name), AMSTERDAM)
+        for name in balance.TEXTS:
+            text = library.texts.plain(lang, balance.TEXT_KEY.format(name), AMSTERDAM)
             assert text.strip() and "!" not in text
             assert not any(ch.isdigit() for ch in text)
             for word in ("goed", "slecht", "score", "good", "bad", "better", "beter", "%"):
@@ -132,7 +135,30 @@ def test_mine_without_a_scale_answer_has_no_picture(coach, library):
     person.agree()
     person.command("mine")
     with coach.store.transaction() as session:
-        assert balance_chart.for_person(session, session.get(PersonRow, 1), library, "nl") == []
+        assert views.balance_chart(session, session.get(PersonRow, 1), library, "nl") == []
+
+
+def test_the_points_and_their_words_come_from_plain_records_without_a_database(library):
+    from datetime import UTC, datetime
+
+    start = datetime(2027, 3, 1, 19, tzinfo=UTC)
+    answers = [
+        balance.ScaleAnswer("r1", "oefening-1", "geef-wat", start),
+        balance.ScaleAnswer("r1", "oefening-1", "gelijk", start + timedelta(days=8)),
+        balance.ScaleAnswer("d1", "dagelijks", "neem-veel", start + timedelta(days=9)),
+        balance.ScaleAnswer("r1", "oefening-1", "niet-meer-op-de-schaal", start),
+    ]
+    evaluated = {"r1": start + timedelta(days=7)}
+    (chart,) = balance.for_mine(answers, evaluated, library, "en", AMSTERDAM)
+    shown = chart["balance"]
+    assert [(p["position"], p["kind"]) for p in shown["points"]] == [
+        (-1, "exercise"),
+        (0, "evaluation"),
+        (2, "daily"),
+    ]
+    assert set(shown["texts"]) == set(balance.TEXTS)
+    assert shown["points"][0]["date"].startswith("1 March")
+    assert balance.for_mine([], {}, library, "nl", AMSTERDAM) == []
 
 
 @pytest.fixture
