@@ -119,14 +119,15 @@ class DeletionList:
                 "back with an old backup"
             )
         written = next((line for line in lines if line.startswith(HEADER)), None)
-        if written is not None and written[len(HEADER) :].strip() != self.fingerprint():
+        matches = written is not None and written[len(HEADER) :].strip() == self.fingerprint()
+        if listed and written is not None and not matches:
             raise DeletionListError(
                 f"the deletion list {self.path} was written with another key than the one in "
                 f"{'KERN_COACH_FORGOTTEN_KEY' if self._key_given else self.key_path}: use the "
                 "key it was written with; with this one its people could come back with an old "
                 "backup"
             )
-        if written is None:  # a new list, or one from before fingerprints: name the key now
+        if not matches:  # a new or empty list, or one from before fingerprints: name the key
             self._write(self._entries(lines))
         else:  # can we still append (a full disk, a read-only file system)?
             os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND))
@@ -139,8 +140,8 @@ class DeletionList:
         """Written and flushed to disk before the deletion commits: a deletion the list does
         not know could come back with a restore. If the list cannot be written, the deletion
         still happens (the person asked for it) and the operator reads an error; False then."""
-        line = f"{self.digest(channel, address)} {at.isoformat()}\n"
         try:
+            line = f"{self.digest(channel, address)} {at.isoformat()}\n"
             with self._locked():
                 new = not self.path.exists()
                 if new:

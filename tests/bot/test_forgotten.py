@@ -261,3 +261,15 @@ def test_a_line_another_process_adds_while_the_list_is_rewritten_is_kept(tmp_pat
     assert sorted(e.digest for e in forgotten.entries()) == sorted(
         [forgotten.digest("telegram", "1"), forgotten.digest("telegram", "2")]
     )
+
+
+def test_a_list_without_lines_yet_starts_with_a_new_key_when_its_key_is_gone(tmp_path):
+    """Nobody to bring back: the coach starts, and the list is named by the new key."""
+    forgotten = DeletionList(tmp_path / "list")
+    forgotten.open()
+    (tmp_path / "list.key").unlink()
+    again = DeletionList(tmp_path / "list")
+    again.open()
+    again.add("telegram", "1", datetime.now(UTC))
+    DeletionList(tmp_path / "list").open()  # the list and the new key belong together
+    assert len(DeletionList(tmp_path / "list").entries()) == 1
