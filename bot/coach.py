@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -19,7 +20,7 @@ from bot.clock import Clock
 from bot.forgotten import DeletionList
 from bot.storage import db, store
 from bot.storage.models import Person, checkin_of
-from flows import delivery
+from flows import defaults, delivery
 from flows.effects import (
     CancelCheckins,
     DeletionRequested,
@@ -34,6 +35,7 @@ from flows.effects import (
 )
 from flows.engine import Engine
 from flows.events import CheckinDue, Event
+from flows.messages import Message
 from flows.model import Library
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,26 @@ class Coach:
             new=True, person_id=None if deleted else person.id, deleted=deleted, replies=replies
         )
 
+    def notice(
+        self, channel: str, address: str, key: str, lang: str, *, update_id: int | None = None
+    ) -> None:
+        """One message to a chat the coach does not serve (a group chat): nobody is created and
+        nothing is kept but the message in the outbox. An update seen before says nothing."""
+        now = self.clock.now()
+        tz = ZoneInfo(defaults.TIMEZONE)
+        message = Message(key=key, paragraphs=self.library.texts.render(lang, key, tz))
+        with self.store.transaction() as session:
+            if update_id is not None and not store.mark_update(session, channel, update_id, now):
+                return
+            store.add_outgoing(
+                session,
+                person_id=None,
+                channel=channel,
+                address=address,
+                payloads=[message.to_json()],
+                now=now,
+            )
+
     def _turn(
         self, session: Session, person: Person, event: Event, now: datetime
     ) -> tuple[bool, tuple[str, ...]]:
@@ -143,6 +165,7 @@ class Coach:
                 item=effect.item,
                 value=effect.value,
                 at=effect.at,
+                crisis=effect.crisis,
             )
         elif isinstance(effect, RunStarted):
             store.start_run(

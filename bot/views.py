@@ -38,6 +38,8 @@ def _answers(session: Session, person_id: int) -> list[AnswerRecord]:
             question=a.question,
             value=json.loads(a.value),
             answered_at=a.answered_at,
+            item=a.item,
+            crisis=a.crisis,
         )
         for a in store.answers_of(session, person_id)
     ]
@@ -133,6 +135,8 @@ def export_data(session: Session, person: Person, library: Library) -> dict[str,
                 "question": overview.question_line(library, lang, tz, a.question),
                 "value": json.loads(a.value),
                 "answered_at": a.answered_at.isoformat(),
+                # It set off the crisis check: the person's, never quoted back by the coach.
+                "crisis": a.crisis,
             }
             for a in answers
         ],

@@ -27,10 +27,11 @@ class SaveAnswer(Effect, type_name="save_answer"):
     flow: str
     step: str
     question: str  # the text key of the question, so /mijn and exports can show it
-    kind: str  # what the step expected: text, entries, choice, scale, when, clock
+    kind: str  # what the step expected: text, entries, choice, scale, when, clock; or note
     value: Any  # JSON: a string for most kinds
-    item: int = 0
+    item: int = 0  # notes (words no question asked for) count down from -1, never meeting these
     at: datetime
+    crisis: bool = False  # it set off the crisis check: kept and shown, never quoted back
 
 
 @dataclass(frozen=True, kw_only=True)

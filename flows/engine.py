@@ -34,7 +34,7 @@ from flows.messages import Message
 from flows.model import Library
 from flows.state import Position, State, evolve
 from flows.tokens import PROMPT_RUN, Token
-from flows.turn import answers, checkins, commands, crisis, dialogues, navigation
+from flows.turn import answers, checkins, commands, crisis, dialogues, flood, navigation
 from flows.turn.answers import OptionCommand
 from flows.turn.context import Turn
 
@@ -44,7 +44,9 @@ __all__ = [
     "Step",
 ]
 
-MEDIA_KINDS = ("sticker", "photo", "voice", "video", "location", "document", "other")
+MEDIA_KINDS = ("sticker", "photo", "voice", "audio", "video", "location", "document", "other")
+# What a second tap on a button the first tap already handled gets.
+ALREADY_CHOSEN = "common:choice.already"
 
 # Every common text the engine asks for, gathered from the parts that ask; `flows check` makes
 # sure they exist in every language.
@@ -56,6 +58,8 @@ ENGINE_TEXT_KEYS: tuple[str, ...] = tuple(
             *checkins.TEXT_KEYS,
             *dialogues.TEXT_KEYS,
             *commands.TEXT_KEYS,
+            *flood.TEXT_KEYS,
+            ALREADY_CHOSEN,
             *(f"common:media.{kind}" for kind in MEDIA_KINDS),
         )
     )
@@ -79,6 +83,8 @@ class Engine:
         if now.utcoffset() is None:
             raise NaiveTime("now must carry its time zone")
         turn = Turn(self.library, _normalise(state, self.library), now.astimezone(UTC))
+        if not isinstance(event, ChoiceMade) and turn.state.last_choice is not None:
+            turn.update(last_choice=None)  # something happened since that button
         _dispatch(turn, event)
         final = evolve(turn.state, last_event_at=turn.now)
         return Step(state=final, messages=tuple(turn.messages), effects=tuple(turn.effects))
@@ -88,14 +94,16 @@ def _dispatch(turn: Turn, event: Event) -> None:
     if isinstance(event, Started):
         commands.on_start(turn, event.language, event.flow)
     elif isinstance(event, TextReceived):
-        turn.ref = event.ref
+        turn.ref, turn.sent_at = event.ref, event.at
+        burst = flood.count(turn, event.at)
         _on_text(turn, event.text)
+        flood.quiet(turn, burst)
     elif isinstance(event, TextEdited):
         verdict = safety.assess(event.text, turn.library.safety).verdict
         if verdict == safety.CRISIS:
-            crisis.on_crisis(turn, event.text, keep=False)  # help first; no answer to this step
+            crisis.on_crisis(turn, event.text, edit=event.ref)  # help first; the edit kept marked
         elif verdict == safety.ASK:
-            crisis.on_uncertain(turn, event.text, keep=False)
+            crisis.on_uncertain(turn, event.text, edit=event.ref)
         else:
             answers.on_edit(turn, event.text, event.ref)
     elif isinstance(event, ChoiceMade):
@@ -121,6 +129,10 @@ def _on_text(turn: Turn, text: str) -> None:
         else:
             commands.on_command(turn, command.name, command.argument)
         return
+    if answers.is_blank(text):  # only spaces or invisible characters: nothing was said
+        turn.say("common:blank")
+        navigation.reask(turn)
+        return
     verdict = safety.assess(text, turn.library.safety).verdict
     if verdict == safety.CRISIS:
         crisis.on_crisis(turn, text)
@@ -130,6 +142,9 @@ def _on_text(turn: Turn, text: str) -> None:
         return
     prompt = turn.state.prompt
     if prompt is not None and dialogues.on_text(turn, prompt, text):
+        return
+    if answers.belongs_to_last(turn, text):  # a second message right after an answer
+        navigation.reask(turn)
         return
     current = turn.current()
     if current is None:
@@ -142,7 +157,17 @@ def _on_text(turn: Turn, text: str) -> None:
 
 
 def _on_choice(turn: Turn, data: str) -> None:
-    """A button: of the engine's own question, of the step the person is at, or stale."""
+    """A button: a second tap of the one just handled, of the engine's own question, of the
+    step the person is at, or stale."""
+    if data == turn.state.last_choice:
+        turn.say(ALREADY_CHOSEN)  # the first tap did it; nothing is wrong and nothing changes
+        return
+    _on_new_choice(turn, data)
+    if all(m.key != navigation.STALE_BUTTON for m in turn.messages):
+        turn.update(last_choice=data)
+
+
+def _on_new_choice(turn: Turn, data: str) -> None:
     token = Token.parse(data)
     if token is None:
         navigation.stale(turn)

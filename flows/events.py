@@ -7,11 +7,12 @@ A channel turns a platform update into one of these; the scheduler turns a due c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flows.checkin import Checkin
 from flows.registry import Record
 
-MEDIA_KINDS = ("sticker", "photo", "voice", "video", "location", "document", "other")
+MEDIA_KINDS = ("sticker", "photo", "voice", "audio", "video", "location", "document", "other")
 
 # Commands a person can type. The channel maps Dutch and English spellings to these names.
 COMMANDS = (
@@ -69,10 +70,13 @@ class Started(Event, type_name="started"):
 
 @dataclass(frozen=True, kw_only=True)
 class TextReceived(Event, type_name="text_received"):
-    """The person wrote a message; `ref` is the platform's id for it, so an edit can find it."""
+    """The person wrote a message; `ref` is the platform's id for it, so an edit can find it,
+    and `at` when they sent it, where the platform says (a second message shortly after an
+    answer belongs to that answer: `flows.turn.answers.DOUBLE_TEXT_WINDOW`)."""
 
     text: str
     ref: str | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

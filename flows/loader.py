@@ -69,6 +69,7 @@ STEP_FIELDS = {
     "schedule",
     "do",
     "ack",
+    "words",
 }
 OPTION_FIELDS = {"id", "label", "next", "flow", "command", "sets", "cancel", "schedule", "do"}
 SCHEDULE_FIELDS = {"flow", "step", "kind", "after", "at", "run", "every"}
@@ -325,6 +326,7 @@ def _parse_step(
         line=line,
         do=_action(path, raw, STEP_ACTIONS, problems),
         ack=_ack(flow_id, raw.get("ack")),
+        words=raw.get("words"),
     )
 
 

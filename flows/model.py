@@ -80,6 +80,9 @@ class StepSpec:
     # The group of acknowledgements said after an answer here (`ack:`); None: the default
     # (written answers in an exercise), NO_ACK: none.
     ack: str | None = None
+    # A choice or scale: the step that asks for the same in the person's own words. Words typed
+    # here instead of a choice become that step's answer, and the choice then goes past it.
+    words: str | None = None
 
     @property
     def waits(self) -> bool:

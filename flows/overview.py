@@ -30,6 +30,8 @@ TEXT_KEYS = (
     "common:mine.run",
     "common:mine.answer",
     "common:mine.more",
+    "common:note.mine",
+    "common:note.marked",
     "common:export.ready",
     "common:export.nothing",
     "common:export.title",
@@ -37,6 +39,7 @@ TEXT_KEYS = (
     "common:export.checkin",
     *(f"common:export.kind.{kind}" for kind in CHECKIN_KINDS),
     *(f"common:export.status.{status}" for status in CHECKIN_STATUSES),
+    "common:note.export",
 )
 
 
@@ -60,6 +63,8 @@ class AnswerRecord:
     question: str  # the text key of the question
     value: Any  # as stored: a text, an option id, an ISO moment, an entry
     answered_at: datetime
+    item: int = 0  # the entry of a list; a note (kind "note") counts below 0
+    crisis: bool = False  # it set off the crisis check: shown, marked, never quoted back
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,11 +121,14 @@ def mine(
                 )
             paragraphs += texts.render(
                 lang,
-                "common:mine.answer",
+                "common:note.mine" if records[0].kind == "note" else "common:mine.answer",
                 tz,
                 question=question_line(library, lang, tz, records[0].question),
                 answer=answer_words(library, lang, tz, records),
+                date=moments.format_date(records[0].answered_at, lang, tz),
             )
+            if any(r.crisis for r in records):
+                paragraphs += texts.render(lang, "common:note.marked", tz)
         messages.append(Message(key="common:mine.run", paragraphs=tuple(paragraphs)))
     hidden = len(answered) - len(shown)
     if hidden > 0:
@@ -152,9 +160,14 @@ def export_text(
             if written != heading:  # an evaluation weeks later: under the day it was written
                 heading = written
                 lines.append(f"== {title}, {heading} ==")
-            lines.append(question_line(library, lang, tz, records[0].question))
+            question = question_line(library, lang, tz, records[0].question)
+            if records[0].kind == "note":
+                question = plain(lang, "common:note.export", tz, question=question)
+            lines.append(question)
             lines.append(answer_words(library, lang, tz, records))
             lines.append(f"({moments.format_moment(records[-1].answered_at, lang, tz)})")
+            if any(r.crisis for r in records):
+                lines.append(plain(lang, "common:note.marked", tz))
             lines.append("")
     lines.append(plain(lang, "common:export.checkins", tz))
     for checkin in checkins:
@@ -215,8 +228,10 @@ def answer_words(library: Library, lang: str, tz: ZoneInfo, records: Sequence[An
 
 
 def _grouped(answers: Sequence[AnswerRecord]) -> dict[str, list[list[AnswerRecord]]]:
-    """Answers per run, and within a run per step (entries of one step together)."""
-    per_run: dict[str, dict[str, list[AnswerRecord]]] = defaultdict(dict)
+    """Answers per run, and within a run per step (entries of one step together; each note on
+    its own)."""
+    per_run: dict[str, dict[tuple[str, int], list[AnswerRecord]]] = defaultdict(dict)
     for record in answers:
-        per_run[record.run].setdefault(record.step, []).append(record)
+        key = (record.step, record.item if record.kind == "note" else 0)
+        per_run[record.run].setdefault(key, []).append(record)
     return {run: list(steps.values()) for run, steps in per_run.items()}

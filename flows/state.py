@@ -20,7 +20,7 @@ KEEP_RUNS = 12  # per flow; older runs stay in storage (/mijn, /export) but leav
 
 # The layout of the stored state (`State.to_json`). When it changes, raise this and add a
 # migration below that turns the previous layout into the new one and says why.
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +31,9 @@ class Position:
     step: str
     run: str
     entries: int = 0  # how many entries of an `entries` step they have written so far
+    # A choice step: the person wrote their own words here on this visit, kept as the answer of
+    # the step's `words:` question, which choosing an option then goes past.
+    words: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +41,9 @@ class Answer:
     value: Any
     at: datetime
     kind: str
+    # The items (0 for a single answer) that set off the crisis check: they stay the person's,
+    # in /mijn and /export, but are never quoted back in a reminder, evaluation or repeat.
+    crisis: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,11 +72,12 @@ class Prompt:
 class AnswerRef:
     """Which stored answer a platform message became, so editing that message can update it."""
 
-    ref: str
+    ref: str | None  # the platform's id of the message; None where it has none
     run: str
     flow: str
     step: str
     item: int
+    at: datetime | None = None  # when the person sent it, if the channel said (double texts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +95,9 @@ class State:
     counter: int = 0
     last_event_at: datetime | None = None
     last_answer: AnswerRef | None = None  # the latest written answer, the only one edits change
+    last_sent_at: datetime | None = None  # when the person's latest message was sent
+    burst: int = 0  # how many messages in a row came faster than anyone reads (flows.turn.flood)
+    last_choice: str | None = None  # the latest button pressed, to know a second tap of it
 
     def run(self, run_id: str) -> Run | None:
         for run in self.runs:  # a plain loop: asked several times per event
@@ -122,7 +132,10 @@ class State:
             "runs": [_dump_run(r) for r in self.runs],
             "counter": self.counter,
             "last_event_at": _iso(self.last_event_at),
-            "last_answer": dataclasses.asdict(self.last_answer) if self.last_answer else None,
+            "last_answer": _dump_ref(self.last_answer),
+            "last_sent_at": _iso(self.last_sent_at),
+            "burst": self.burst,
+            "last_choice": self.last_choice,
         }
 
     @classmethod
@@ -142,7 +155,10 @@ class State:
             runs=tuple(_load_run(r) for r in data["runs"]),
             counter=data["counter"],
             last_event_at=_when(data["last_event_at"]),
-            last_answer=AnswerRef(**data["last_answer"]) if data["last_answer"] else None,
+            last_answer=_load_ref(data["last_answer"]),
+            last_sent_at=_when(data["last_sent_at"]),
+            burst=data["burst"],
+            last_choice=data["last_choice"],
         )
 
 
@@ -189,9 +205,37 @@ def _from_unversioned(data: dict[str, Any]) -> dict[str, Any]:
     return {**then, **data, "runs": runs, "version": 1}
 
 
+def _with_what_was_written(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 keeps more of what a person wrote: which answers set off the crisis check
+    (never quoted back), when the latest answer was sent (a second message shortly after it
+    belongs to it), whether own words were written at a choice step, how fast messages came
+    (a flood gets one calm answer) and the latest button pressed (a second tap of it)."""
+
+    def position(p: dict[str, Any] | None) -> dict[str, Any] | None:
+        return {"words": False, **p} if p is not None else None
+
+    runs = [
+        {**run, "answers": {s: {"crisis": [], **a} for s, a in run["answers"].items()}}
+        for run in data["runs"]
+    ]
+    last = data["last_answer"]
+    return {
+        **data,
+        "at": position(data["at"]),
+        "suspended": [position(p) for p in data["suspended"]],
+        "runs": runs,
+        "last_answer": {"at": None, **last} if last else None,
+        "last_sent_at": None,
+        "burst": 0,
+        "last_choice": None,
+        "version": 2,
+    }
+
+
 # Each function turns a stored state of version N into N + 1.
 STATE_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: _from_unversioned,
+    1: _with_what_was_written,
 }
 
 
@@ -201,7 +245,12 @@ def _when(value: str | None) -> datetime | None:
 
 def _load_run(data: dict[str, Any]) -> Run:
     answers = {
-        step: Answer(value=a["value"], at=datetime.fromisoformat(a["at"]), kind=a["kind"])
+        step: Answer(
+            value=a["value"],
+            at=datetime.fromisoformat(a["at"]),
+            kind=a["kind"],
+            crisis=tuple(a["crisis"]),
+        )
         for step, a in data["answers"].items()
     }
     return Run(
@@ -239,10 +288,23 @@ def _dump_run(run: Run) -> dict[str, Any]:
         "version": run.version,
         "started_at": run.started_at.isoformat(),
         "answers": {
-            step: {"value": a.value, "at": a.at.isoformat(), "kind": a.kind}
+            step: {
+                "value": a.value,
+                "at": a.at.isoformat(),
+                "kind": a.kind,
+                "crisis": list(a.crisis),
+            }
             for step, a in run.answers.items()
         },
         "history": list(run.history),
         "recorded": run.recorded,
         "scheduled": {step: list(ids) for step, ids in run.scheduled.items()},
     }
+
+
+def _dump_ref(ref: AnswerRef | None) -> dict[str, Any] | None:
+    return {**dataclasses.asdict(ref), "at": _iso(ref.at)} if ref is not None else None
+
+
+def _load_ref(data: dict[str, Any] | None) -> AnswerRef | None:
+    return AnswerRef(**{**data, "at": _when(data["at"])}) if data else None

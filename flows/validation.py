@@ -16,7 +16,7 @@ from flows import defaults, tokens
 from flows.diagnostics import Problem
 from flows.engine import ENGINE_TEXT_KEYS
 from flows.messages import LABEL_LIMIT, plain_words
-from flows.model import BACK, END, NO_ACK, REST, Flow, Library, Rule
+from flows.model import BACK, END, NO_ACK, REST, Flow, Library, Rule, StepSpec
 from flows.overview import TEXT_KEYS as OVERVIEW_TEXT_KEYS
 from flows.system import DIALOGUE_STEPS, DIALOGUES, REQUIRED_FLOWS
 from flows.texts import LANGUAGES, SOURCE_LANGUAGE, Texts
@@ -157,6 +157,8 @@ def _validate_flow(
             use(step.ack, step.line)
         if step.skip is not None:
             need_step(flow.id, step.skip, step.line, where)
+        if step.words is not None:
+            _check_words(path, flow, step, problems)
         for rule in _rule_targets(step.next):
             need_step(flow.id, rule.goto, rule.line, where)
             if rule.answer is not None and rule.answer not in flow.steps:
@@ -484,3 +486,20 @@ def _check_template(texts: Texts, lang: str, key: str, flows: dict[str, Flow]) -
             Problem(path=source.path, line=source.line, code="KC057", message=f"'{key}' is empty")
         )
     return problems
+
+
+def _check_words(path: str, flow: Flow, step: StepSpec, problems: list[Problem]) -> None:
+    """`words:` names a step of the same flow that reads text, on a step that offers a choice."""
+    target = flow.steps.get(step.words or "")
+    if step.expect not in ("choice", "scale") or target is None or target.expect != "text":
+        problems.append(
+            Problem(
+                path=path,
+                line=step.line,
+                code="KC035",
+                message=(
+                    f"step '{step.id}': words: needs a choice or scale step and names a step "
+                    f"of this flow that expects text"
+                ),
+            )
+        )

@@ -1,8 +1,11 @@
 """The terminal: one local person chats with the coach, on the same path as every channel.
 
-Buttons are shown as numbered lines (`[1] Verder`); typing the number or the label presses it.
-Each message is printed and flushed as it is sent, so the console works the same from a pipe;
-end of input ends it cleanly, and every turn is committed before its reply is printed.
+Buttons are shown as numbered lines (`[1] Verder`); typing the number or the label presses it,
+under every kind of question (the first buttons say so). Lines that arrive together, a pasted
+answer of several paragraphs or one write to a pipe, are one message; a command is always a
+message of its own. Each message is printed and flushed as it is sent, so the console works the
+same from a pipe; end of input ends it cleanly, and every turn is committed before its reply is
+printed.
 """
 
 from __future__ import annotations
@@ -29,17 +32,17 @@ from bot.storage import store
 from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
 from flows.messages import Button
 from flows.safety import SafetyCheck
-from flows.tokens import DONE, SKIP, option_of
 
 CHANNEL = "console"
 ADDRESS = "local"
 INDENT = "        "
-# Buttons that sit under a question answered in words: "Overslaan" and "Klaar".
-FREE_TEXT_BUTTONS = {SKIP, DONE}
 # Where /export puts its files: a folder only the person can read, emptied by /vergeet.
 EXPORT_FOLDER = "kern-coach-export"
-# The terminal's own words (locales/<lang>/common.yaml); `flows check` makes sure they exist.
-TEXT_KEYS = ("common:console.how-to-leave", "common:console.export-saved")
+# Lines that follow each other this closely were not typed one by one: a person typing waits
+# for the coach's reply, while a terminal delivers a paste, and a pipe one write, within
+# milliseconds. A quarter of a second is far above the one and far below the other.
+PASTE_GAP = 0.25
+UTC_ZONE = ZoneInfo("UTC")  # the terminal's own texts name no time
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class ConsoleChannel:
         self.export_dir = export_dir or Path.cwd() / EXPORT_FOLDER
         self.buttons: list[Button] = []  # the buttons of the last message, numbered from 1
         self.person_lang = lang  # the language of what is being printed
+        self.told_how = False  # whether the terminal said what typing a number does
         self.scheduler = CheckinScheduler(coach, on_delivered=self.flush)
         self._printing = asyncio.Lock()
 
@@ -97,11 +101,25 @@ class ConsoleChannel:
                 line = await _first(lines.get(), stop.wait())
                 if line is None or stop.is_set():  # end of input, or Ctrl-C
                     break
-                event = self.event_for(line.rstrip("\n"))
-                if isinstance(event, TextReceived) and ready is not None:
-                    await ready
-                if event is not None:
-                    await self.send(event)
+                batch = [line.rstrip("\n")]
+                ended = False
+                while True:  # the lines that arrived with it
+                    try:
+                        more = await asyncio.wait_for(lines.get(), PASTE_GAP)
+                    except TimeoutError:
+                        break
+                    if more is None:
+                        ended = True
+                        break
+                    batch.append(more.rstrip("\n"))
+                for text in messages_of(batch):
+                    event = self.event_for(text)
+                    if isinstance(event, TextReceived) and ready is not None:
+                        await ready
+                    if event is not None:
+                        await self.send(event)
+                if ended:
+                    break
             if ready is not None:
                 await ready  # a thread cannot be cancelled: let it finish before the loop ends
         finally:
@@ -119,10 +137,9 @@ class ConsoleChannel:
             return None
         if text.startswith("/"):
             return parse_command(text) or TextReceived(text=text)
-        # A number picks a button only where the buttons are the answer: on a free-text
-        # question ("Overslaan" its only button) a typed "1" is an answer like any other.
-        choosing = any(option_of(b.token) not in FREE_TEXT_BUTTONS for b in self.buttons)
-        if choosing and text.isdigit() and 1 <= int(text) <= len(self.buttons):
+        # A number is the button with that number, under every kind of question (the prompt
+        # says so): "1" under "[1] Klaar" ends the list, it is not an entry.
+        if text.isdecimal() and 1 <= int(text) <= len(self.buttons):
             return ChoiceMade(token=self.buttons[int(text) - 1].token)
         for button in self.buttons:
             if text.casefold() == button.label.casefold():
@@ -153,11 +170,11 @@ class ConsoleChannel:
             person = store.find_person(session, CHANNEL, ADDRESS) if batch else None
             self.person_lang = person.lang if person is not None else self.lang
             for outgoing in batch:
-                self.show(outgoing.payload)
+                self.show(outgoing.payload, self.person_lang or "nl")
                 store.sent(session, outgoing.id)
         return batch
 
-    def show(self, payload: dict) -> None:
+    def show(self, payload: dict, lang: str = "nl") -> None:
         if "document" in payload:
             path = self.export(payload["document"])
             self.stdout.write(f"\ncoach › ({path})\n")
@@ -183,6 +200,10 @@ class ConsoleChannel:
                     number += 1
                     labels.append(f"[{number}] {plain_text.safe(button.label)}")
                 out.append(INDENT + "   ".join(labels))
+            if not self.told_how:  # once: what a number and a paste do
+                how = self.coach.library.texts.plain(lang, "common:console.how", UTC_ZONE).strip()
+                out.append(f"{INDENT}({how})")
+                self.told_how = True
         self.stdout.write("\n".join(out) + "\n")
         self.stdout.flush()
 
@@ -208,6 +229,23 @@ class ConsoleChannel:
         words = texts.plain(lang or "nl", key, ZoneInfo("Europe/Amsterdam"), **context)
         self.stdout.write(f"\n({words})\n")
         self.stdout.flush()
+
+
+def messages_of(lines: list[str]) -> list[str]:
+    """Lines that arrived together as messages: the text lines as one (blank lines between
+    paragraphs kept), each command on its own."""
+    messages: list[str] = []
+    words: list[str] = []
+    for line in lines:
+        if line.strip().startswith("/"):
+            messages += ["\n".join(words).strip("\n")] if words else []
+            messages.append(line)
+            words = []
+        else:
+            words.append(line)
+    if words:
+        messages.append("\n".join(words).strip("\n"))
+    return [m for m in messages if m.strip()]
 
 
 async def _first(*awaitables: Awaitable[Any]) -> Any:

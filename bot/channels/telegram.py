@@ -16,7 +16,8 @@ Logs say what happened (update ids, chat ids, counts, error classes), never what
 no update is printed, and no exception text, which may quote it.
 
 An edited message updates the answer it gave, if it was the latest one. Group chats are not
-served.
+served: added to one, the coach says so in one line, then stays silent. An update the library
+cannot read is logged by id and kind, confirmed and skipped.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ from bot.coach import Coach, Handled
 from bot.scheduler import CheckinScheduler
 from bot.web import Limits, Request, Response, WebServer, database_ok
 from flows import defaults
+from flows.engine import ALREADY_CHOSEN
 from flows.events import (
     ChoiceMade,
     Event,
@@ -93,6 +95,7 @@ POLL_READ_MARGIN = 10  # seconds more than that before we call the connection lo
 BUSY_POLL_INTERVAL = 0.1  # seconds between polls while updates are under way
 # The text the engine answers a button of an earlier question with (flows/engine.py).
 STALE_BUTTON = "common:stale-button"
+GROUP_CHAT = "common:group-chat"  # the one line in a group chat: the coach works in private
 CHOSEN = "\n\n→ {label}"  # shown under a question once its button was pressed
 HANDLE_ATTEMPTS = 3  # an update that fails this often because of a bug is given up on
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
@@ -120,13 +123,14 @@ class Incoming:
     event: Event | None = None
     callback: CallbackQuery | None = None  # the button press, answered after the turn
     blocked: bool = False  # the person blocked the bot (my_chat_member → kicked)
+    group: str | None = None  # added to a group chat: the language of its one line
 
 
 MEDIA = (  # message attribute → MediaReceived kind
     ("sticker", "sticker"),
     ("photo", "photo"),
     ("voice", "voice"),
-    ("audio", "voice"),
+    ("audio", "audio"),  # a sound file is not a voice message
     ("video_note", "video"),
     ("video", "video"),
     ("animation", "video"),
@@ -159,6 +163,13 @@ def incoming(update: Update) -> Incoming | None:
             and member.new_chat_member.status == ChatMemberStatus.BANNED
         ):
             return Incoming(str(member.chat.id), blocked=True)
+        if member.chat.type != ChatType.PRIVATE and member.new_chat_member.status in (
+            ChatMemberStatus.MEMBER,
+            ChatMemberStatus.ADMINISTRATOR,
+        ):  # added to a group: one line that the coach works in a private chat, then silence
+            code = (member.from_user.language_code or "") if member.from_user else ""
+            lang = code.split("-")[0].lower()
+            return Incoming(str(member.chat.id), group=lang if lang in LANGUAGES else "nl")
         return None
     edited = update.edited_message
     if edited is not None:
@@ -181,13 +192,21 @@ def _event_of(message: Message) -> Event | None:
         if command is not None and command.name == "start":
             language = message.from_user.language_code if message.from_user else None
             return Started(language=language, flow=command.argument or None)
-        return command or TextReceived(text=text, ref=str(message.message_id))
+        return command or _written(message, text)
+    if message.caption:  # a photo (or file) with words: the words are what the person wrote
+        return _written(message, message.caption)
     for attribute, kind in MEDIA:
         if getattr(message, attribute, None):
             return MediaReceived(kind=kind)
     if message.effective_attachment is not None:
         return MediaReceived(kind="other")
     return None  # a service message: someone joined, a pinned message …
+
+
+def _written(message: Message, text: str) -> TextReceived:
+    """Words the person wrote, with the message's id (for edits) and when they sent it (a
+    second message shortly after an answer belongs to it)."""
+    return TextReceived(text=text, ref=str(message.message_id), at=message.date)
 
 
 def chosen_label(query: CallbackQuery) -> str | None:
@@ -502,14 +521,30 @@ class TelegramChannel:
                 continue
             attempt = 0
             self.last_poll = datetime.now(UTC)
-            fresh = [item for item in raw or () if item.get("update_id", 0) > self._seen]
-            self._take(
-                [
-                    update
-                    for update in (Update.de_json(item, self.bot) for item in fresh)
-                    if update is not None
-                ]
+            for item in raw or ():
+                if item.get("update_id", 0) > self._seen:
+                    update = self._readable(item)
+                    if update is not None:
+                        self._take([update])
+
+    def _readable(self, item: dict[str, Any]) -> Update | None:
+        """The update as python-telegram-bot reads it. One it cannot read (a poll in an older
+        shape …) is logged by id and kind, confirmed and skipped: otherwise it would stop the
+        process again on every restart, for everyone."""
+        try:
+            return Update.de_json(item, self.bot)
+        except Exception as error:
+            update_id = item.get("update_id", 0)
+            kinds = ",".join(k for k in item if k != "update_id") or "-"
+            log.error(
+                "update %s (%s) cannot be read (%s); confirmed and skipped",
+                update_id,
+                kinds,
+                type(error).__name__,
             )
+            if isinstance(update_id, int):
+                self._seen = max(self._seen, update_id)
+            return None
 
     async def _unless_stopped(self, call: Any) -> Any:
         """Await a Bot API call, but give up on it when the channel stops. (Cancelling it is
@@ -592,6 +627,19 @@ class TelegramChannel:
             if meaning.blocked:
                 await self.db.run(self.coach.mark_unreachable, CHANNEL, meaning.address)
                 return True
+            if meaning.group is not None:
+                await self.db.run(
+                    functools.partial(
+                        self.coach.notice,
+                        CHANNEL,
+                        meaning.address,
+                        GROUP_CHAT,
+                        meaning.group,
+                        update_id=update_id,
+                    )
+                )
+                self.sender.wake()
+                return True
             handled = None
             if meaning.event is not None:
                 started = time.monotonic()
@@ -651,7 +699,8 @@ class TelegramChannel:
         message = query.message
         if handled is None or not handled.new or not isinstance(message, Message):
             return
-        stale = STALE_BUTTON in handled.replies
+        # An old button, or a second tap of one already handled: the question shows its choice.
+        stale = STALE_BUTTON in handled.replies or ALREADY_CHOSEN in handled.replies
         label = None if stale else chosen_label(query)
         edit = self._spawn(self._show_choice(int(address), message, label))
         self.sender.first_do(address, edit)
@@ -741,11 +790,14 @@ class TelegramChannel:
         ):
             return Response(403, b"forbidden\n")
         try:
-            update = Update.de_json(json.loads(request.body), self.bot)
-        except Exception:  # whatever PTB makes of a body that is not an update
+            item = json.loads(request.body)
+        except ValueError:
             return Response(400, b"not an update\n")
-        if update is None:
+        if not isinstance(item, dict) or not isinstance(item.get("update_id"), int):
             return Response(400, b"not an update\n")
+        update = self._readable(item)
+        if update is None:  # logged; confirmed, so Telegram does not send it again and again
+            return Response(200, b"ok\n")
         meaning = incoming(update)
         if meaning is None:
             return Response(200, b"ok\n")

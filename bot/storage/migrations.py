@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 SCRIPTS = Path(__file__).resolve().parent / "alembic"
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _alembic_config(connection: sa.Connection) -> Config:

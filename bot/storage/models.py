@@ -86,6 +86,7 @@ class AnswerRow(SQLModel, table=True):
     item: int = 0
     value: str = Field(sa_type=sa.Text)  # JSON
     answered_at: datetime = _time()
+    crisis: bool = False  # it set off the crisis check: shown marked, never quoted back
 
 
 class CheckinRow(SQLModel, table=True):

@@ -167,6 +167,7 @@ def save_answer(
     item: int,
     value: Any,
     at: datetime,
+    crisis: bool = False,
 ) -> None:
     values = dict(
         person_id=person_id,
@@ -178,6 +179,7 @@ def save_answer(
         item=item,
         value=json.dumps(value, ensure_ascii=False),
         answered_at=at,
+        crisis=crisis,
     )
     statement = _insert(session, AnswerRow).values(**values)
     statement = statement.on_conflict_do_update(
@@ -186,6 +188,7 @@ def save_answer(
             "value": statement.excluded.value,
             "answered_at": statement.excluded.answered_at,
             "question": statement.excluded.question,
+            "crisis": statement.excluded.crisis,
         },
     )
     session.execute(statement)

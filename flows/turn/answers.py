@@ -4,8 +4,9 @@ saved; an edit of the latest answer replaces it."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from flows import defaults, moments, tokens
@@ -26,7 +27,12 @@ TEXT_KEYS = (
     "common:clock.not-understood",
     "common:entries.more",
     "common:ack.text",
-    "common:choice.use-buttons",
+    "common:note.words-kept",
+    "common:note.words-noted",
+    "common:note.kept",
+    "common:note.not-kept",
+    "common:double.added",
+    "common:blank",
     "common:no-consent.stored-nothing",
     "common:edit.saved",
     "common:edit.not-latest",
@@ -44,14 +50,32 @@ class OptionCommand:
     option: Option
 
 
+# A message this soon after a written answer is a second thought about that answer, not the
+# answer to the question that came next: people double-text, and a question asking for
+# reflection is not read, thought over and answered within seconds, while a second thought
+# typed straight after the first arrives within a few. Twenty seconds holds both (Telegram
+# dates messages in whole seconds); a misplaced message is said out loud and /terug reaches it.
+DOUBLE_TEXT_WINDOW = timedelta(seconds=20)
+
+
 # --- what was typed or pressed -------------------------------------------------------------------
+
+
+def is_blank(text: str) -> bool:
+    """Only spaces or invisible characters (zero-width, direction marks): no answer. An emoji is
+    a visible character, so it may be one."""
+    return all(ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc", "Zs") for ch in text)
 
 
 def on_text(turn: Turn, flow: Flow, step: StepSpec, text: str) -> OptionCommand | None:
     """Text for the step the person is at."""
     expect = step.expect
     if expect in (None, "continue"):
-        navigation.follow(turn, flow, step, None)
+        if _is_label(turn, text, "common:buttons.verder"):
+            navigation.follow(turn, flow, step, None)
+        else:  # words where nothing asks for words: kept, and the step waits as it did
+            keep_note(turn, flow, step, text)
+            navigation.present(turn, again=True)
     elif expect == "text":
         return answer(turn, text, "text")
     elif expect == "entries":
@@ -59,7 +83,7 @@ def on_text(turn: Turn, flow: Flow, step: StepSpec, text: str) -> OptionCommand 
     elif expect in ("choice", "scale"):
         option_id = match_option(turn, flow, step, text)
         if option_id is None:
-            turn.say("common:choice.use-buttons")
+            own_words(turn, flow, step, text)
             navigation.present(turn, again=True)
         else:
             return on_option(turn, step, option_id)
@@ -124,6 +148,86 @@ def match_option(turn: Turn, flow: Flow, step: StepSpec, text: str) -> str | Non
         if wanted in (option_id, turn.label(key).casefold()):
             return option_id
     return None
+
+
+def _is_label(turn: Turn, text: str, key: str) -> bool:
+    return text.strip().casefold().rstrip(".") == turn.label(key).casefold()
+
+
+def own_words(turn: Turn, flow: Flow, step: StepSpec, text: str, *, crisis: bool = False) -> None:
+    """Words where a choice was asked: the answer of the step's own-words question, if it has
+    one (the choice then goes past that question), else a note at this step. Never lost."""
+    at = turn.position()
+    words = flow.steps.get(step.words or "")
+    if words is None:
+        if keep_note(turn, flow, step, text, crisis=crisis, reply=False):
+            turn.say("common:note.words-noted")
+        return
+    previous = turn.run().answers.get(words.id) if at.words else None
+    value = f"{previous.value}\n\n{text}" if previous is not None else text
+    record(turn, flow, words, value, "text", crisis=crisis or bool(previous and previous.crisis))
+    turn.update(at=evolve(turn.position(), words=True))
+    if not crisis:
+        turn.say("common:note.words-kept")
+
+
+def keep_note(
+    turn: Turn, flow: Flow, step: StepSpec, text: str, *, crisis: bool = False, reply: bool = True
+) -> bool:
+    """Words no question asked for, kept with the step and the date (shown in /mijn and
+    /export); without consent nothing is kept, and the coach says so."""
+    if turn.state.consent != "given":
+        turn.say("common:note.not-kept")
+        return False
+    run = turn.run()
+    if not run.recorded:
+        turn.effects.append(
+            RunStarted(run=run.id, flow=flow.id, flow_version=flow.version, at=run.started_at)
+        )
+        turn.state = turn.state.with_run(evolve(run, recorded=True))
+        run = turn.run()
+    counter = turn.state.counter + 1
+    turn.update(counter=counter)
+    # Notes count down from -1: they never meet the step's own items (0, 1, …), so saving the
+    # step's answer never replaces a note, and forgetting that answer leaves the notes.
+    save(turn, run, flow, step, text, "note", -counter, crisis=crisis)
+    if reply and not crisis:
+        turn.say("common:note.kept")
+    return True
+
+
+def belongs_to_last(turn: Turn, text: str) -> bool:
+    """A message sent within DOUBLE_TEXT_WINDOW of the latest written answer, on a later step,
+    is added to that answer (the step it landed on waits as it did); whether it was."""
+    ref, sent = turn.state.last_answer, turn.sent_at
+    if ref is None or ref.at is None or sent is None:
+        return False
+    if not timedelta(0) <= sent - ref.at <= DOUBLE_TEXT_WINDOW:
+        return False
+    at = turn.state.at
+    if at is not None and at.run == ref.run and at.step == ref.step:
+        return False  # still at that question: the text is its next entry anyway
+    run = turn.state.run(ref.run)
+    flow = turn.library.flows.get(ref.flow)
+    previous = run.answers.get(ref.step) if run is not None else None
+    if run is None or flow is None or previous is None or ref.step not in flow.steps:
+        return False
+    step = flow.steps[ref.step]
+    shown: Any
+    if previous.kind == "entries":  # another entry of the list
+        item, saved, shown = len(previous.value), text, [*previous.value, text]
+    else:
+        item, saved = ref.item, f"{previous.value}\n\n{text}"
+        shown = saved
+    if turn.keeps_answers(flow):
+        save(turn, run, flow, step, saved, previous.kind, item, crisis=item in previous.crisis)
+    answers = {**run.answers, step.id: evolve(previous, value=shown)}
+    turn.state = turn.state.with_run(evolve(run, answers=answers))
+    # A third quick message joins them too; an edit of either message would replace both, so
+    # neither is editable any more (the coach says so if one is edited).
+    turn.update(last_answer=evolve(ref, ref=None, at=sent))
+    turn.say("common:double.added")
+    return True
 
 
 def valid_option(step: StepSpec, option: str) -> bool:
@@ -199,8 +303,10 @@ def record(
     *,
     item: int = 0,
     shown: Any = None,
+    crisis: bool = False,
 ) -> None:
-    """Keep an answer in the run (for quoting and branching) and, with consent, in storage."""
+    """Keep an answer in the run (for quoting and branching) and, with consent, in storage.
+    `crisis`: it set off the crisis check, so it is marked and never quoted back."""
     run = turn.run()
     if turn.keeps_answers(flow):
         if not run.recorded:
@@ -208,18 +314,32 @@ def record(
                 RunStarted(run=run.id, flow=flow.id, flow_version=flow.version, at=run.started_at)
             )
             run = evolve(run, recorded=True)
-        save(turn, run, flow, step, value, kind, item)
-    stored = Answer(value=shown if shown is not None else value, at=turn.now, kind=kind)
+        save(turn, run, flow, step, value, kind, item, crisis=crisis)
+    previous = run.answers.get(step.id)
+    earlier = previous.crisis if previous is not None and kind == "entries" and item > 0 else ()
+    flagged = tuple(i for i in earlier if i != item) + ((item,) if crisis else ())
+    stored = Answer(
+        value=shown if shown is not None else value, at=turn.now, kind=kind, crisis=flagged
+    )
     answers = {**run.answers, step.id: stored}
     turn.state = turn.state.with_run(evolve(run, answers=answers))
-    if turn.ref is not None and kind in ("text", "entries"):
-        turn.update(
-            last_answer=AnswerRef(ref=turn.ref, run=run.id, flow=flow.id, step=step.id, item=item)
+    if (turn.ref is not None or turn.sent_at is not None) and kind in ("text", "entries"):
+        ref = AnswerRef(
+            ref=turn.ref, run=run.id, flow=flow.id, step=step.id, item=item, at=turn.sent_at
         )
+        turn.update(last_answer=ref)
 
 
 def save(
-    turn: Turn, run: Run, flow: Flow, step: StepSpec, value: Any, kind: str, item: int
+    turn: Turn,
+    run: Run,
+    flow: Flow,
+    step: StepSpec,
+    value: Any,
+    kind: str,
+    item: int,
+    *,
+    crisis: bool = False,
 ) -> None:
     """Ask storage to keep the answer, with the question it answers (for /mijn, /export)."""
     said = navigation.said_keys(turn, step)  # the daily question: the one asked today
@@ -234,28 +354,33 @@ def save(
             value=value,
             item=item,
             at=turn.now,
+            crisis=crisis,
         )
     )
 
 
-def add_entry(turn: Turn, flow: Flow, step: StepSpec, text: str, *, reply: bool = True) -> None:
+def add_entry(
+    turn: Turn, flow: Flow, step: StepSpec, text: str, *, reply: bool = True, crisis: bool = False
+) -> None:
     """One more item of an `entries` step; "Klaar" (or skipping) ends the list."""
     at = turn.position()
     previous = turn.run().answers.get(step.id)
     items = [*(previous.value if previous and at.entries > 0 else []), text]
-    record(turn, flow, step, text, "entries", item=at.entries, shown=items)
+    record(turn, flow, step, text, "entries", item=at.entries, shown=items, crisis=crisis)
     turn.update(at=evolve(at, entries=at.entries + 1))
     if reply:
         # The first entry gets the full invitation, each next one a shorter word in turn.
         turn.say_variant("common:entries.more", at.entries, navigation.buttons(turn, flow, step))
 
 
-def on_edit(turn: Turn, text: str, ref: str) -> None:
-    """An edit of the latest written answer replaces it; older answers stay as they were."""
+def on_edit(turn: Turn, text: str, ref: str, *, crisis: bool = False) -> None:
+    """An edit of the latest written answer replaces it; older answers stay as they were. An
+    edit that set off the crisis check is kept marked, and the crisis help says the rest."""
     target = turn.state.last_answer
     run = turn.state.run(target.run) if target is not None else None
     if target is None or target.ref != ref or run is None:
-        turn.say("common:edit.not-latest")
+        if not crisis:
+            turn.say("common:edit.not-latest")
         return
     flow = turn.flow(target.flow)
     step = flow.steps[target.step]
@@ -269,7 +394,10 @@ def on_edit(turn: Turn, text: str, ref: str) -> None:
         shown = text
     kind = previous.kind if previous is not None else "text"
     if turn.keeps_answers(flow):
-        save(turn, run, flow, step, text, kind, target.item)
-    answers = {**run.answers, step.id: Answer(value=shown, at=turn.now, kind=kind)}
-    turn.state = turn.state.with_run(evolve(run, answers=answers))
-    turn.say("common:edit.saved")
+        save(turn, run, flow, step, text, kind, target.item, crisis=crisis)
+    earlier = previous.crisis if previous is not None else ()
+    flagged = tuple(i for i in earlier if i != target.item) + ((target.item,) if crisis else ())
+    answer = Answer(value=shown, at=turn.now, kind=kind, crisis=flagged)
+    turn.state = turn.state.with_run(evolve(run, answers={**run.answers, step.id: answer}))
+    if not crisis:
+        turn.say("common:edit.saved")

@@ -56,6 +56,9 @@ def on_command(turn: Turn, name: str, argument: str, *, from_menu: bool = False)
     """`from_menu`: chosen as a menu option, which carries on by itself afterwards."""
     if name not in COMMANDS:
         raise UnknownCommand(f"unknown command {name!r}")
+    if name == "skip" and turn.state.prompt is not None:
+        navigation.skip(turn)  # skips the engine's own question (the time), not the step
+        return
     # A question of the engine's own (confirm /vergeet, …) is only answered right away.
     turn.update(prompt=None)
     if name == "start":

@@ -28,6 +28,7 @@ class Turn:
         self.effects: list[Effect] = []
         self.late = False  # this turn delivers a check-in much later than planned
         self.ref: str | None = None  # the platform's id of the message being handled
+        self.sent_at: datetime | None = None  # when the person sent it, where the channel says
         self.presented = 0  # steps presented in this turn, to catch flows that never wait
 
     @property

@@ -17,26 +17,35 @@ from flows.turn.context import Turn
 CRISIS_HOLD = timedelta(days=1)
 
 
-def on_crisis(turn: Turn, text: str, *, keep: bool = True) -> None:
-    """Help first. Keep what they wrote when it answers a question; hold check-ins a day."""
-    answered = _keep(turn, text) if keep else False
+def on_crisis(turn: Turn, text: str, *, edit: str | None = None) -> None:
+    """Help first. Keep what they wrote, marked, and hold check-ins a day. `edit`: the message
+    it edits."""
+    answered = _keep(turn, text, edit)
     turn.update(held_until=turn.now + CRISIS_HOLD)
     navigation.ask(turn, Prompt(kind=CRISIS, answered=answered))
 
 
-def on_uncertain(turn: Turn, text: str, *, keep: bool = True) -> None:
-    """The gentle question. What they wrote is kept as for a crisis, so that "no, not like that"
-    goes on from it; check-ins are held only when they answer "yes"."""
-    answered = _keep(turn, text) if keep else False
+def on_uncertain(turn: Turn, text: str, *, edit: str | None = None) -> None:
+    """The gentle question. What they wrote is kept (and marked) as for a crisis, so that "no,
+    not like that" goes on from it; check-ins are held only when they answer "yes"."""
+    answered = _keep(turn, text, edit)
     navigation.ask(turn, Prompt(kind=CRISIS, step=CRISIS_QUESTION, answered=answered))
 
 
-def _keep(turn: Turn, text: str) -> bool:
-    """Keep the message when it answers the current step; whether it was kept as the answer."""
+def _keep(turn: Turn, text: str, edit: str | None) -> bool:
+    """Keep what they wrote, marked so that it stays theirs but is never quoted back: the answer
+    of the question, an entry, the edit of an answer, their own words at a choice, else a note.
+    Whether it answered the current question."""
     current = turn.current()
-    if current is not None and current[1].expect == "text":
-        answers.record(turn, *current, text, "text")
+    if edit is not None:
+        answers.on_edit(turn, text, edit, crisis=True)
+    elif current is not None and current[1].expect == "text":
+        answers.record(turn, *current, text, "text", crisis=True)
         return True
-    if current is not None and current[1].expect == "entries":
-        answers.add_entry(turn, *current, text, reply=False)
+    elif current is not None and current[1].expect == "entries":
+        answers.add_entry(turn, *current, text, reply=False, crisis=True)
+    elif current is not None and current[1].expect in ("choice", "scale"):
+        answers.own_words(turn, *current, text, crisis=True)
+    elif current is not None:
+        answers.keep_note(turn, *current, text, crisis=True)
     return False

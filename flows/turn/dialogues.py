@@ -173,7 +173,9 @@ def on_time_command(turn: Turn, argument: str) -> None:
 
 
 def on_time_text(turn: Turn, text: str) -> None:
-    """`20:00` sets the daily check-in, `uit`/`off` stops it, a zone name changes the zone."""
+    """`20:00` sets the daily check-in, `uit`/`off` stops it, a zone name changes the zone.
+    What cannot be read is asked again (until it can, or is skipped); what can, goes back to
+    the question the person was on."""
     turn.update(prompt=None)
     words = text.split()
     zone = next((w for w in words if "/" in w), None)
@@ -182,6 +184,7 @@ def on_time_text(turn: Turn, text: str) -> None:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             turn.say("common:time.timezone-invalid")
+            turn.update(prompt=Prompt(kind=TIME))
             return
         turn.update(timezone=zone)
         turn.say("common:time.timezone-set", timezone=zone)
@@ -189,22 +192,24 @@ def on_time_text(turn: Turn, text: str) -> None:
             schedule_daily(
                 turn, moments.parse_clock(turn.state.checkin_time) or defaults.DAILY_TIME
             )
-        return
-    if text.strip().casefold() in OFF_WORDS:
+    elif text.strip().casefold() in OFF_WORDS:
         turn.update(checkin_time=None)
         turn.effects.append(CancelCheckins(kinds=(DAILY_KIND,)))
         turn.say("common:time.off")
-        return
-    clock = moments.parse_clock(text)
-    if clock is None:
-        turn.say("common:time.invalid")
-        return
-    if turn.state.consent != "given":
-        navigation.ask_consent(turn, DAILY)
-        return
-    turn.update(checkin_time=moments.format_clock(clock))
-    schedule_daily(turn, clock)
-    turn.say("common:time.set", time=turn.state.checkin_time, timezone=turn.state.timezone)
+    else:
+        clock = moments.parse_clock(text)
+        if clock is None:
+            turn.say("common:time.invalid")
+            turn.update(prompt=Prompt(kind=TIME))
+            return
+        if turn.state.consent != "given":
+            navigation.ask_consent(turn, DAILY)
+            return
+        turn.update(checkin_time=moments.format_clock(clock))
+        schedule_daily(turn, clock)
+        turn.say("common:time.set", time=turn.state.checkin_time, timezone=turn.state.timezone)
+    if turn.state.at is not None:
+        navigation.present(turn, again=True)
 
 
 STEP_ACTIONS: dict[str, Callable[[Turn, str], None]] = {SET_TIME: on_time_text}

@@ -89,8 +89,9 @@ def dialogue_waits_for_text(turn: Turn, prompt: Prompt) -> bool:
     return dialogue.steps[prompt.step or dialogue.start].expect == "text"
 
 
-def go(turn: Turn, step_id: str) -> None:
-    """Move to another step of the current run and present it."""
+def go(turn: Turn, step_id: str, *, show: bool = True) -> None:
+    """Move to another step of the current run and present it (unless `show` is False: the step
+    is passed on the way to the next)."""
     at = turn.position()
     if step_id == END:
         end_flow(turn)
@@ -103,7 +104,8 @@ def go(turn: Turn, step_id: str) -> None:
         run = turn.run()
         turn.state = turn.state.with_run(evolve(run, history=(*run.history, at.step)))
     turn.update(at=Position(flow=at.flow, step=step_id, run=at.run))
-    present(turn)
+    if show:
+        present(turn)
 
 
 def present(turn: Turn, *, again: bool = False) -> None:
@@ -147,8 +149,11 @@ def reask(turn: Turn) -> None:
         present(turn, again=True)
 
 
+STALE_BUTTON = "common:stale-button"
+
+
 def stale(turn: Turn) -> None:
-    turn.say("common:stale-button")
+    turn.say(STALE_BUTTON)
     reask(turn)
 
 
@@ -163,7 +168,12 @@ def follow(turn: Turn, flow: Flow, step: StepSpec, option: Option | None) -> Non
         enter_flow(turn, option.flow)
         return
     rules = option.next if option is not None and option.next is not None else step.next
-    go(turn, resolve(turn, rules or ()))
+    target = resolve(turn, rules or ())
+    if turn.position().words and target == step.words:
+        # The person wrote their own words at this choice: that question is answered already.
+        go(turn, target, show=False)
+        target = resolve(turn, flow.steps[target].next or ())
+    go(turn, target)
 
 
 def resolve(turn: Turn, rules: tuple[Rule, ...]) -> str:

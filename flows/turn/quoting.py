@@ -7,7 +7,7 @@ from typing import Any
 
 from flows.answer_words import NO_ANSWERS, NoAnswer, describe_answer, theirs
 from flows.model import Flow
-from flows.state import Answer, Run
+from flows.state import Answer, Run, evolve
 from flows.turn.context import Turn
 
 
@@ -58,7 +58,18 @@ class _Answers:
         return self[name]
 
     def __getitem__(self, step_id: str) -> _AnswerView | NoAnswer:
-        answer = self._run.answers.get(step_id)
+        answer = quotable(self._run.answers.get(step_id))
         if answer is None:
             return NoAnswer()
         return _AnswerView(self._turn, self._flow, step_id, answer)
+
+
+def quotable(answer: Answer | None) -> Answer | None:
+    """The answer without what set off the crisis check: such words stay the person's (in /mijn
+    and /export) but are never quoted back to them. None when nothing is left to quote."""
+    if answer is None or not answer.crisis:
+        return answer
+    if answer.kind != "entries":
+        return None
+    items = [v for i, v in enumerate(answer.value) if i not in answer.crisis]
+    return evolve(answer, value=items, crisis=()) if items else None

@@ -365,3 +365,28 @@ def test_two_senders_sharing_the_database_never_take_the_same_message(coach):
     with coach.store.transaction() as session:
         later = store.ready_outgoing(session, CHANNEL, now + timedelta(minutes=6), 10)
     assert [o.id for o in later] == [o.id for o in first], "a lease that ran out frees it"
+
+
+def test_notes_and_crisis_words_are_stored_and_shown_marked_in_mine_and_export(coach):
+    person = Person(coach)
+    person.agree()
+    person.start(flow="oefening-1")
+    person.say("Ik lees eerst even rustig.")  # on the "Verder" step: a note, nothing moves on
+    person.press("_next")
+    person.press("partner")
+    person.say("Ik wil niet meer leven.")
+    person.press("continue")
+    person.command("mine")
+    shown = "\n".join(m.plain for m in person.replies[-6:])
+    assert "Notitie bij:" in shown and "Ik lees eerst even rustig." in shown
+    assert "Ik wil niet meer leven." in shown, "it stays the person's"
+    assert "Dit schreef je op een zwaar moment" in shown
+    person.command("export")
+    data = json.loads(
+        next(d["content"] for d in person.documents if d["filename"].endswith(".json"))
+    )
+    kept = {(a["step"], a["kind"], a["value"], a["crisis"]) for a in data["answers"]}
+    assert ("doel", "note", "Ik lees eerst even rustig.", False) in kept
+    assert ("geven", "text", "Ik wil niet meer leven.", True) in kept
+    text = next(d["content"] for d in person.documents if d["filename"].endswith(".txt"))
+    assert "Notitie bij:" in text and "Dit schreef je op een zwaar moment" in text

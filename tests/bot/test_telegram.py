@@ -199,3 +199,22 @@ async def test_a_refused_token_stops_the_channel_with_an_error(tmp_path):
         channel = TelegramChannel(harness.coach, build_application("123:TEST", fake.base_url))
         assert await channel.run() == 1
         harness.engine.dispose()
+
+
+async def test_an_update_the_library_cannot_read_is_logged_confirmed_and_skipped(
+    tmp_path, fake, caplog
+):
+    async with Harness(tmp_path, fake) as harness:
+        person = harness.person(30)
+        await to_exercise_one(person)
+        await person.chooses("partner")
+        with caplog.at_level(logging.ERROR):
+            unreadable = fake.deliver_raw({"poll": {"id": "p1", "question": "Oud?"}})
+            fake.send_text(30, "Ik kook elke avond.")
+            await harness.settled(30)
+            await wait_until(lambda: harness.channel._offset() > unreadable, what="the offset")
+        assert harness.task is not None and not harness.task.done(), "the channel still runs"
+        assert harness.answers(30)["geven"] == "Ik kook elke avond.", "the rest goes on"
+    said = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert said == [f"update {unreadable} (poll) cannot be read (TypeError); confirmed and skipped"]
+    assert "Oud?" not in caplog.text

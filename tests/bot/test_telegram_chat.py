@@ -11,8 +11,10 @@ import pytest
 
 from bot.channels.telegram import STALE_BUTTON
 from bot.channels.telegram_send import Pacer
+from flows.engine import ALREADY_CHOSEN
 from tests.bot.test_telegram_harness import Offline, consent, original, text, to_exercise_one
 from tests.fakes import telegram_html
+from tests.fakes.recording_request import BOT_USER as BOT
 
 # The channel calls `Bot.do_api_request` where it reads only part of Telegram's answer; pytest
 # shows PTB's hint about the typed methods again in every test (the module filters it once).
@@ -97,7 +99,7 @@ async def test_a_pressed_button_shows_the_choice_and_its_keyboard_goes(tmp_path,
     assert not any(a.params.get("show_alert") for a in answered)
 
 
-async def test_an_old_button_gets_a_kind_answer_and_changes_nothing(tmp_path, library):
+async def test_a_second_tap_gets_a_neutral_acknowledgement_and_changes_nothing(tmp_path, library):
     async with Offline(tmp_path) as offline:
         person = offline.person(4)
         await person.says("/start")
@@ -109,11 +111,30 @@ async def test_an_old_button_gets_a_kind_answer_and_changes_nothing(tmp_path, li
         replies = await person.presses(welcome, token)
         after = offline.rows("SELECT state FROM person")[0][0]
 
-    assert [original(m) for m in replies][0] == text(library, STALE_BUTTON)
+    assert [original(m) for m in replies] == [text(library, ALREADY_CHOSEN)]
+    assert "niets veranderd" not in replies[0].plain
     assert json.loads(after)["at"] == json.loads(before)["at"]
     assert len(offline.recorder.called("answerCallbackQuery")) == 2  # the old press too
     shown = next(m for m in person.messages if m.message_id == welcome.message_id)
     assert shown.plain.count("→") == 1  # not noted twice
+
+
+async def test_a_button_of_an_earlier_question_gets_a_kind_answer_and_changes_nothing(
+    tmp_path, library
+):
+    async with Offline(tmp_path) as offline:
+        person = offline.person(4)
+        await person.says("/start")
+        welcome = person.messages[-1]
+        token = person.token("_next")
+        await person.chooses("_next")
+        await person.says("/help")  # something happened since that first tap
+        before = json.loads(offline.rows("SELECT state FROM person")[0][0])["at"]
+        replies = await person.presses(welcome, token)
+        after = json.loads(offline.rows("SELECT state FROM person")[0][0])["at"]
+
+    assert original(replies[0]) == text(library, STALE_BUTTON)
+    assert after == before
 
 
 async def test_pictures_stickers_voice_and_files_get_a_gentle_reply(tmp_path, library):
@@ -123,8 +144,9 @@ async def test_pictures_stickers_voice_and_files_get_a_gentle_reply(tmp_path, li
             "sticker": {**file, "type": "regular", "width": 512, "height": 512,
                         "is_animated": False, "is_video": False, "emoji": "👍"},
         },
-        "photo": {"photo": [{**file, "width": 90, "height": 67}], "caption": "kijk"},
+        "photo": {"photo": [{**file, "width": 90, "height": 67}]},
         "voice": {"voice": {**file, "duration": 3, "mime_type": "audio/ogg"}},
+        "audio": {"audio": {**file, "duration": 180, "mime_type": "audio/mpeg"}},
         "location": {"location": {"latitude": 52.09, "longitude": 5.12}},
         "document": {"document": {**file, "file_name": "notities.pdf"}},
     }  # fmt: skip
@@ -242,3 +264,103 @@ async def test_a_message_in_a_group_chat_gets_no_answer(tmp_path):
         await offline.deliver({"message": {**person.message(text="/start"), "chat": group}})
     assert offline.recorder.called("sendMessage") == []
     assert offline.rows("SELECT count(*) FROM person")[0][0] == 0
+
+
+# --- odd input -----------------------------------------------------------------------------------
+
+
+async def test_a_photos_caption_is_the_persons_words_for_the_question(tmp_path):
+    photo = [{"file_id": "AgAD", "file_unique_id": "U1", "width": 90, "height": 67}]
+    async with Offline(tmp_path) as offline:
+        person = offline.person(20)
+        await to_exercise_one(person)
+        await person.chooses("partner")
+        replies = await person.sends(
+            photo=photo, caption="Wij samen op vakantie, ik regelde alles."
+        )
+        assert offline.answers(20)["geven"] == "Wij samen op vakantie, ik regelde alles."
+    assert any("Hoe neem jij" in (m.plain or "") for m in replies)
+
+
+async def test_a_second_message_seconds_after_an_answer_joins_it_on_telegram(tmp_path):
+    async with Offline(tmp_path) as offline:
+        person = offline.person(21)
+        await to_exercise_one(person)
+        await person.chooses("partner")
+        first = person.message(text="Ik kook elke avond.")
+        await person.does({"message": first})
+        second = person.message(text="En ik doe de was.")
+        second["date"] = first["date"] + 5  # five seconds later: a second thought
+        replies = await person.does({"message": second})
+        assert offline.answers(21)["geven"] == "Ik kook elke avond.\n\nEn ik doe de was."
+        assert "nemen" not in offline.answers(21)
+    assert replies[0].plain == "Dit heb ik bij je vorige antwoord gezet."
+    assert "Hoe neem jij" in (replies[-1].plain or "")
+
+
+async def test_thirty_messages_in_two_seconds_get_one_calm_answer_and_all_are_stored(
+    tmp_path, library
+):
+    async with Offline(tmp_path) as offline:
+        person = offline.person(22)
+        await to_exercise_one(person)
+        await person.chooses("partner")
+        before = len(person.messages)
+        start = person.next_date()
+        for i in range(30):
+            message = person.message(text=f"bericht {i}")
+            message["date"] = start + i // 15  # thirty in two seconds
+            await offline.deliver({"message": message})
+        await offline.settled(22)
+        replies = person.messages[before:]
+        stored = offline.answers(22)["geven"]
+    assert [original(m) for m in replies].count(text(library, "common:flood")) == 1
+    assert len(replies) <= 6, "not 58 replies"
+    assert all(f"bericht {i}" in stored for i in range(30)), "every message is still stored"
+
+
+async def test_only_spaces_or_invisible_characters_are_not_an_answer(tmp_path, library):
+    async with Offline(tmp_path) as offline:
+        person = offline.person(23)
+        await to_exercise_one(person)
+        await person.chooses("partner")
+        replies = await person.says("\u200b \u200d")
+        assert "geven" not in offline.answers(23)
+        await person.says("🙂")
+        assert offline.answers(23)["geven"] == "🙂"
+    assert original(replies[0]) == text(library, "common:blank")
+
+
+async def test_tijd_keeps_asking_until_the_time_is_valid_then_repeats_the_question(tmp_path):
+    async with Offline(tmp_path) as offline:
+        person = offline.person(24)
+        await to_exercise_one(person)
+        await person.chooses("partner")
+        await person.says("/tijd 25:99")
+        await person.says("Mars/Olympus")
+        replies = await person.says("20:00")
+        assert offline.person_row(24).checkin_time == "20:00"
+        assert "geven" not in offline.answers(24), "the time is not an answer"
+    assert "20:00" in (replies[0].plain or "")
+    assert "Hoe geef jij" in (replies[-1].plain or "")
+
+
+async def test_in_a_group_chat_one_line_then_silence(tmp_path, library):
+    async with Offline(tmp_path) as offline:
+        person = offline.person(25)
+        group = {"id": -200, "type": "group", "title": "Familie"}
+        added = {
+            "chat": group,
+            "from": person.user,
+            "date": person.next_date(),
+            "old_chat_member": {"user": BOT, "status": "left"},
+            "new_chat_member": {"user": BOT, "status": "member"},
+        }
+        await offline.deliver({"my_chat_member": added})
+        await offline.deliver({"message": {**person.message(text="/start"), "chat": group}})
+        await offline.deliver({"message": {**person.message(text="hallo?"), "chat": group}})
+        await offline.settled(-200)
+    sent = offline.recorder.called("sendMessage")
+    assert [call.params["chat_id"] for call in sent] == [-200]
+    assert text(library, "common:group-chat") in sent[0].params["text"]
+    assert offline.rows("SELECT count(*) FROM person")[0][0] == 0, "nobody is kept"

@@ -42,7 +42,7 @@ from flows.tokens import option_of
 from tests.conftest import MONDAY_EVENING
 from tests.fakes.recording_request import BOT_USER as BOT
 from tests.fakes.recording_request import RecordingRequest
-from tests.fakes.telegram_api import FakeBotAPI, SentMessage, bot_command_entities
+from tests.fakes.telegram_api import PERSON_PACE, FakeBotAPI, SentMessage, bot_command_entities
 
 TOKEN = "123:TEST"
 AMSTERDAM = ZoneInfo(defaults.TIMEZONE)
@@ -371,6 +371,13 @@ class OfflinePerson(_Chatting):
         self.chat_id = chat_id
         self.language_code = language_code
         self._query_ids = itertools.count(chat_id * 1000)
+        self.last_date = 0
+
+    def next_date(self) -> int:
+        """When they send their next message: they read the reply first, so a minute after
+        their previous one at least (quicker messages are double texts to the coach)."""
+        self.last_date = max(int(time.time()), self.last_date + PERSON_PACE)
+        return self.last_date
 
     @property
     def user(self) -> dict[str, Any]:
@@ -391,7 +398,7 @@ class OfflinePerson(_Chatting):
             "message_id": self.recorder.next_message_id(self.chat_id),
             "from": self.user,
             "chat": self.chat,
-            "date": int(time.time()),
+            "date": self.next_date(),
             **content,
         }
 

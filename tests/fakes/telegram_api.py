@@ -321,6 +321,10 @@ class _Fault:
         return not self.sends_only or method in SEND_METHODS
 
 
+# Seconds between a person's messages at the least: they read the coach's reply before writing.
+PERSON_PACE = 60
+
+
 @dataclass
 class _Chat:
     id: int
@@ -331,6 +335,13 @@ class _Chat:
     actions: list[ChatAction] = field(default_factory=list)
     blocked: bool = False
     bucket: _Bucket | None = None
+    last_date: int = 0  # the date of the person's latest message
+
+    def person_date(self) -> int:
+        """When the person sends their next message: they read the reply first, so a minute
+        after their previous one at least (the coach takes quicker messages for double texts)."""
+        self.last_date = max(int(time.time()), self.last_date + PERSON_PACE)
+        return self.last_date
 
     def chat_dict(self) -> dict[str, Any]:
         return {"id": self.id, "first_name": self.user["first_name"], "type": "private"}
@@ -1111,6 +1122,11 @@ class FakeBotAPI:
 
     # --- the person -----------------------------------------------------------------------------
 
+    def deliver_raw(self, update: dict[str, Any]) -> int:
+        """Telegram delivers this update exactly as given (an `update_id` is added), also one
+        in a shape python-telegram-bot cannot read; the update_id."""
+        return self._push_update(dict(update))
+
     def _push_update(self, update: dict[str, Any]) -> int:
         with self._cond:
             update_id = update["update_id"] = self._next_update_id
@@ -1130,7 +1146,7 @@ class FakeBotAPI:
                 "message_id": self._new_message_id(chat),
                 "from": dict(chat.user),
                 "chat": chat.chat_dict(),
-                "date": int(time.time()),
+                "date": chat.person_date(),
                 "text": text,
             }
             entities = bot_command_entities(text)

@@ -236,7 +236,11 @@ def test_text_where_a_choice_was_expected_is_matched_to_a_button(library):
     assert talk.state.run(talk.state.at.run).answers["relatie"].value == "vriend"
     talk.command("back")
     talk.say("mijn buurvrouw")
-    assert talk.keys[0] == "common:choice.use-buttons"
+    assert talk.texts[0].startswith("Je woorden heb ik als notitie bij deze vraag bewaard.")
+    assert talk.position == ("oefening-1", "relatie"), "the choice is offered once more"
+    assert "Partner" in [b.label for b in talk.buttons()]
+    note = talk.saved()[-1]
+    assert (note.kind, note.step, note.value) == ("note", "relatie", "mijn buurvrouw")
 
 
 def test_a_checkin_in_the_middle_of_an_exercise_returns_to_where_you_were(library):
@@ -531,7 +535,7 @@ def test_skipping_a_question_answered_before_takes_the_answer_back(library):
     assert any(isinstance(e, ForgetAnswer) and e.step == "geven" for e in talk.effects)
 
 
-def test_crisis_words_in_an_edit_get_help_but_are_not_stored_as_another_answer(library):
+def test_crisis_words_in_an_edit_get_help_and_replace_the_answer_marked(library):
     from flows.events import TextEdited, TextReceived
 
     talk = consented(library)
@@ -540,7 +544,11 @@ def test_crisis_words_in_an_edit_get_help_but_are_not_stored_as_another_answer(l
     before = len(talk.saved())
     talk.send(TextEdited(text="Ik wil niet meer leven.", ref="m1"))
     assert talk.keys[0] == "common:crisis.help"
-    assert len(talk.saved()) == before
+    assert "common:edit.saved" not in talk.keys, "help first, no talk of answers"
+    assert len(talk.saved()) == before + 1
+    edit = talk.saved()[-1]
+    assert (edit.step, edit.value, edit.crisis) == ("geven", "Ik wil niet meer leven.", True)
+    assert talk.state.run(talk.state.at.run).answers["geven"].crisis == (0,)
 
 
 def test_reading_the_poem_mid_exercise_leads_back_to_the_exercise(library):

@@ -165,8 +165,9 @@ def test_first_message_in_english_with_lang_flag(database):
     assert console.close() == 0
 
 
-def to_the_first_question(console: ConsoleProcess) -> None:
-    console.expect("[1] Verder")
+def to_first_question(console: ConsoleProcess) -> str:
+    """Through the welcome and consent into exercise 1, at "Hoe geef jij"; what was printed."""
+    shown = console.expect("[1] Verder")
     console.type("1")
     console.expect("[1] Ja")
     console.type("Ja")
@@ -175,15 +176,59 @@ def to_the_first_question(console: ConsoleProcess) -> None:
     console.expect("[1] Verder")
     console.type("1")
     console.expect("[1] Partner")
-    console.type("Partner")
+    console.type("1")
     console.expect("Hoe wil je de ander noemen?")
     console.type("/overslaan")
     console.expect("Hoe geef jij in deze relatie")
+    return shown
+
+
+def test_the_first_buttons_say_what_a_number_and_a_paste_do(database):
+    console = ConsoleProcess(database)
+    shown = console.expect("Een nummer kiest de knop")
+    assert "[1] Verder" in shown
+    assert "Regels die je in één keer plakt, zijn één bericht." in shown
+    console.close()
+
+
+def test_a_pasted_answer_of_several_paragraphs_is_one_answer(database):
+    console = ConsoleProcess(database)
+    to_first_question(console)
+    assert console.process.stdin is not None
+    pasted = (
+        "Ik kook elke avond.\n\nEn in het weekend doe ik de boodschappen.\nOok voor haar moeder.\n"
+    )
+    console.process.stdin.write(pasted)  # one write, as a terminal delivers a paste
+    console.process.stdin.flush()
+    console.expect("Hoe neem jij")
+    console.type("Ze luistert.")
+    console.expect("Beschrijf de balans")
+    console.close()
+    assert stored_answers(database)[1:3] == [
+        ("geven", pasted.rstrip("\n")),
+        ("nemen", "Ze luistert."),
+    ]
+
+
+def test_a_number_under_klaar_presses_klaar_and_is_no_list_entry(database):
+    console = ConsoleProcess(database)
+    to_first_question(console)
+    for _ in range(13):  # from "Hoe geef jij" past "te veel nemen"
+        console.type("/overslaan")
+    console.expect("Welke situaties komen in je op?")
+    console.type("Toen ik alleen verhuisde.")
+    console.expect("[1] Klaar")
+    console.type("1")
+    console.expect("Stap 4: Actief herstellen van de balans")
+    console.close()
+    assert [v for step, v in stored_answers(database) if step == "situaties"] == [
+        "Toen ik alleen verhuisde."
+    ]
 
 
 def test_an_unsure_message_gets_the_gentle_question_and_no_goes_on_with_it_kept(database):
     console = ConsoleProcess(database)
-    to_the_first_question(console)
+    to_first_question(console)
     console.type("Ik zie geen toekomst meer voor mezelf.")
     shown = console.expect("[3] Liever niet zeggen")
     assert "Ik lees iets wat zwaar klinkt." in shown and "113" in shown and "1813" in shown
@@ -197,7 +242,7 @@ def test_an_unsure_message_gets_the_gentle_question_and_no_goes_on_with_it_kept(
 
 def test_yes_to_the_gentle_question_gives_help_first_in_the_terminal(database):
     console = ConsoleProcess(database)
-    to_the_first_question(console)
+    to_first_question(console)
     console.type("Ik zie geen toekomst meer voor mezelf.")
     console.expect("[3] Liever niet zeggen")
     console.type("Ja")

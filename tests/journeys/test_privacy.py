@@ -28,7 +28,7 @@ def test_a_whole_journey_at_debug_level_logs_nothing_a_person_wrote(tmp_path):
     console.type(f"{MARKER} nemen")
     console.expect("Beschrijf de balans")
     console.type(f"{MARKER} dit is geen knop")  # an odd answer: kind reply, logged?
-    console.expect("knoppen")
+    console.expect("Je woorden heb ik bewaard")
     console.type(f"{MARKER} ik wil er niet meer zijn")  # the crisis path
     console.expect("113")
     console.type("/mijn")
