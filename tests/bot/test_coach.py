@@ -374,6 +374,7 @@ def test_notes_and_crisis_words_are_stored_and_shown_marked_in_mine_and_export(c
     person.say("Ik lees eerst even rustig.")  # on the "Verder" step: a note, nothing moves on
     person.press("_next")
     person.press("partner")
+    person.press("_skip")  # how to call the other
     person.say("Ik wil niet meer leven.")
     person.press("continue")
     person.command("mine")

@@ -275,6 +275,7 @@ async def test_a_photos_caption_is_the_persons_words_for_the_question(tmp_path):
         person = offline.person(20)
         await to_exercise_one(person)
         await person.chooses("partner")
+        await person.chooses("_skip")  # how to call the other
         replies = await person.sends(
             photo=photo, caption="Wij samen op vakantie, ik regelde alles."
         )
@@ -287,6 +288,7 @@ async def test_a_second_message_seconds_after_an_answer_joins_it_on_telegram(tmp
         person = offline.person(21)
         await to_exercise_one(person)
         await person.chooses("partner")
+        await person.chooses("_skip")  # how to call the other
         first = person.message(text="Ik kook elke avond.")
         await person.does({"message": first})
         second = person.message(text="En ik doe de was.")
@@ -305,6 +307,7 @@ async def test_thirty_messages_in_two_seconds_get_one_calm_answer_and_all_are_st
         person = offline.person(22)
         await to_exercise_one(person)
         await person.chooses("partner")
+        await person.chooses("_skip")  # how to call the other
         before = len(person.messages)
         start = person.next_date()
         for i in range(30):
@@ -324,6 +327,7 @@ async def test_only_spaces_or_invisible_characters_are_not_an_answer(tmp_path, l
         person = offline.person(23)
         await to_exercise_one(person)
         await person.chooses("partner")
+        await person.chooses("_skip")  # how to call the other
         replies = await person.says("\u200b \u200d")
         assert "geven" not in offline.answers(23)
         await person.says("🙂")
@@ -336,6 +340,7 @@ async def test_tijd_keeps_asking_until_the_time_is_valid_then_repeats_the_questi
         person = offline.person(24)
         await to_exercise_one(person)
         await person.chooses("partner")
+        await person.chooses("_skip")  # how to call the other
         await person.says("/tijd 25:99")
         await person.says("Mars/Olympus")
         replies = await person.says("20:00")

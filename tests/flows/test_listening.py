@@ -101,6 +101,20 @@ def test_the_name_comes_back_in_the_questions_the_reminder_and_the_evaluation(li
     assert "Hoe reageert Marieke op jouw acties?" in talk.texts[-1]
 
 
+def test_a_crisis_sentence_typed_as_the_name_is_never_said_back_as_the_name(library):
+    talk = consented(library)
+    to_the_name(talk)
+    heard = [*talk.say("Ik wil niet meer leven.")]
+    assert "common:crisis.help" in talk.keys
+    assert talk.state.run(talk.state.at.run).answers["naam"].crisis == (0,), "kept, marked"
+    heard += talk.press_option("continue")
+    assert talk.position == ("oefening-1", "geven")
+    assert "Wat geef je aan de ander" in talk.texts[-1]
+    heard += talk.say("Ik kook elke avond.")
+    assert "de ander" in talk.texts[-1]
+    assert not any("niet meer leven" in m.plain for m in heard), "never quoted back as the name"
+
+
 def test_mijn_zus_is_je_zus_when_the_coach_says_it(library):
     talk = consented(library)
     to_the_name(talk)

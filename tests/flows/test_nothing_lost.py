@@ -29,6 +29,7 @@ def at_first_question(talk: Conversation) -> None:
     talk.start(flow="oefening-1")
     talk.press_option("_next")
     talk.press_option("partner")
+    talk.press_option("_skip")  # how to call the other
     assert talk.position == ("oefening-1", "geven")
 
 
