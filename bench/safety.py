@@ -1,10 +1,11 @@
 """How well and how fast the crisis check works: rules alone, semantic layer alone, both.
 
-    .venv/bin/python bench/safety.py [--set frozen|dev|regression] [--list] [--repeat N]
+    .venv/bin/python bench/safety.py [--set NAME] [--list] [--repeat N]
 
-Without --set: the frozen evaluation set (tests/flows/safety_eval_frozen.yaml, the figures in
-docs/performance.md) and the regression set (tests/flows/safety_cases.yaml, whose every risky
-message must still be helped). Per language and layer it prints:
+Without --set: the two frozen evaluation sets (tests/flows/safety_eval_frozen.yaml, messages of
+every kind; tests/flows/safety_eval_exercise_frozen.yaml, answers to the exercises' questions; the
+figures in docs/performance.md) and the regression set (tests/flows/safety_cases.yaml, whose every
+risky message must still be helped). The development sets (`dev`, `exercise-dev`) are for tuning. Per language and layer it prints:
 
     crisis     share of risky messages that get help first          (goal >= 85%)
     helped     share of risky messages that get help or the question (goal >= 95%)
@@ -13,7 +14,7 @@ message must still be helped). Per language and layer it prints:
 
 and the time per message (both layers, p50 and p95 over every message, each timed alone).
 `--list` prints the misses and false alarms of the development and regression sets, with what
-decided them; it refuses the frozen set, which must never be used to tune (see its header).
+decided them; it refuses the frozen sets, which must never be used to tune (see its header).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from flows.safety import ASK, CRISIS, OK, SafetyCheck, assess, semantic_score  #
 
 SETS = {
     "frozen": ("tests/flows/safety_eval_frozen.yaml", "messages"),
+    "exercise-frozen": ("tests/flows/safety_eval_exercise_frozen.yaml", "messages"),
     "dev": ("tests/flows/safety_dev.yaml", "messages"),
+    "exercise-dev": ("tests/flows/safety_exercise_dev.yaml", "messages"),
     "regression": ("tests/flows/safety_cases.yaml", "cases"),
 }
 GOALS = {"crisis": 0.85, "helped": 0.95, "fa crisis": 0.05, "fa ask": 0.10}
@@ -125,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print misses and false alarms")
     parser.add_argument("--repeat", type=int, default=5, help="timing passes over the set (5)")
     args = parser.parse_args(argv)
-    chosen = args.set or ["frozen", "regression"]
-    if args.list and "frozen" in chosen:
+    chosen = args.set or ["frozen", "exercise-frozen", "regression"]
+    if args.list and any(name.endswith("frozen") for name in chosen):
         parser.error("--list shows what to tune; the frozen set must never be tuned on")
 
     started = time.perf_counter()
