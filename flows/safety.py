@@ -241,7 +241,7 @@ def semantic_score(text: str, rules: SafetyRules, semantic: SemanticLayer) -> Se
             units += [
                 " ".join(words[i : i + _UNIT_WORDS]) for i in range(0, len(words) - step, step)
             ]
-    return semantic.score(units)
+    return semantic.score(units, [rules.has_evidence(unit) for unit in units])
 
 
 _UNIT_WORDS = 16

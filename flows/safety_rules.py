@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import yaml
 
@@ -28,6 +28,41 @@ VERDICTS = (CRISIS, ASK)  # what a rule can give
 SPEC_VERSION = 1
 RULES_DIR = "flows/safety"  # the shell reads RULES_DIR/*.yaml
 KINDS = ("suicide", "self-harm", "danger")
+# The concepts that count as evidence of risk for the semantic layer: a sentence the model finds
+# close to a risky example gets the question only when it also names one of these (death, not
+# living, an ending, means, a place to jump, a goodbye, violence, fear, harm to oneself ...).
+# Short ordinary answers ("Ze luistert naar me.", "Hij geeft me ruimte.") lie close to short
+# risky examples in the model's space; they name none of these. Names of concepts in the rule
+# files; a file need not have them all.
+EVIDENCE_CONCEPTS = frozenset(
+    {
+        "dead",
+        "not-living",
+        "deserve",
+        "ending",
+        "end-it",
+        "pointless-life",
+        "means",
+        "place",
+        "goodbye",
+        "arranged",
+        "date-plan",
+        "letters",
+        "burden-gone",
+        "reason-gone",
+        "no-further",
+        "no-future",
+        "farewell",
+        "own-funeral",
+        "violence",
+        "fear",
+        "drunk",
+        "threat-hint",
+        "harm-self",
+        "injuries",
+        "risk-hint",  # in the rule files for this alone
+    }
+)
 WITHIN_WORDS = 12  # the concepts of an `all` rule lie within this many words (unless `within`)
 
 FILE_FIELDS = ("spec_version", "spellings", "not_if", "clause_breaks", "concepts", "rules")
@@ -102,6 +137,7 @@ class SafetyRules:
     _any: Matcher = field(repr=False)  # every pattern of every rule: most messages stop here
     clause_breaks: frozenset[str] = field(default=frozenset(), repr=False)
     _idioms: Matcher | None = field(default=None, repr=False)
+    _evidence: Matcher | None = field(default=None, repr=False)  # EVIDENCE_CONCEPTS, all files
 
     def clauses(self, text: str) -> list[str]:
         """The message's clauses, normalised: split at sentence ends and at `clause_breaks`
@@ -125,6 +161,10 @@ class SafetyRules:
             return clause
         kept = [c for i, c in enumerate(padded) if not any(a <= i < b for a, b in spans)]
         return " ".join("".join(kept).split())
+
+    def has_evidence(self, sentence: str) -> bool:
+        """Whether `sentence` (normalised, idioms left out) names a concept of EVIDENCE_CONCEPTS."""
+        return self._evidence is not None and bool(self._evidence.starts(f" {sentence} "))
 
     def normalise(self, text: str) -> str:
         """The message as the patterns see it: words separated by single spaces, sentences by
@@ -208,8 +248,10 @@ def build(
     )
     seen: dict[str, RawRule] = {}
     compiled: list[CompiledRule] = []
+    evidence: list[Matcher] = []
     for raw_file in raw_files:
         concepts = _compile_concepts(raw_file, spellings, problems)
+        evidence += [c.matcher for name, c in concepts.items() if name in EVIDENCE_CONCEPTS]
         for raw in raw_file.rules:
             if raw.id.value in seen:
                 other = seen[raw.id.value]
@@ -230,6 +272,14 @@ def build(
                 compiled.append(rule)
 
     rules = _assemble(compiled, spellings, breaks, idiom_matcher if idioms else None)
+    if evidence:
+        rules = replace(
+            rules,
+            _evidence=Matcher(
+                regexes=tuple(r for m in evidence for r in m.regexes),
+                passes=tuple(p for m in evidence for p in m.passes),
+            ),
+        )
     return rules, problems, [raw for raw_file in raw_files for raw in raw_file.rules]
 
 

@@ -40,6 +40,11 @@ CRISIS, ASK, OK = "crisis", "ask", "ok"
 # example that resembles nothing ordinary. The question needs less. docs/safety.md has the figures.
 CRISIS_RISKY, CRISIS_MARGIN = 0.70, 0.12
 ASK_RISKY, ASK_MARGIN = 0.55, 0.08
+# A sentence that names no risk concept of the rules (flows.safety_rules.EVIDENCE_CONCEPTS) needs
+# a far higher bar, and never gets help first from this layer alone: short ordinary answers to
+# the exercises' questions ("Ze luistert naar me.") lie as close to short risky examples as real
+# paraphrases do. Tuned on tests/flows/safety_exercise_dev.yaml (docs/safety.md).
+BARE_RISKY, BARE_MARGIN = 0.75, 0.12
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -81,8 +86,11 @@ class SemanticScore:
         return self.risky - self.ordinary
 
 
-def verdict_for(risky: float, ordinary: float) -> str:
+def verdict_for(risky: float, ordinary: float, *, evidence: bool = True) -> str:
+    """The verdict for one sentence; `evidence`: whether it names a risk concept of the rules."""
     margin = risky - ordinary
+    if not evidence:
+        return ASK if risky >= BARE_RISKY and margin >= BARE_MARGIN else OK
     if risky >= CRISIS_RISKY and margin >= CRISIS_MARGIN:
         return CRISIS
     if risky >= ASK_RISKY and margin >= ASK_MARGIN:
@@ -120,16 +128,21 @@ class SemanticLayer:
     def ready(self) -> bool:
         return self._matrices is not None
 
-    def score(self, sentences: Sequence[str]) -> SemanticScore | None:
+    def score(
+        self, sentences: Sequence[str], evidence: Sequence[bool] | None = None
+    ) -> SemanticScore | None:
         """The score of the riskiest of `sentences` (normalised text), None for no sentence.
 
+        `evidence[i]`: whether sentence i names a risk concept of the rules (all do, without it).
         Call `warm` first (SafetyCheck does).
         """
         import numpy as np
 
         if self._matrices is None:
             raise RuntimeError("SemanticLayer.score before warm")
-        texts = [s for s in sentences if s.strip()]
+        kept = [i for i, s in enumerate(sentences) if s.strip()]
+        texts = [sentences[i] for i in kept]
+        named = [True if evidence is None else evidence[i] for i in kept]
         if not texts or not self._risky or not self._ordinary:
             return None
         risky_matrix, ordinary_matrix = self._matrices
@@ -142,13 +155,13 @@ class SemanticLayer:
         risky = to_risky[rows, best_risky]
         ordinary = to_ordinary[rows, best_ordinary]
         # The riskiest sentence: highest margin among those that reach a verdict, else highest.
-        order = sorted(
-            range(len(texts)),
-            key=lambda i: (_RANK[verdict_for(float(risky[i]), float(ordinary[i]))], risky[i]),
-        )
-        i = order[-1]
+        verdicts = [
+            verdict_for(float(risky[i]), float(ordinary[i]), evidence=named[i])
+            for i in range(len(texts))
+        ]
+        i = max(range(len(texts)), key=lambda i: (_RANK[verdicts[i]], risky[i]))
         return SemanticScore(
-            verdict=verdict_for(float(risky[i]), float(ordinary[i])),
+            verdict=verdicts[i],
             risky=round(float(risky[i]), 3),
             ordinary=round(float(ordinary[i]), 3),
             nearest=self._risky[int(best_risky[i])],
