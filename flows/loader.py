@@ -71,7 +71,18 @@ STEP_FIELDS = {
     "ack",
     "words",
 }
-OPTION_FIELDS = {"id", "label", "next", "flow", "command", "sets", "cancel", "schedule", "do"}
+OPTION_FIELDS = {
+    "id",
+    "label",
+    "next",
+    "flow",
+    "command",
+    "sets",
+    "cancel",
+    "schedule",
+    "do",
+    "typed",
+}
 SCHEDULE_FIELDS = {"flow", "step", "kind", "after", "at", "run", "every"}
 OPTION_COMMANDS = ("mine", "export", "pause", "resume", "forget", "help", "time", "language")
 PROFILE_FIELDS = {"consent": ("given", "declined")}
@@ -398,6 +409,7 @@ def _parse_option(
         schedule=_parse_schedule(path, flow_id, raw, problems),
         label=_text_key(flow_id, str(raw["label"])) if raw.get("label") else None,
         do=_action(path, raw, OPTION_ACTIONS, problems),
+        typed=_text_key(flow_id, str(raw["typed"])) if raw.get("typed") else None,
         line=raw.line,
     )
 

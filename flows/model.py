@@ -58,6 +58,7 @@ class Option:
     schedule: Schedule | None = None
     label: str | None = None  # the button's text key, when not "<flow>:<step>.<option>"
     do: str | None = None  # dialogue flows: what the engine does when this is chosen
+    typed: str | None = None  # text key: words that, typed alone, choose this option ("ja, nee")
     line: int = 0
 
 

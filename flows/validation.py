@@ -197,6 +197,8 @@ def _validate_flow(
             )
         for option in step.options:
             use(option.label or f"{flow.id}:{step.id}.{option.id}", option.line or step.line)
+            if option.typed:
+                use(option.typed, option.line or step.line)
             if option.do is not None and not dialogue:
                 problems.append(
                     Problem(

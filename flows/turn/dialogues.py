@@ -98,14 +98,27 @@ def on_text(turn: Turn, prompt: Prompt, text: str) -> bool:
 
 
 def match_text(turn: Turn, prompt: Prompt, text: str) -> str | None:
-    """Someone typed a button's label (or its id) instead of pressing it."""
+    """Someone typed a button's label (or its id, or one of its `typed` words) instead of pressing
+    it. Words typed alone only: "ja" after "Wil je even pauzeren?" is a choice, "ja, maar..." is
+    not."""
     dialogue, step = open_step(turn, prompt)
-    wanted = text.strip().casefold()
+    wanted = " ".join(text.strip().strip(".!?").casefold().split())
     for option in step.options:
         label = turn.label(option.label or f"{dialogue.id}:{step.id}.{option.id}")
-        if wanted in (option.id, label.casefold()):
+        if wanted in (option.id, label.casefold()) or wanted in _typed_words(turn, option.typed):
             return option.id
     return None
+
+
+def _typed_words(turn: Turn, key: str | None) -> set[str]:
+    """An option's `typed` words, in every language: a Dutch "ja" in an English chat is a yes."""
+    if key is None:
+        return set()
+    return {
+        word.strip()
+        for lang in LANGUAGES
+        for word in turn.texts.label(lang, key, turn.tz).casefold().split(",")
+    }
 
 
 # --- what the options do -------------------------------------------------------------------------

@@ -330,6 +330,21 @@ def test_a_crisis_message_gets_help_first_and_holds_checkins(library):
     assert talk.keys[0] == "common:crisis.continued"
 
 
+@pytest.mark.parametrize(("lang", "reply"), [("nl", "ja"), ("nl", "Nee"), ("en", "Yes.")])
+def test_a_typed_yes_or_no_after_crisis_help_pauses_and_answers_no_exercise_question(
+    library, lang, reply
+):
+    talk = consented(library, lang=lang)
+    to_first_question(talk)
+    talk.say("Ik wil niet meer leven.")
+    assert talk.keys[0] == "common:crisis.help"
+    saved = len(talk.saved())
+    talk.say(reply)
+    assert talk.keys == ["common:crisis.paused"]
+    assert len(talk.saved()) == saved, "the typed reply is no answer to the exercise's question"
+    assert talk.position == ("oefening-1", "geven"), "the exercise waits where the person was"
+
+
 def test_ordinary_sadness_gets_no_helplines(library):
     talk = consented(library)
     to_first_question(talk)
