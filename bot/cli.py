@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         help="receive updates by webhook at this public URL instead of polling",
     )
     telegram.add_argument("--port", type=int, default=8443, help="webhook port (default 8443)")
+    telegram.add_argument(
+        "--host",
+        default="0.0.0.0",
+        help="address the webhook listens on (default all; 127.0.0.1 behind a local proxy)",
+    )
     telegram.set_defaults(run=_telegram)
 
     flows = commands.add_parser("flows", help="tools for the author: check, transcript, diagram")
@@ -187,7 +192,7 @@ def _console(args: argparse.Namespace) -> int:
 def _telegram(args: argparse.Namespace) -> int:
     from bot.channels.telegram import run_telegram
 
-    return run_telegram(webhook_url=args.webhook_url, port=args.port)
+    return run_telegram(webhook_url=args.webhook_url, port=args.port, host=args.host)
 
 
 def _stats(args: argparse.Namespace) -> int:

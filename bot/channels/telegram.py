@@ -881,7 +881,7 @@ def quiet_libraries() -> None:
         )
 
 
-def run_telegram(webhook_url: str | None = None, port: int = 8443) -> int:
+def run_telegram(webhook_url: str | None = None, port: int = 8443, host: str = "0.0.0.0") -> int:
     """`kern-coach telegram`: serve until SIGTERM/SIGINT; the exit code."""
     from bot.app import build_coach, configure_logging
     from bot.config import Config
@@ -905,6 +905,7 @@ def run_telegram(webhook_url: str | None = None, port: int = 8443) -> int:
         application,
         webhook_url=webhook_url,
         webhook_port=port,
+        webhook_host=host,
         webhook_secret=config.telegram_webhook_secret,
         health_port=config.health_port,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -15,26 +13,17 @@ from bot.storage import db
 from bot.storage.migrations import upgrade_engine
 from bot.storage.store import Store
 from tests.conftest import MONDAY_EVENING
-
-POSTGRES_URL = os.environ.get("KERN_COACH_TEST_DATABASE_URL")
+from tests.databases import postgres_schema
 
 
 def _postgres_engine() -> Iterator[sa.Engine]:
     """A fresh schema of its own in the test database, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip("KERN_COACH_TEST_DATABASE_URL is not set (CI sets it to a PostgreSQL)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = sa.create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema() as url:
+        engine = sa.create_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

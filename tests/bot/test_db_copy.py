@@ -3,7 +3,6 @@ and the coach carries on in the copy."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,25 +15,15 @@ from bot.storage.copy import tables
 from bot.storage.migrations import upgrade_engine
 from bot.storage.store import Store
 from flows.events import TextReceived
-from tests.bot.conftest import POSTGRES_URL
 from tests.bot.test_coach import CHANNEL, Person, go_to
+from tests.databases import postgres_schema
 
 
 @pytest.fixture
 def postgres_url():
     """A URL for a fresh, empty schema of the test PostgreSQL (dropped afterwards)."""
-    if not POSTGRES_URL:
-        pytest.skip("KERN_COACH_TEST_DATABASE_URL is not set (CI sets it to a PostgreSQL)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 def everything(url: str) -> dict[str, list[tuple]]:
