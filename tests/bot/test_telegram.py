@@ -33,8 +33,8 @@ def fake():
         yield server
 
 
-async def test_an_update_delivered_twice_is_handled_once(tmp_path, fake):
-    async with Harness(tmp_path, fake) as harness:
+async def test_an_update_delivered_twice_is_handled_once(tmp_path, database_url, fake):
+    async with Harness(tmp_path, fake, url=database_url) as harness:
         person = harness.person(9)
         await to_exercise_one(person)
         await person.chooses("familielid")
@@ -56,8 +56,10 @@ async def test_an_update_delivered_twice_is_handled_once(tmp_path, fake):
     assert harness.answers(9)["geven"] == "Ik luister naar haar."
 
 
-async def test_a_blocked_person_is_paused_and_everyone_else_goes_on(tmp_path, fake, library):
-    async with Harness(tmp_path, fake) as harness:
+async def test_a_blocked_person_is_paused_and_everyone_else_goes_on(
+    tmp_path, database_url, fake, library
+):
+    async with Harness(tmp_path, fake, url=database_url) as harness:
         leaving, staying = harness.person(10), harness.person(11)
         await consent(leaving)
         await consent(staying)
@@ -82,10 +84,10 @@ async def test_a_blocked_person_is_paused_and_everyone_else_goes_on(tmp_path, fa
 
 
 async def test_a_message_telegram_refuses_is_dropped_and_the_chat_goes_on(
-    tmp_path, fake, caplog, library
+    tmp_path, database_url, fake, caplog, library
 ):
     secret = "Mijn geheime zin 4711"
-    async with Harness(tmp_path, fake) as harness:
+    async with Harness(tmp_path, fake, url=database_url) as harness:
         person = harness.person(13)
         await person.says("/start")
         with harness.coach.store.transaction() as session:
@@ -129,10 +131,13 @@ async def test_logs_never_contain_what_a_person_wrote(tmp_path, fake, caplog):
     assert "123:TEST" not in logged  # the token sits in every request URL
 
 
-async def test_webhook_mode_takes_updates_only_with_the_secret(tmp_path, fake, library):
+async def test_webhook_mode_takes_updates_only_with_the_secret(
+    tmp_path, database_url, fake, library
+):
     async with Harness(
         tmp_path,
         fake,
+        url=database_url,
         webhook_url="https://coach.example/telegram",
         webhook_port=0,
         webhook_secret="s3cret",

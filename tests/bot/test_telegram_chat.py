@@ -158,9 +158,9 @@ async def test_pictures_stickers_voice_and_files_get_a_gentle_reply(tmp_path, li
         assert original(messages[0]) == text(library, f"common:media.{kind}")
 
 
-async def test_html_in_an_answer_is_stored_exactly_and_quoted_back_escaped(tmp_path):
+async def test_html_in_an_answer_is_stored_exactly_and_quoted_back_escaped(tmp_path, database_url):
     answer = "<b>Mijn moeder</b> & ik; '); DROP TABLE answer; -- \x07 &amp;"
-    async with Offline(tmp_path) as offline:
+    async with Offline(tmp_path, url=database_url) as offline:
         person = offline.person(6)
         await to_exercise_one(person)
         await person.chooses("familielid")
@@ -179,11 +179,11 @@ async def test_html_in_an_answer_is_stored_exactly_and_quoted_back_escaped(tmp_p
     )
 
 
-async def test_a_very_long_answer_is_stored_whole_and_quoted_in_parts(tmp_path):
+async def test_a_very_long_answer_is_stored_whole_and_quoted_in_parts(tmp_path, database_url):
     paragraph = "Ik geef en ik geef, en soms vergeet ik mezelf daarbij. " * 20
     answer = "\n\n".join(f"{i}. {paragraph.strip()}" for i in range(19))[:20_000]
     assert len(answer) == 20_000
-    async with Offline(tmp_path) as offline:
+    async with Offline(tmp_path, url=database_url) as offline:
         person = offline.person(7)
         await to_exercise_one(person)
         await person.chooses("familielid")
@@ -220,8 +220,8 @@ async def test_a_long_reply_that_has_to_wait_its_turn_shows_typing(tmp_path, lib
         assert len(telegram_html.visible(following[0].params["text"])) > 300
 
 
-async def test_export_arrives_as_a_text_file_and_a_json_file(tmp_path):
-    async with Offline(tmp_path) as offline:
+async def test_export_arrives_as_a_text_file_and_a_json_file(tmp_path, database_url):
+    async with Offline(tmp_path, url=database_url) as offline:
         person = offline.person(8)
         await to_exercise_one(person)
         await person.chooses("familielid")
@@ -236,16 +236,16 @@ async def test_export_arrives_as_a_text_file_and_a_json_file(tmp_path):
     assert "Ik kook elke zondag voor haar." in json.dumps(data, ensure_ascii=False)
 
 
-async def test_blocking_the_bot_in_telegram_pauses_check_ins_at_once(tmp_path):
-    async with Offline(tmp_path) as offline:
+async def test_blocking_the_bot_in_telegram_pauses_check_ins_at_once(tmp_path, database_url):
+    async with Offline(tmp_path, url=database_url) as offline:
         person = offline.person(12)
         await consent(person)
         await person.blocks_the_bot()
         assert offline.person_row(12).unreachable
 
 
-async def test_editing_the_latest_answer_in_telegram_updates_it(tmp_path):
-    async with Offline(tmp_path) as offline:
+async def test_editing_the_latest_answer_in_telegram_updates_it(tmp_path, database_url):
+    async with Offline(tmp_path, url=database_url) as offline:
         person = offline.person(12)
         await to_exercise_one(person)
         await person.chooses("partner")

@@ -59,11 +59,11 @@ def answered(person: Person, harness: Harness) -> bool:
     )
 
 
-async def test_twenty_people_at_once_within_telegrams_limits(tmp_path, fake):
+async def test_twenty_people_at_once_within_telegrams_limits(tmp_path, database_url, fake):
     expected = await reference(tmp_path, "reference")
     fake.enforce_chat_rate(1.0, burst=3)
     fake.enforce_global_rate(30.0, burst=30)
-    async with Harness(tmp_path, fake, pacer=Pacer()) as harness:
+    async with Harness(tmp_path, fake, pacer=Pacer(), url=database_url) as harness:
         people = [harness.person(100 + i) for i in range(PEOPLE)]
         await asyncio.gather(*(a_few_turns(p) for p in people))
         await harness.settled()
@@ -77,7 +77,9 @@ async def test_twenty_people_at_once_within_telegrams_limits(tmp_path, fake):
     assert len(refused) <= len(sends) // 10, f"{len(refused)} of {len(sends)} refused"
 
 
-async def test_every_message_arrives_in_order_through_429_storms_5xx_and_an_outage(tmp_path, fake):
+async def test_every_message_arrives_in_order_through_429_storms_5xx_and_an_outage(
+    tmp_path, database_url, fake
+):
     expected = await reference(tmp_path, "reference")
     fake.rate_limit_every(7, retry_after=1)  # a 429 storm from the start
 
@@ -91,7 +93,7 @@ async def test_every_message_arrives_in_order_through_429_storms_5xx_and_an_outa
         await wait_until(lambda: len(fake.sends()) >= 200, what="still more messages out")
         fake.outage(2.0, mode="refuse")
 
-    async with Harness(tmp_path, fake, pacer=Pacer()) as harness:
+    async with Harness(tmp_path, fake, pacer=Pacer(), url=database_url) as harness:
         people = [harness.person(200 + i) for i in range(PEOPLE)]
         troublemaker = asyncio.create_task(trouble())
         await asyncio.gather(*(a_few_turns(p) for p in people))
@@ -106,8 +108,10 @@ async def test_every_message_arrives_in_order_through_429_storms_5xx_and_an_outa
     assert harness.waiting() == 0
 
 
-async def test_replies_not_yet_sent_at_a_stop_are_sent_after_the_restart(tmp_path, fake, library):
-    async with Harness(tmp_path, fake) as harness:
+async def test_replies_not_yet_sent_at_a_stop_are_sent_after_the_restart(
+    tmp_path, database_url, fake, library
+):
+    async with Harness(tmp_path, fake, url=database_url) as harness:
         person = harness.person(300)
         await person.says("/start")
         fake.fail_next(10_000, 502, sends_only=True)  # Telegram takes updates, refuses sends
@@ -117,7 +121,7 @@ async def test_replies_not_yet_sent_at_a_stop_are_sent_after_the_restart(tmp_pat
         before = len(fake.messages(300))
     assert harness.waiting("300") >= 1  # committed, not sent, kept
     fake.reset_faults()
-    async with Harness(tmp_path, fake) as again:
+    async with Harness(tmp_path, fake, url=database_url) as again:
         await again.settled(300)
     seen = [original(m) for m in fake.messages(300)]
     assert len(seen) > before

@@ -1,6 +1,7 @@
 """Helpers for the Telegram tests (this module holds no tests of its own).
 
-Two ways to run the real channel, each on a SQLite file:
+Two ways to run the real channel, each on a SQLite file in the test's directory, or on the
+database `url` names (the `database_url` fixture: SQLite and PostgreSQL):
 
 * `Harness`: python-telegram-bot over HTTP against the fake Bot API, the channel polling as in
   production; `Person` chats with it through the fake. For what happens on the wire: offsets,
@@ -123,10 +124,11 @@ class Harness(_Coached):
         clock: Clock | None = None,
         pacer: Pacer | None = None,
         poll_timeout: int = 10,
+        url: str | None = None,
         **channel: Any,
     ):
         self.fake = fake
-        self.engine = db.make_engine(f"sqlite:///{directory / 'coach.db'}")
+        self.engine = db.make_engine(url or f"sqlite:///{directory / 'coach.db'}")
         upgrade_engine(self.engine)
         self.coach = Coach(load_library(), Store(self.engine), clock or running_clock())
         self.pacer = pacer or quick_pacer()
@@ -310,9 +312,16 @@ class Offline(_Coached):
     """The coach on a SQLite file in `directory`, its TelegramChannel's Application answered by
     a RecordingRequest. Updates go in through `deliver`; the outbox is sent as in production."""
 
-    def __init__(self, directory: Path, *, clock: Clock | None = None, pacer: Pacer | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        clock: Clock | None = None,
+        pacer: Pacer | None = None,
+        url: str | None = None,
+    ):
         self.recorder = RecordingRequest()
-        self.engine = db.make_engine(f"sqlite:///{directory / 'coach.db'}")
+        self.engine = db.make_engine(url or f"sqlite:///{directory / 'coach.db'}")
         upgrade_engine(self.engine)
         self.coach = Coach(load_library(), Store(self.engine), clock or running_clock())
         application = (

@@ -1,4 +1,5 @@
-"""The real `kern-coach console` process, driven through a pipe, killed and started again."""
+"""The real `kern-coach console` process, driven through a pipe, killed and started again; on a
+SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,34 +7,50 @@ import json
 import os
 import queue
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+
+from tests.databases import reader
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the coach keeps its data (`url`), and the folder it runs in (its exports, its
+    deletion list beside a PostgreSQL database)."""
+
+    url: str
+    directory: Path
 
 
 class ConsoleProcess:
     """`python -m bot console` with its standard input and output in our hands."""
 
     def __init__(
-        self, database: Path, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+        self,
+        database: Database,
+        *,
+        extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ):
         env = {
             **os.environ,
-            "KERN_COACH_DATABASE_URL": f"sqlite:///{database}",
+            "KERN_COACH_DATABASE_URL": database.url,
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "console", *args],
-            cwd=database.parent,
+            cwd=database.directory,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -80,15 +97,19 @@ class ConsoleProcess:
         return self.process.wait(timeout=TIMEOUT)
 
 
-def stored_answers(database: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(database) as connection:
-        rows = connection.execute("SELECT step, value FROM answer ORDER BY id").fetchall()
-    return [(step, json.loads(value)) for step, value in rows]
+def stored_answers(database: Database) -> list[tuple[str, str]]:
+    engine = reader(database.url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT step, value FROM answer ORDER BY id"))
+            return [(step, json.loads(value)) for step, value in rows]
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
-def database(tmp_path) -> Path:
-    return tmp_path / "kern-coach.db"
+def database(database_url, tmp_path) -> Database:
+    return Database(database_url, tmp_path)
 
 
 def test_a_journey_survives_sigkill_and_continues_where_it_was(database):

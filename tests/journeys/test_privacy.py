@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from tests.journeys.test_console import ConsoleProcess
+from tests.journeys.test_console import ConsoleProcess, Database
 
 MARKER = "Qz7Marker"
 
 
-def test_a_whole_journey_at_debug_level_logs_nothing_a_person_wrote(tmp_path):
-    database = tmp_path / "kern-coach.db"
+def test_a_whole_journey_at_debug_level_logs_nothing_a_person_wrote(tmp_path, database_url):
+    database = Database(database_url, tmp_path)
     console = ConsoleProcess(database, extra_env={"KERN_COACH_LOG_LEVEL": "DEBUG"})
     console.expect("[1] Verder")
     console.type("1")

@@ -59,8 +59,10 @@ async def do_exercise(person: Person, answers: dict, until_step: str) -> None:
     raise AssertionError("the exercise did not end")
 
 
-async def test_a_whole_exercise_and_the_week_evaluation_quoting_it(tmp_path, fake, library):
-    async with Harness(tmp_path, fake) as harness:
+async def test_a_whole_exercise_and_the_week_evaluation_quoting_it(
+    tmp_path, database_url, fake, library
+):
+    async with Harness(tmp_path, fake, url=database_url) as harness:
         person = harness.person(77)
         await person.says("/start")
         await person.chooses("_next")

@@ -1,6 +1,7 @@
 """The real `python -m bot telegram` process against the fake Bot API: killed with SIGKILL at
 awkward moments and started again, it loses nothing and does nothing twice; a week later (the
-clock moved on by KERN_COACH_CLOCK_OFFSET) the evaluation quotes what the person wrote."""
+clock moved on by KERN_COACH_CLOCK_OFFSET) the evaluation quotes what the person wrote. On a
+SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from flows.tokens import Token, option_of
+from tests.databases import reader
 from tests.fakes.telegram_api import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,7 @@ class BotProcess:
         self,
         fake: FakeBotAPI,
         directory: Path,
+        database_url: str,
         *,
         clock_offset: str = "",
         health_port: int | None = None,
@@ -45,7 +48,8 @@ class BotProcess:
             **os.environ,
             "TELEGRAM_BOT_TOKEN": "123:TEST",
             "TELEGRAM_API_URL": fake.base_url,
-            "KERN_COACH_DATABASE_URL": f"sqlite:///{directory / 'kern-coach.db'}",
+            "KERN_COACH_DATABASE_URL": database_url,
+            "KERN_COACH_FORGOTTEN_FILE": str(directory / "kern-coach.forgotten"),
             "KERN_COACH_CLOCK_OFFSET": clock_offset,
             "KERN_COACH_LOG_LEVEL": "DEBUG",
             "PYTHONUNBUFFERED": "1",
@@ -80,23 +84,21 @@ class BotProcess:
 class Chat:
     """The person, through the fake, with the bot's database to see what it committed."""
 
-    def __init__(self, fake: FakeBotAPI, database: Path, chat_id: int = CHAT):
+    def __init__(self, fake: FakeBotAPI, database: sa.Engine, chat_id: int = CHAT):
         self.fake = fake
         self.database = database
         self.chat_id = chat_id
         self.updates: list[int] = []
 
-    def query(self, sql: str, *args: Any) -> list[Any]:
-        if not self.database.exists():
+    def query(self, sql: str, **params: Any) -> list[Any]:
+        try:
+            with self.database.connect() as connection:
+                return list(connection.execute(sa.text(sql), params))
+        except sa.exc.DBAPIError:  # the tables are not there yet
             return []
-        with sqlite3.connect(self.database, timeout=30) as connection:
-            try:
-                return connection.execute(sql, args).fetchall()
-            except sqlite3.OperationalError:  # the tables are not there yet
-                return []
 
     def waiting(self) -> int:
-        rows = self.query("SELECT count(*) FROM outbox WHERE address = ?", str(self.chat_id))
+        rows = self.query("SELECT count(*) FROM outbox WHERE address = :a", a=str(self.chat_id))
         return rows[0][0] if rows else 0
 
     def answers(self) -> dict[str, Any]:
@@ -191,12 +193,20 @@ def fake():
 
 
 @pytest.fixture
-def launch(fake, tmp_path):
+def database(database_url):
+    """The bot's database, for the test to see what it committed."""
+    engine = reader(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def launch(fake, tmp_path, database_url):
     """Starts bot processes; whatever still runs when the test ends is killed."""
     started: list[BotProcess] = []
 
     def start(**options: Any) -> BotProcess:
-        started.append(BotProcess(fake, tmp_path, **options))
+        started.append(BotProcess(fake, tmp_path, database_url, **options))
         return started[-1]
 
     yield start
@@ -211,8 +221,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(tmp_path, fake, launch):
-    chat = Chat(fake, tmp_path / "kern-coach.db")
+def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(database, fake, launch):
+    chat = Chat(fake, database)
     bot = launch()
     processes = [bot]
     chat.says("/start")
@@ -272,9 +282,9 @@ def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(tmp_path,
 
 
 def test_week_evaluation_after_a_restart_eight_days_later_quotes_the_answers(
-    tmp_path, fake, launch
+    database, fake, launch
 ):
-    chat = Chat(fake, tmp_path / "kern-coach.db")
+    chat = Chat(fake, database)
     bot = launch()
     chat.says("/start")
     chat.chooses("_next")
