@@ -78,12 +78,13 @@ def test_diagram_is_mermaid(capsys):
     assert "balans = geef-veel / geef-wat" in out
 
 
-def test_db_upgrade_creates_the_tables(tmp_path, monkeypatch, capsys):
-    database = tmp_path / "coach.db"
-    monkeypatch.setenv("KERN_COACH_DATABASE_URL", f"sqlite:///{database}")
+def test_db_upgrade_creates_the_tables(database_url, monkeypatch, capsys):
+    monkeypatch.setenv("KERN_COACH_DATABASE_URL", database_url)
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "upgrade"]) == 0, "a second run has nothing to do"
-    tables = sa.inspect(sa.create_engine(f"sqlite:///{database}")).get_table_names()
+    engine = sa.create_engine(database_url)
+    tables = sa.inspect(engine).get_table_names()
+    engine.dispose()
     assert {"person", "answer", "run", "checkin", "outbox", "processed_update"} <= set(tables)
 
 

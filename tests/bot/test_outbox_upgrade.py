@@ -32,8 +32,8 @@ def fake():
         yield server
 
 
-async def test_a_message_stored_before_the_upgrade_reaches_telegram(tmp_path, fake):
-    async with Harness(tmp_path, fake) as harness:
+async def test_a_message_stored_before_the_upgrade_reaches_telegram(tmp_path, database_url, fake):
+    async with Harness(tmp_path, fake, url=database_url) as harness:
         person = harness.person(31)
         await person.says("/start")
         with harness.coach.store.transaction() as session:

@@ -103,7 +103,7 @@ def test_metrics_are_prometheus_text_with_the_same_counts(coach, clock):
 
 
 def test_the_stats_command_prints_counts_from_the_database_it_is_given(
-    monkeypatch, tmp_path, library, clock, capsys
+    monkeypatch, database_url, library, clock, capsys
 ):
     from bot.cli import main
     from bot.coach import Coach
@@ -111,7 +111,7 @@ def test_the_stats_command_prints_counts_from_the_database_it_is_given(
     from bot.storage.migrations import upgrade_engine
     from bot.storage.store import Store
 
-    url = f"sqlite:///{tmp_path / 'coach.db'}"
+    url = database_url
     engine = db.make_engine(url)
     upgrade_engine(engine)
     six_people_at_taking(Coach(library, Store(engine), clock))
