@@ -1,0 +1,139 @@
+"""10,000 check-ins due at the same moment, with the coach's overall send rate set to 200 a
+second, against the fake Bot API on 127.0.0.1: the rate it achieves, and that nobody's check-in
+is lost or doubled.
+
+    .venv/bin/python bench/checkin_burst.py [--people 10000] [--rate 200] [--database-url URL]
+
+The database (a new SQLite file unless a URL is given; give a PostgreSQL URL of an empty schema
+for PostgreSQL) gets that many people with a daily check-in due a minute ago (`tests/seed.py`).
+Then one real Telegram channel starts in a process of its own (polling the fake, its pacer's
+overall limit at `--rate`, the per-chat limit as in production) and the dispatcher delivers them
+at once. Achieved rate: messages the fake accepted, divided by the time from the first to the
+last. Lost: a check-in not done, a message left in the outbox, a person who got fewer messages
+than the others; doubled: a person who got more. One process; several processes sharing one
+budget are issue 13's outbox part, not measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests/seed.py, tests/fakes
+
+from tests.fakes.telegram_api import FakeBotAPI  # noqa: E402
+from tests.seed import seed_checkins  # noqa: E402
+
+TOKEN = "123:BENCH"
+LIMIT_SECONDS = 600.0
+
+
+def serve(database_url: str, api_url: str, rate: float, folder: str) -> None:
+    """The child: the Telegram channel with its pacer's overall limit at `rate`."""
+    from bot.app import build_coach, configure_logging
+    from bot.channels.telegram import TelegramChannel, build_application, quiet_libraries
+    from bot.channels.telegram_send import Pacer
+    from bot.config import Config
+
+    configure_logging("WARNING")
+    quiet_libraries()
+    config = Config(database_url=database_url, forgotten_file=str(Path(folder) / "forgotten"))
+    coach = build_coach(config)
+    channel = TelegramChannel(
+        coach,
+        build_application(TOKEN, api_url),
+        pacer=Pacer(overall=(rate, 1)),  # no burst: the rate itself is measured
+        poll_timeout=1,
+    )
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, channel.stop)
+        await channel.run()
+
+    asyncio.run(main())
+
+
+def count(engine: sa.Engine, sql: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(sa.text(sql)).scalar() or 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--serve", nargs=3, metavar=("DB", "API", "FOLDER"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], args.serve[1], args.rate, args.serve[2])
+        return
+
+    with tempfile.TemporaryDirectory() as folder, FakeBotAPI() as fake:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'burst.db'}"
+        env = {**os.environ, "KERN_COACH_DATABASE_URL": url}
+        subprocess.run(
+            [sys.executable, "-m", "bot", "db", "upgrade"], cwd=ROOT, env=env, check=True
+        )
+        engine = sa.create_engine(url)
+        seed_checkins(engine, args.people, datetime.now(UTC))
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--rate",
+                str(args.rate),
+                "--serve",
+                url,
+                fake.base_url,
+                folder,
+            ],
+            cwd=ROOT,
+        )
+        started = time.monotonic()
+        done = "SELECT count(*) FROM checkin WHERE key = 'c1' AND status = 'done'"
+        try:
+            while time.monotonic() - started < LIMIT_SECONDS:
+                time.sleep(1)
+                if (
+                    count(engine, done) == args.people
+                    and count(engine, "SELECT count(*) FROM outbox") == 0
+                ):
+                    break
+        finally:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=60)
+        sends = fake.sends()
+        per_chat = Counter(s.chat_id for s in sends)
+        each = Counter(per_chat.values())
+        usual = each.most_common(1)[0][0] if each else 0
+        lost = args.people - count(engine, done) + count(engine, "SELECT count(*) FROM outbox")
+        lost += sum(usual - n for n in per_chat.values() if n < usual)
+        lost += (args.people - len(per_chat)) * usual
+        doubled = sum(n - usual for n in per_chat.values() if n > usual)
+        span = sends[-1].at - sends[0].at if len(sends) > 1 else float("nan")
+        achieved = (len(sends) - 1) / span
+        print(
+            f"{args.people:,} check-ins due at once, {len(sends):,} messages "
+            f"({usual} per person) in {span:.1f} s: {achieved:.1f} messages/s against a limit "
+            f"of {args.rate:.0f} ({achieved / args.rate:.3f}x); lost {lost}, doubled {doubled}; "
+            f"database {sa.make_url(url).get_backend_name()}"
+        )
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
