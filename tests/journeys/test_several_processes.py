@@ -266,6 +266,7 @@ def test_one_persons_updates_at_two_processes_are_handled_one_at_a_time_and_in_o
         lambda: person.presses("oefening-1"),
         lambda: person.presses("_next"),
         lambda: person.presses("familielid"),
+        lambda: person.presses("_skip"),  # how to call the other
     ]
     for number, step in enumerate(steps):
         before = len(fake.messages(CHAT))
@@ -275,7 +276,7 @@ def test_one_persons_updates_at_two_processes_are_handled_one_at_a_time_and_in_o
     # One at a time: two messages posted at the same moment, one to each process. Had both
     # turns read the state before either wrote it, both would answer the same question and one
     # answer would be lost.
-    gave, received = "Ik kook voor haar.", "Ze luistert naar me."
+    gave, received = "Ik kook elke zondag voor haar.", "Ze helpt me in de tuin."
     updates = [person.writes(gave), person.writes(received)]
     statuses: list[int] = []
     threads = [
