@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.journeys.test_console import ConsoleProcess
+from tests.journeys.test_console import ConsoleProcess, Database
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def mode(path: Path) -> int:
 
 
 def test_the_terminal_says_how_to_leave_and_goodbye_says_how_to_come_back(database):
-    console = ConsoleProcess(database)
+    console = ConsoleProcess(Database(f"sqlite:///{database}", database.parent))
     first = console.expect("[1] Verder")
     assert "Stoppen kan altijd met Ctrl-D." in first
     console.type("1")
@@ -38,7 +38,7 @@ def test_the_terminal_says_how_to_leave_and_goodbye_says_how_to_come_back(databa
 
 
 def test_export_goes_to_a_private_folder_that_forget_empties(database):
-    console = ConsoleProcess(database)
+    console = ConsoleProcess(Database(f"sqlite:///{database}", database.parent))
     console.expect("[1] Verder")
     console.type("1")
     console.expect("[1] Ja")
