@@ -31,7 +31,7 @@ import logging
 import signal
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +58,7 @@ from telegram.error import (
 from telegram.ext import Application
 
 from bot import metrics
+from bot.channels.keyed_locks import KeyedLocks
 from bot.channels.telegram_send import (
     CHANNEL,
     MESSAGE_LIMIT,
@@ -298,7 +299,9 @@ class TelegramChannel:
         self.health_server: WebServer | None = None
         self._stop = asyncio.Event()
         self._failures: dict[int, int] = defaultdict(int)  # update id → failed attempts
-        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        # One person's updates one at a time, also when Telegram posts them over several
+        # connections at once.
+        self._chat_locks = KeyedLocks()
         self._background: set[asyncio.Task[Any]] = set()
         self.exit_code = 0
 
@@ -801,27 +804,11 @@ class TelegramChannel:
         meaning = incoming(update)
         if meaning is None:
             return Response(200, b"ok\n")
-        async with self._chat_turn(meaning.address):
+        async with self._chat_locks.hold(meaning.address):
             ok = await self._handle_one(update.update_id, meaning)
         if ok:
             return Response(200, b"ok\n")
         return Response(500, b"try again\n")  # Telegram delivers it again later
-
-    @contextlib.asynccontextmanager
-    async def _chat_turn(self, address: str) -> AsyncIterator[None]:
-        """One person's updates one at a time, also when Telegram posts them over several
-        connections at once; the lock is forgotten when nobody waits for it."""
-        lock, users = self._chat_locks.get(address, (asyncio.Lock(), 0))
-        self._chat_locks[address] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._chat_locks[address]
-            if users <= 1:
-                del self._chat_locks[address]
-            else:
-                self._chat_locks[address] = (lock, users - 1)
 
     # --- health ----------------------------------------------------------------------------------
 

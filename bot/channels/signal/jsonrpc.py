@@ -29,10 +29,12 @@ import json
 import logging
 import random
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from bot.channels.keyed_locks import KeyedLocks
 
 from .errors import (
     ConnectionLost,
@@ -176,7 +178,7 @@ class SignalCliClient:
         self._connected = asyncio.Event()
         self._subscription: int | None = None
         self._inbox: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
-        self._recipient_locks = _KeyedLocks()
+        self._recipient_locks = KeyedLocks()
         self._run_task: asyncio.Task[None] | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
         self._sessions = 0
@@ -476,32 +478,6 @@ class SignalCliClient:
                 )
             finally:
                 self._inbox.task_done()
-
-
-class _KeyedLocks:
-    """One FIFO lock per key, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 def _utf16_len(text: str) -> int:
