@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -18,6 +17,7 @@ from sqlmodel import Session
 from bot import views
 from bot.clock import Clock
 from bot.forgotten import DeletionList
+from bot.outbox import Item, Outbox, encode
 from bot.storage import db, store
 from bot.storage.models import Person, checkin_of
 from flows import defaults, delivery
@@ -108,7 +108,7 @@ class Coach:
                 person_id=None,
                 channel=channel,
                 address=address,
-                payloads=[message.to_json()],
+                payloads=[encode(message)],
                 now=now,
             )
 
@@ -125,7 +125,7 @@ class Coach:
             len(step.messages),
             ",".join(e.type_name for e in step.effects) or "-",
         )
-        first: list[dict[str, Any]] = []  # what storage adds goes before the engine's replies
+        first: list[Item] = []  # what storage adds goes before the engine's replies
         deleted = False
         for effect in step.effects:
             if isinstance(effect, DeletionRequested):
@@ -135,7 +135,7 @@ class Coach:
                 deleted = True
             else:
                 first += self._apply(session, person, step.state.lang, effect, now)
-        payloads = first + [m.to_json() for m in step.messages]
+        payloads = [encode(item) for item in [*first, *step.messages]]
         if not deleted:
             store.save_state(session, person, step.state, now)
         store.add_outgoing(
@@ -150,7 +150,7 @@ class Coach:
 
     def _apply(
         self, session: Session, person: Person, lang: str, effect: Effect, now: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> list[Item]:
         person_id = person.id
         assert person_id is not None
         if isinstance(effect, SaveAnswer):
@@ -180,10 +180,10 @@ class Coach:
         elif isinstance(effect, ForgetAnswer):
             store.forget_answer(session, person_id, effect.run, effect.step, effect.from_item)
         elif isinstance(effect, ShowAnswers):
-            shown = [m.to_json() for m in views.mine(session, person, self.library, lang)]
+            shown: list[Item] = [*views.mine(session, person, self.library, lang)]
             return shown + views.balance_chart(session, person, self.library, lang)
         elif isinstance(effect, ExportRequested):
-            return views.export_payloads(session, person, self.library, lang, now)
+            return views.export_items(session, person, self.library, lang, now)
         else:  # a programming error: an effect nobody carries out
             raise TypeError(f"no handler for {effect!r}")
         return []
@@ -238,13 +238,21 @@ class Coach:
         with self.store.transaction() as session:
             return store.next_due_at(session)
 
-    # --- channels' feedback ----------------------------------------------------------------------
+    # --- what channels need ---------------------------------------------------------------------
 
-    def mark_unreachable(self, channel: str, address: str) -> None:
-        """The person blocked the bot: hold their check-ins and drop what waited for them."""
+    def outbox(self, channel: str, *, lease: bool = True) -> Outbox:
+        """The outbox as `channel` sees it (`lease`: held against other processes)."""
+        return Outbox(self.store, channel, self.clock, lease=lease)
+
+    @property
+    def concurrency(self) -> int:
+        """How many turns are worth running at once: on SQLite one (one writer at a time, and
+        threads waiting in its busy handler only sleep), on PostgreSQL a few (different people's
+        turns lock different rows)."""
+        return 1 if db.is_sqlite(self.store.engine) else 4
+
+    def language_of(self, channel: str, address: str) -> str | None:
+        """The language of the person at this address, if they have begun."""
         with self.store.transaction() as session:
             person = store.find_person(session, channel, address)
-            if person is not None and person.id is not None:
-                store.set_unreachable(session, person, True)
-            dropped = store.drop_outgoing_of(session, channel, address)
-        log.warning("chat unreachable (blocked the bot); %d waiting message(s) dropped", dropped)
+            return person.lang if person is not None and person.state != "{}" else None

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from bot.outbox import Chart, Document, Item
 from bot.storage import store
 from bot.storage.models import AnswerRow, CheckinRow, Person
 from flows import balance, overview
@@ -45,18 +46,17 @@ def _answers(session: Session, person_id: int) -> list[AnswerRecord]:
     ]
 
 
-def balance_chart(
-    session: Session, person: Person, library: Library, lang: str
-) -> list[dict[str, Any]]:
+def balance_chart(session: Session, person: Person, library: Library, lang: str) -> list[Chart]:
     """What `/mijn` adds after the answers: the balance over time (`flows.balance`)."""
     assert person.id is not None
-    return balance.for_mine(
+    found = balance.for_mine(
         _scale_answers(session, person.id),
         _evaluated(session, person.id),
         library,
         lang,
         ZoneInfo(person.timezone),
     )
+    return [Chart.of(chart["balance"]) for chart in found]
 
 
 def _scale_answers(session: Session, person_id: int) -> list[balance.ScaleAnswer]:
@@ -155,16 +155,16 @@ def export_data(session: Session, person: Person, library: Library) -> dict[str,
     }
 
 
-def export_payloads(
+def export_items(
     session: Session, person: Person, library: Library, lang: str, now: datetime
-) -> list[dict[str, Any]]:
-    """The outbox payloads of `/export`: a message and the two files."""
+) -> list[Item]:
+    """What `/export` sends: a message and the two files."""
     assert person.id is not None
     data = export_data(session, person, library)
     tz = ZoneInfo(person.timezone)
 
-    def say(key: str) -> dict[str, Any]:
-        return Message(key=key, paragraphs=library.texts.render(lang, key, tz)).to_json()
+    def say(key: str) -> Message:
+        return Message(key=key, paragraphs=library.texts.render(lang, key, tz))
 
     if not data["answers"] and not data["checkins"]:
         return [say("common:export.nothing")]
@@ -188,18 +188,10 @@ def export_payloads(
     stamp = now.astimezone(tz).strftime("%Y-%m-%d")
     return [
         say("common:export.ready"),
-        {
-            "document": {
-                "filename": f"kern-coach-{stamp}.txt",
-                "mime": "text/plain",
-                "content": text,
-            }
-        },
-        {
-            "document": {
-                "filename": f"kern-coach-{stamp}.json",
-                "mime": "application/json",
-                "content": json.dumps(data, ensure_ascii=False, indent=2),
-            }
-        },
+        Document(filename=f"kern-coach-{stamp}.txt", mime="text/plain", content=text),
+        Document(
+            filename=f"kern-coach-{stamp}.json",
+            mime="application/json",
+            content=json.dumps(data, ensure_ascii=False, indent=2),
+        ),
     ]

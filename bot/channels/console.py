@@ -27,8 +27,8 @@ from bot.app import build_coach, configure_logging
 from bot.channels import plain_text
 from bot.coach import Coach
 from bot.config import Config, log_format
+from bot.outbox import Chart, Document, Item, Outgoing
 from bot.scheduler import CheckinScheduler
-from bot.storage import store
 from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
 from flows.messages import Button
 from flows.safety import SafetyCheck
@@ -66,6 +66,7 @@ class ConsoleChannel:
         self.person_lang = lang  # the language of what is being printed
         self.told_how = False  # whether the terminal said what typing a number does
         self.scheduler = CheckinScheduler(coach, on_delivered=self.flush)
+        self.outbox = coach.outbox(CHANNEL, lease=False)  # one terminal, one process
         self._printing = asyncio.Lock()
 
     async def run(self) -> None:
@@ -127,9 +128,7 @@ class ConsoleChannel:
 
     def known_language(self) -> str | None:
         """The language of the person who used this terminal before, if anyone did."""
-        with self.coach.store.transaction() as session:
-            person = store.find_person(session, CHANNEL, ADDRESS)
-            return person.lang if person is not None and person.state != "{}" else None
+        return self.coach.language_of(CHANNEL, ADDRESS)
 
     def event_for(self, line: str) -> Event | None:
         text = line.strip()
@@ -161,34 +160,31 @@ class ConsoleChannel:
                 if not batch:
                     return
 
-    def _take_batch(self) -> list[store.Outgoing]:
-        now = self.coach.clock.now()
-        with self.coach.store.transaction() as session:
-            batch = [
-                o for o in store.ready_outgoing(session, CHANNEL, now, 20) if o.address == ADDRESS
-            ]
-            person = store.find_person(session, CHANNEL, ADDRESS) if batch else None
-            self.person_lang = person.lang if person is not None else self.lang
-            for outgoing in batch:
-                self.show(outgoing.payload, self.person_lang or "nl")
-                store.sent(session, outgoing.id)
+    def _take_batch(self) -> list[Outgoing]:
+        """Print what is ready, then let the outbox forget it."""
+        batch = [o for o in self.outbox.take(20) if o.address == ADDRESS]
+        if batch:
+            self.person_lang = self.coach.language_of(CHANNEL, ADDRESS) or self.lang
+        for outgoing in batch:
+            self.show(outgoing.item, self.person_lang or "nl")
+        self.outbox.sent([o.id for o in batch])
         return batch
 
-    def show(self, payload: dict, lang: str = "nl") -> None:
-        if "document" in payload:
-            path = self.export(payload["document"])
+    def show(self, item: Item, lang: str = "nl") -> None:
+        if isinstance(item, Document):
+            path = self.export(item)
             self.stdout.write(f"\ncoach › ({path})\n")
             self.stdout.flush()
             return
-        if "balance" in payload:  # the chart as lines of dots
-            lines = plain_text.render_balance(payload["balance"]).splitlines()
+        if isinstance(item, Chart):  # the chart as lines of dots
+            lines = plain_text.render_balance(item.as_json()).splitlines()
             self.stdout.write(
                 "\n".join([f"\ncoach › {lines[0]}", *(INDENT + x for x in lines[1:])])
             )
             self.stdout.write("\n")
             self.stdout.flush()
             return
-        message = plain_text.message_of(payload)
+        message = item
         lines = plain_text.render(message).splitlines() or [""]
         out = [f"\ncoach › {lines[0]}"] + [f"{INDENT}{line}".rstrip() for line in lines[1:]]
         self.buttons = [b for row in message.buttons for b in row]
@@ -207,18 +203,18 @@ class ConsoleChannel:
         self.stdout.write("\n".join(out) + "\n")
         self.stdout.flush()
 
-    def export(self, document: dict[str, Any]) -> Path:
+    def export(self, document: Document) -> Path:
         """Write an exported file into the private folder (0700, the file 0600: it holds what
         the person wrote); the readable one says where they are."""
         folder = self.export_dir
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-        path = folder / document["filename"]
+        path = folder / document.filename
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # written anew, never through an older file's permissions
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(document["content"])
+            file.write(document.content)
         if path.suffix == ".txt":  # the readable file comes first
             self.say("common:console.export-saved", self.person_lang, folder=folder)
         return path

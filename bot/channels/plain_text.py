@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
-from flows import markup
 from flows.balance import KINDS
-from flows.messages import Message, buttons_of
+from flows.messages import Message
 
 # C0 and C1 control characters but the line feed and the tab: a person's words may carry
 # terminal escapes (colours, a cleared screen, a changed title, a carriage return that hides
@@ -25,16 +23,6 @@ def render(message: Message) -> str:
 def safe(text: str) -> str:
     """The text without control characters (line feeds and tabs stay)."""
     return _CONTROL.sub("", text)
-
-
-def message_of(payload: dict[str, Any]) -> Message:
-    """The message of an outbox payload. One written before messages had paragraphs holds a
-    `text` of the coach's markup with everything else escaped as HTML entities: it is read
-    with the markup's own parser, each piece of text unescaped."""
-    if "paragraphs" in payload:
-        return Message.from_json(payload)
-    parsed = markup.parse(str(payload["text"]), unescape=html.unescape)
-    return Message(key=payload["key"], paragraphs=parsed.paragraphs, buttons=buttons_of(payload))
 
 
 GLYPH = {"daily": "●", "exercise": "◆", "evaluation": "■"}

@@ -283,7 +283,7 @@ class TelegramChannel:
         self.health_host = health_host
         self.http_limits = http_limits
         self.poll_timeout = poll_timeout
-        self.db = DatabaseWork(coach.store.engine)
+        self.db = DatabaseWork(coach.concurrency)
         self.sender = OutboxSender(coach, self.bot, pacer, self.db)
         self.scheduler = CheckinScheduler(coach, on_delivered=self._delivered)
         self.ready = asyncio.Event()  # set once updates are being received
@@ -628,7 +628,7 @@ class TelegramChannel:
         """Commit one update; False when it has to be tried again."""
         try:
             if meaning.blocked:
-                await self.db.run(self.coach.mark_unreachable, CHANNEL, meaning.address)
+                await self.db.run(self.sender.outbox.unreachable, meaning.address)
                 return True
             if meaning.group is not None:
                 await self.db.run(
@@ -813,11 +813,7 @@ class TelegramChannel:
     # --- health ----------------------------------------------------------------------------------
 
     async def _health(self) -> Response:
-        def query() -> None:
-            with self.coach.store.engine.connect() as connection:
-                connection.execute(sa.text("SELECT 1"))
-
-        database = await database_ok(query)
+        database = await database_ok(self.coach.store.ping)
         scheduler = self.scheduler.running
         now = datetime.now(UTC)
         report: dict[str, Any] = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from flows.messages import Message, Part, Span
 
@@ -11,14 +10,6 @@ from flows.messages import Message, Part, Span
 def render(message: Message) -> str:
     """The message as the text of a `sendMessage` with `parse_mode` HTML."""
     return "\n\n".join("".join(_part(part) for part in p) for p in message.paragraphs)
-
-
-def html_of(payload: dict[str, Any]) -> str:
-    """The HTML of an outbox payload. A payload written before messages had paragraphs holds
-    its HTML already, as `text`: it is sent as it was written."""
-    if "paragraphs" not in payload:
-        return str(payload["text"])
-    return render(Message.from_json(payload))
 
 
 def _part(part: Part) -> str:

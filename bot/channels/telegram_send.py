@@ -2,7 +2,7 @@
 the sender that drains the outbox.
 
 The outbox is the truth. A row is sent after the turn that wrote it committed and deleted once
-Telegram accepted it; a row still there after a crash is sent after restart. `store.ready_outgoing`
+Telegram accepted it; a row still there after a crash is sent after restart. `Outbox.take`
 offers only the oldest row of each chat, and the sender keeps at most one row of a chat in flight,
 so a chat's messages arrive in order, while different chats are served side by side.
 
@@ -11,11 +11,11 @@ What Telegram answers decides what happens to a row:
 * accepted: deleted;
 * 429 `RetryAfter`: that chat (or, when several chats hear it at once, everyone) waits as long as
   Telegram asks, then the same row is tried again; never dropped;
-* network trouble, time-outs, 5xx: tried again with growing pauses (`store.retry_later` records
+* network trouble, time-outs, 5xx: tried again with growing pauses (`Outbox.retry_later` records
   the attempt, so the pause keeps growing after a restart);
 * 400 `BadRequest`: a bug on our side; logged without content and dropped, the chat moves on;
-* 403 `Forbidden`: the person blocked the bot; `Coach.mark_unreachable` pauses their check-ins
-  and drops what waited for them.
+* 403 `Forbidden`: the person blocked the bot; `Outbox.unreachable` holds their check-ins and
+  drops what waited for them.
 
 A delivery that timed out may still have reached Telegram; trying again may then show it twice.
 That is the price of never losing one.
@@ -58,10 +58,10 @@ from telegram.error import (
 from telegram.warnings import PTBUserWarning
 
 from bot import metrics
-from bot.channels.telegram_html import html_of
+from bot.channels.telegram_html import render
 from bot.coach import Coach
-from bot.storage import store
-from bot.storage.models import OutboxRow
+from bot.outbox import Chart, Document, Item, Outgoing, kind_of
+from flows.messages import Button
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,10 +75,6 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUser
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 CHANNEL = "telegram"
-# A message taken from the outbox is this process's for this long: other processes sharing the
-# database leave it alone. A process that dies mid-send holds it that long after a restart, so it
-# is short; a send that must wait longer (a 429) records a new time with `retry_later` anyway.
-OUTBOX_LEASE = timedelta(seconds=30)
 
 MESSAGE_LIMIT = 4096  # characters a person sees in one message (after the HTML is parsed)
 RAW_LIMIT = 30_000  # bytes of HTML source in one message; Telegram refuses more than 32 KiB
@@ -386,45 +382,38 @@ class Part:
     what: str = "message"
 
 
-def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
+def keyboard(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
     return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b["label"], callback_data=b["token"]) for b in row]
-            for row in rows
-            if row
-        ]
+        [[InlineKeyboardButton(b.label, callback_data=b.token) for b in row] for row in rows if row]
     )
 
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-async def _send_balance(bot: Bot, chat_id: int, chart: dict[str, Any]) -> Any:
+async def _send_balance(bot: Bot, chat_id: int, chart: Chart) -> Any:
     """The balance over time as a photo with a one-line caption (drawn in a thread: matplotlib
     takes a few hundred milliseconds the first time)."""
     from bot.balance_chart import drawn
 
-    png = await asyncio.to_thread(drawn, chart)
+    png = await asyncio.to_thread(drawn, chart.as_json())
     if png is None:  # the caption alone: the chat goes on (drawn() logged why)
-        return await bot.send_message(chat_id, chart["texts"]["caption"], parse_mode=None)
+        return await bot.send_message(chat_id, chart.caption, parse_mode=None)
     return await bot.send_photo(
         chat_id,
         InputFile(png, filename="balans.png"),
-        caption=chart["texts"]["caption"],
+        caption=chart.caption,
         write_timeout=30,
     )
 
 
-def parts_of(bot: Bot, chat_id: int, payload: dict[str, Any]) -> list[Part]:
-    """The calls that deliver one outbox payload: a text (in as many messages as it takes,
-    the buttons under the last one), a document, or the balance chart."""
-    if "document" in payload:
-        document = payload["document"]
-        content = document["content"]
-        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-        filename = document["filename"]
+def parts_of(bot: Bot, chat_id: int, item: Item) -> list[Part]:
+    """The calls that deliver one outbox item: a text (in as many messages as it takes, the
+    buttons under the last one), a document, or the balance chart."""
+    if isinstance(item, Document):
+        data, filename = item.content.encode("utf-8"), item.filename
 
         async def send_document() -> Any:
             return await bot.send_document(
@@ -432,12 +421,10 @@ def parts_of(bot: Bot, chat_id: int, payload: dict[str, Any]) -> list[Part]:
             )
 
         return [Part(send_document, what="document")]
-    if "balance" in payload:
-        return [
-            Part(functools.partial(_send_balance, bot, chat_id, payload["balance"]), what="chart")
-        ]
-    texts = split_html(html_of(payload))
-    markup = keyboard(payload.get("buttons") or [])
+    if isinstance(item, Chart):
+        return [Part(functools.partial(_send_balance, bot, chat_id, item), what="chart")]
+    texts = split_html(render(item))
+    markup = keyboard(item.buttons)
     parts = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
@@ -468,14 +455,10 @@ class FatalTelegramError(Exception):
 
 
 class DatabaseWork:
-    """Runs the channel's database work off the event loop. On SQLite on one thread: there is
-    one writer at a time anyway, and threads waiting in SQLite's busy handler only sleep; on
-    PostgreSQL on a few, since different people's turns lock different rows."""
+    """Runs the channel's database work off the event loop, on as many threads as the coach's
+    database makes useful (`Coach.concurrency`)."""
 
-    def __init__(self, engine: Any):
-        from bot.storage import db
-
-        workers = 1 if db.is_sqlite(engine) else 4
+    def __init__(self, workers: int):
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="kern-coach-db")
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
@@ -507,7 +490,8 @@ class OutboxSender:
         self.coach = coach
         self.bot = bot
         self.pacer = pacer or Pacer()
-        self.db = database or DatabaseWork(coach.store.engine)
+        self.db = database or DatabaseWork(coach.concurrency)
+        self.outbox = coach.outbox(CHANNEL)
         self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}  # address → its delivery
         # deliveries that ended: (address, id of the row to delete, or None to keep it)
@@ -535,6 +519,7 @@ class OutboxSender:
 
     async def run(self) -> None:
         try:
+            await self.db.run(self.outbox.open)
             while not self._stopping:
                 self._wake.clear()
                 ended, self._ended = self._ended, []
@@ -591,31 +576,22 @@ class OutboxSender:
                 )
         self._ended.clear()
         self._in_flight.clear()
+        try:
+            await self.db.run(self.outbox.close)
+        except Exception as error:  # what it held is free once its claim runs out
+            log.warning("outbox not released (%s)", type(error).__name__)
 
-    def _look(self, delivered: list[int], limit: int, busy: list[str]) -> list[store.Outgoing]:
-        """Delete what was delivered, then read what is ready now for chats we are not busy
-        with: one transaction."""
-        now = self.coach.clock.now()
-        with self.coach.store.transaction() as session:
-            for outgoing_id in delivered:
-                store.sent(session, outgoing_id)
-            if not limit:
-                return []
-            return store.ready_outgoing(
-                session, CHANNEL, now, limit, exclude=busy, lease=OUTBOX_LEASE
-            )
+    def _look(self, delivered: list[int], limit: int, busy: list[str]) -> list[Outgoing]:
+        """Acknowledge what was delivered, then take what is ready now for chats we are not
+        busy with: one transaction."""
+        return self.outbox.take(limit, busy, sent=delivered)
 
     def _retry_later(self, outgoing_id: int, delay: float) -> bool:
         """Record the failed attempt; False when the row is gone (the person was forgotten)."""
-        with self.coach.store.transaction() as session:
-            if session.get(OutboxRow, outgoing_id) is None:
-                return False
-            store.retry_later(
-                session, outgoing_id, self.coach.clock.now() + timedelta(seconds=delay)
-            )
-            return True
+        at = self.coach.clock.now() + timedelta(seconds=delay)
+        return self.outbox.retry_later(outgoing_id, at)
 
-    async def _deliver(self, row: store.Outgoing) -> None:
+    async def _deliver(self, row: Outgoing) -> None:
         delete = False
         try:
             before = self._before.get(row.address)
@@ -638,11 +614,11 @@ class OutboxSender:
             self._ended.append((row.address, row.id if delete else None))
             self._wake.set()
 
-    async def _send(self, row: store.Outgoing) -> bool:
+    async def _send(self, row: Outgoing) -> bool:
         """Deliver one row; True when it is done with (sent, or dropped as undeliverable)."""
         chat_id = int(row.address)
         try:
-            parts = parts_of(self.bot, chat_id, row.payload)
+            parts = parts_of(self.bot, chat_id, row.item)
         except (KeyError, TypeError, ValueError) as error:
             log.error(
                 "outbox row %s for chat %s cannot be sent (%s); dropped",
@@ -651,7 +627,7 @@ class OutboxSender:
                 type(error).__name__,
             )
             return True
-        key = row.payload.get("key", "document" if "document" in row.payload else "?")
+        key = kind_of(row.item)
         attempts = row.attempts
         done = 0
         while done < len(parts):
@@ -669,7 +645,7 @@ class OutboxSender:
                 self.pacer.flood(chat_id, retry_after_seconds(error))
                 continue
             except Forbidden:
-                await self.db.run(self.coach.mark_unreachable, CHANNEL, row.address)
+                await self.db.run(self.outbox.unreachable, row.address)
                 return False  # their waiting messages are gone with it
             except BadRequest as error:
                 # Our bug, not Telegram's trouble. Its description may quote the text: not logged.

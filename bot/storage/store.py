@@ -33,6 +33,11 @@ class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
 
+    def ping(self) -> None:
+        """A query that only shows the database answers (raises when it does not)."""
+        with self.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
@@ -427,17 +432,21 @@ def _outgoing(row: OutboxRow) -> Outgoing:
     )
 
 
-def sent(session: Session, outgoing_id: int) -> None:
-    """Delivered: the row goes, so what it said is not kept."""
-    session.execute(sa.delete(OutboxRow).where(col(OutboxRow.id) == outgoing_id))
+def sent(session: Session, outgoing_ids: Collection[int]) -> None:
+    """Delivered: the rows go, so what they said is not kept."""
+    if outgoing_ids:
+        table = _table(OutboxRow)
+        session.connection().execute(sa.delete(table).where(table.c.id.in_(list(outgoing_ids))))
 
 
-def retry_later(session: Session, outgoing_id: int, at: datetime) -> None:
-    session.execute(
+def retry_later(session: Session, outgoing_id: int, at: datetime) -> bool:
+    """Count a failed attempt and wait until `at`; False when the row is gone."""
+    result = session.execute(
         sa.update(OutboxRow)
         .where(col(OutboxRow.id) == outgoing_id)
         .values(next_attempt_at=at, attempts=OutboxRow.attempts + 1)
     )
+    return cast("sa.CursorResult[Any]", result).rowcount > 0
 
 
 def drop_outgoing_of(session: Session, channel: str, address: str) -> int:

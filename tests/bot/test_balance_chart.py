@@ -70,14 +70,14 @@ def chart_of(coach, library, lang: str = "nl") -> dict:
         row = session.get(PersonRow, 1)
         payloads = views.balance_chart(session, row, library, lang)
     assert len(payloads) == 1
-    return payloads[0]["balance"]
+    return payloads[0].as_json()
 
 
 def test_every_scale_answer_is_a_point_with_exercises_and_evaluations_marked(coach, clock, library):
     exercise_evaluation_and_two_days(coach, clock)
     with coach.store.transaction() as session:
         chart = views.balance_chart(session, session.get(PersonRow, 1), library, "nl")
-    found = chart[0]["balance"]["points"]
+    found = chart[0].points
     assert [(p["position"], p["kind"]) for p in found] == [
         (-1, "exercise"),
         (0, "evaluation"),

@@ -9,6 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from bot.coach import Coach
+from bot.outbox import Document
 from bot.storage import store
 from bot.storage.store import Store
 from flows.events import ChoiceMade, CommandGiven, MediaReceived, Started, TextReceived
@@ -25,7 +26,7 @@ class Person:
         self.coach = coach
         self.address = address
         self.replies: list[Message] = []
-        self.documents: list[dict] = []
+        self.documents: list[Document] = []
         self.update_id = 0
 
     def _send(self, event) -> list[Message]:
@@ -34,23 +35,19 @@ class Person:
         return self.take()
 
     def take(self) -> list[Message]:
+        """What the coach sent this person, as a channel takes it from the outbox."""
         got: list[Message] = []
-        now = self.coach.clock.now()
-        with self.coach.store.transaction() as session:
-            while True:
-                ready = [
-                    o
-                    for o in store.ready_outgoing(session, CHANNEL, now, 50)
-                    if o.address == self.address
-                ]
-                if not ready:
-                    break
-                for outgoing in ready:
-                    if "document" in outgoing.payload:
-                        self.documents.append(outgoing.payload["document"])
-                    else:
-                        got.append(Message.from_json(outgoing.payload))
-                    store.sent(session, outgoing.id)
+        outbox = self.coach.outbox(CHANNEL, lease=False)
+        while True:
+            ready = [o for o in outbox.take(50) if o.address == self.address]
+            if not ready:
+                break
+            for outgoing in ready:
+                if isinstance(outgoing.item, Document):
+                    self.documents.append(outgoing.item)
+                elif isinstance(outgoing.item, Message):
+                    got.append(outgoing.item)
+            outbox.sent([o.id for o in ready])
         self.replies += got
         return got
 
@@ -192,7 +189,7 @@ def test_blocked_person_gets_no_checkins_until_they_write_again(coach, clock):
     person = Person(coach)
     person.agree()
     person.command("time", "20:00")
-    coach.mark_unreachable(CHANNEL, "p1")
+    coach.outbox(CHANNEL).unreachable("p1")
     clock.advance(timedelta(days=2))
     assert coach.deliver_due() == 0
     person.say("hallo")
@@ -238,15 +235,13 @@ def test_export_contains_every_answer_and_checkin(coach):
         person.say(text)
     person.command("time", "20:00")
     person.command("export")
-    names = [d["filename"] for d in person.documents]
+    names = [d.filename for d in person.documents]
     assert any(n.endswith(".txt") for n in names) and any(n.endswith(".json") for n in names)
-    data = json.loads(
-        next(d["content"] for d in person.documents if d["filename"].endswith(".json"))
-    )
+    data = json.loads(next(d.content for d in person.documents if d.filename.endswith(".json")))
     values = [a["value"] for a in data["answers"]]
     assert values == ["collega", *written]
     assert [c["kind"] for c in data["checkins"]] == ["daily"]
-    text = next(d["content"] for d in person.documents if d["filename"].endswith(".txt"))
+    text = next(d.content for d in person.documents if d.filename.endswith(".txt"))
     for value in written:
         assert value in text
 
@@ -383,11 +378,9 @@ def test_notes_and_crisis_words_are_stored_and_shown_marked_in_mine_and_export(c
     assert "Ik wil niet meer leven." in shown, "it stays the person's"
     assert "Dit schreef je op een zwaar moment" in shown
     person.command("export")
-    data = json.loads(
-        next(d["content"] for d in person.documents if d["filename"].endswith(".json"))
-    )
+    data = json.loads(next(d.content for d in person.documents if d.filename.endswith(".json")))
     kept = {(a["step"], a["kind"], a["value"], a["crisis"]) for a in data["answers"]}
     assert ("doel", "note", "Ik lees eerst even rustig.", False) in kept
     assert ("geven", "text", "Ik wil niet meer leven.", True) in kept
-    text = next(d["content"] for d in person.documents if d["filename"].endswith(".txt"))
+    text = next(d.content for d in person.documents if d.filename.endswith(".txt"))
     assert "Notitie bij:" in text and "Dit schreef je op een zwaar moment" in text

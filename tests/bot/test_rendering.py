@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.channels import plain_text, telegram_html
+from bot.outbox import encode, item_of
 from flows import defaults
 from flows.answer_words import NO_ANSWERS
 from flows.messages import Message, Theirs
@@ -40,7 +41,7 @@ def test_the_terminal_does_not_obey_control_codes_in_a_persons_words(library):
 def test_a_stored_message_is_sent_to_telegram_as_it_was_rendered(library):
     texts = library.texts
     paragraphs = texts.render("nl", "oefening-1:doel", AMSTERDAM, answers=NO_ANSWERS)
-    payload = Message(key="oefening-1:doel", paragraphs=paragraphs).to_json()
-    html = telegram_html.html_of(payload)
+    payload = encode(Message(key="oefening-1:doel", paragraphs=paragraphs))
+    html = telegram_html.render(item_of(payload))
     assert html.startswith("<b>Oefening: Herkennen en herstellen")
     assert "\n\n<b>Doel:</b> Deze oefening" in html

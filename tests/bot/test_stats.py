@@ -65,7 +65,7 @@ def test_counts_cover_people_runs_checkins_and_the_outbox(coach, clock):
     people[0].command("time", "20:00")  # a daily check-in for one person
     people[2].command("time", "20:00")  # and one for somebody who then pauses
     people[2].command("pause")
-    coach.mark_unreachable(CHANNEL, "p5")
+    coach.outbox(CHANNEL).unreachable("p5")
     coach.handle(CHANNEL, "p1", TextReceived(text="nog iets"))  # replies left in the outbox
     clock.advance(timedelta(days=1, hours=2))
 

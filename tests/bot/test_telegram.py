@@ -91,6 +91,7 @@ async def test_a_message_telegram_refuses_is_dropped_and_the_chat_goes_on(
         person = harness.person(13)
         await person.says("/start")
         with harness.coach.store.transaction() as session:
+            from bot.outbox import encode, item_of
             from bot.storage import store
 
             store.add_outgoing(
@@ -99,11 +100,12 @@ async def test_a_message_telegram_refuses_is_dropped_and_the_chat_goes_on(
                 channel="telegram",
                 address="13",
                 payloads=[
-                    {"key": "broken", "text": f"<p>{secret}</p>"},
-                    {"key": "fine", "text": "Nog steeds hier."},
+                    encode(item_of({"key": "broken", "text": secret})),
+                    encode(item_of({"key": "fine", "text": "Nog steeds hier."})),
                 ],
                 now=harness.coach.clock.now(),
             )
+        fake.fail_next(1, 400, sends_only=True)  # as if we had sent Telegram something wrong
         harness.channel.sender.wake()
         await harness.settled(13)
     assert person.seen[-1] == "Nog steeds hier."

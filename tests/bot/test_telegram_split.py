@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from telegram import Bot
 
 from bot.channels.telegram_send import parts_of, split_html
+from bot.outbox import item_of
 from tests.fakes.recording_request import RecordingRequest
 from tests.fakes.telegram_html import parse as parse_html
 
@@ -119,11 +120,13 @@ def test_a_twenty_thousand_character_quote_fits_in_messages_of_4096():
 @pytest.mark.parametrize("length", [100, 9000])
 async def test_buttons_stay_under_the_last_part(length):
     recorder = RecordingRequest()
-    payload = {
-        "key": "k",
-        "text": "woord " * (length // 6),
-        "buttons": [[{"label": "Verder", "token": "r1:stap:_next"}]],
-    }
+    payload = item_of(
+        {
+            "key": "k",
+            "text": "woord " * (length // 6),
+            "buttons": [[{"label": "Verder", "token": "r1:stap:_next"}]],
+        }
+    )
     async with Bot("123:TEST", request=recorder, get_updates_request=recorder) as bot:
         parts = parts_of(bot, 1, payload)
         for part in parts:

@@ -1,0 +1,216 @@
+"""The outbox: what the coach has to say, kept with the turn that made it until a channel has
+delivered it. Every channel sends through here and none reads the table itself.
+
+What goes out is typed (`Item`): a message (`flows.messages.Message`), a document (`/export`'s
+files) or the balance chart (`/mijn`). `encode` and `item_of` are the one way to and from the
+stored JSON; rows written by earlier versions are still read (`item_of`).
+
+A channel holds an `Outbox` bound to itself and asks it for what is ready (`take`: oldest first,
+only the first waiting item of each chat, so a chat's messages go out in order), says what was
+delivered (`sent`), what must wait (`retry_later`), and who cannot be reached (`unreachable`,
+`drop_for`). A taken row is the taking process's for a while (`LEASE`), so other processes
+sharing the database leave it alone.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock
+from bot.storage import store
+from flows import markup
+from flows.messages import Message, buttons_of
+
+log = logging.getLogger(__name__)
+
+# A taken row is this process's for this long unless it says it is still alive. Short: a chat
+# whose message a killed process had taken waits this long before another process sends it.
+LEASE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """A file for the person (`/export`): its name, type and text."""
+
+    filename: str
+    mime: str
+    content: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chart:
+    """The balance over time (`/mijn`), as `flows.balance.chart` describes it: the texts and
+    the points, drawn by each channel its own way."""
+
+    texts: Mapping[str, str]
+    points: Sequence[Mapping[str, Any]]
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> Chart:
+        return cls(texts=dict(data["texts"]), points=tuple(data["points"]))
+
+    @property
+    def caption(self) -> str:
+        return str(self.texts["caption"])
+
+    def as_json(self) -> dict[str, Any]:
+        """What the drawings read (`bot.balance_chart`, `plain_text.render_balance`)."""
+        return {"texts": dict(self.texts), "points": [dict(p) for p in self.points]}
+
+
+Item = Message | Document | Chart
+
+
+def encode(item: Item) -> dict[str, Any]:
+    """The stored JSON of an item."""
+    if isinstance(item, Message):
+        return item.to_json()
+    if isinstance(item, Document):
+        return {"document": {"filename": item.filename, "mime": item.mime, "content": item.content}}
+    return {"balance": item.as_json()}
+
+
+def item_of(payload: Mapping[str, Any]) -> Item:
+    """The item stored as `payload`. A message written before messages had paragraphs holds a
+    `text` of the coach's markup with everything else escaped as HTML entities: it is read with
+    the markup's own parser, each piece of text unescaped. Raises KeyError, TypeError or
+    ValueError for a payload of no known shape."""
+    if "document" in payload:
+        document = payload["document"]
+        return Document(
+            filename=str(document["filename"]),
+            mime=str(document.get("mime", "application/octet-stream")),
+            content=str(document["content"]),
+        )
+    if "balance" in payload:
+        return Chart.of(payload["balance"])
+    if "paragraphs" in payload:
+        return Message.from_json(dict(payload))
+    parsed = markup.parse(str(payload["text"]), unescape=html.unescape)
+    return Message(
+        key=payload["key"], paragraphs=parsed.paragraphs, buttons=buttons_of(dict(payload))
+    )
+
+
+def kind_of(item: Item) -> str:
+    """What a log line may say about an item: a message's text key, or its kind."""
+    if isinstance(item, Message):
+        return item.key
+    return "document" if isinstance(item, Document) else "chart"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outgoing:
+    """One item taken from the outbox for one chat."""
+
+    id: int
+    person_id: int | None
+    address: str
+    item: Item
+    attempts: int  # failed attempts so far (a retry's pause grows with them, across restarts)
+
+
+class Outbox:
+    """The outbox of one channel, as that channel sees it. Blocking calls (the database): an
+    asynchronous channel runs them off its event loop."""
+
+    def __init__(self, store_: store.Store, channel: str, clock: Clock, *, lease: bool = True):
+        self.store = store_
+        self.channel = channel
+        self.clock = clock
+        # Whether taken rows are held against other processes (the terminal is alone).
+        self.lease = lease
+
+    def open(self) -> None:
+        """Before the first `take` (taking opens it too)."""
+
+    def close(self) -> None:
+        """The process stops: what it took and did not send is free for others at once."""
+
+    def take(
+        self, limit: int, exclude: Collection[str] = (), *, sent: Collection[int] = ()
+    ) -> list[Outgoing]:
+        """Up to `limit` items ready now, oldest first, the first waiting one of each chat only;
+        not for the chats in `exclude` (those the caller is busy with). `sent`: rows delivered
+        since the last take, acknowledged in the same transaction. A row that cannot be read is
+        logged (its id and the error's kind) and dropped."""
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            if sent:
+                store.sent(session, list(sent))
+            if not limit:
+                return []
+            rows = store.ready_outgoing(
+                session,
+                self.channel,
+                now,
+                limit,
+                exclude=exclude,
+                lease=LEASE if self.lease else None,
+            )
+            taken, unreadable = [], []
+            for row in rows:
+                try:
+                    item = item_of(row.payload)
+                except (KeyError, TypeError, ValueError) as error:
+                    log.error(
+                        "outbox row %s for chat %s cannot be read (%s); dropped",
+                        row.id,
+                        row.address,
+                        type(error).__name__,
+                    )
+                    unreadable.append(row.id)
+                    continue
+                taken.append(
+                    Outgoing(
+                        id=row.id,
+                        person_id=row.person_id,
+                        address=row.address,
+                        item=item,
+                        attempts=row.attempts,
+                    )
+                )
+            if unreadable:
+                store.sent(session, unreadable)
+        if unreadable:  # the chats of dropped rows may have a next one ready
+            busy = [*exclude, *(o.address for o in taken)]
+            taken += self.take(limit - len(taken), busy)
+        return taken
+
+    def sent(self, ids: Collection[int]) -> None:
+        """Delivered (or given up on): the rows go, so what they said is not kept."""
+        if ids:
+            with self.store.transaction() as session:
+                store.sent(session, list(ids))
+
+    def retry_later(self, outgoing_id: int, at: datetime) -> bool:
+        """A failed attempt: counted, and the row waits until `at`. False when the row is gone
+        (the person was forgotten meanwhile): there is nothing left to send."""
+        with self.store.transaction() as session:
+            return store.retry_later(session, outgoing_id, at)
+
+    def drop_for(self, address: str) -> int:
+        """Everything waiting for this chat goes; how many."""
+        with self.store.transaction() as session:
+            return store.drop_outgoing_of(session, self.channel, address)
+
+    def unreachable(self, address: str) -> int:
+        """The person blocked the coach (or left the platform): their check-ins are held until
+        they write again, and what waited for them is dropped; how many."""
+        with self.store.transaction() as session:
+            person = store.find_person(session, self.channel, address)
+            if person is not None and person.id is not None:
+                store.set_unreachable(session, person, True)
+            dropped = store.drop_outgoing_of(session, self.channel, address)
+        log.warning("chat %s unreachable; %d waiting item(s) dropped", address, dropped)
+        return dropped
+
+    def next_at(self) -> datetime | None:
+        """When the next item of this channel may go out (None: nothing waits)."""
+        with self.store.transaction() as session:
+            return store.next_outgoing_at(session, self.channel)

@@ -1,0 +1,137 @@
+"""The outbox as a channel sees it (`bot/outbox.py`), on SQLite and on PostgreSQL: typed items to
+and from their stored JSON (rows of earlier versions too), and the operations a channel needs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.outbox import Chart, Document, encode, item_of
+from bot.storage import store
+from flows.events import Started, TextReceived
+from flows.messages import Button, Message, Span
+
+CHANNEL = "telegram"
+
+
+def message(key: str, text: str) -> Message:
+    return Message(
+        key=key,
+        paragraphs=((Span(text=text, strong=True), Span(text=" & meer")),),
+        buttons=((Button(label="Verder", token="r1:stap:_next"),),),
+    )
+
+
+def put(coach, address: str, *items) -> None:
+    with coach.store.transaction() as session:
+        store.add_outgoing(
+            session,
+            person_id=None,
+            channel=CHANNEL,
+            address=address,
+            payloads=[encode(i) for i in items],
+            now=coach.clock.now(),
+        )
+
+
+def test_every_kind_of_item_reads_back_as_it_was_written():
+    items = [
+        message("k", "Hallo <jij>"),
+        Document(filename="kern-coach.txt", mime="text/plain", content="Wat ik schreef"),
+        Chart(
+            texts={"caption": "Je balans."},
+            points=({"at": "2026-03-02T08:00:00+00:00", "position": 0, "kind": "daily"},),
+        ),
+    ]
+    assert [item_of(encode(i)) for i in items] == items
+
+
+def test_a_message_stored_by_an_earlier_version_reads_as_the_message_it_was():
+    before = {
+        "key": "oefening-1:evaluatie.terugblik",
+        "text": "<b>Je plan:</b>\n<blockquote>Ik zeg &lt;nee&gt; &amp; meen het</blockquote>",
+        "buttons": [[{"label": "Verder", "token": "r1:evaluatie:_next"}]],
+    }
+    read = item_of(before)
+    assert isinstance(read, Message)
+    assert read.plain == "Je plan:\n\nIk zeg <nee> & meen het"  # the quote on lines of its own
+    assert read.buttons == ((Button(label="Verder", token="r1:evaluatie:_next"),),)
+
+
+def test_a_channel_takes_the_first_item_of_each_chat_oldest_first(coach):
+    put(coach, "1", message("a", "een"), message("b", "twee"))
+    put(coach, "2", message("c", "drie"))
+    outbox = coach.outbox(CHANNEL)
+    taken = outbox.take(10)
+    assert [(o.address, o.item.key) for o in taken] == [("1", "a"), ("2", "c")]
+    assert outbox.take(10) == [], "taken items are not offered again while they are leased"
+    outbox.sent([o.id for o in taken])
+    assert [(o.address, o.item.key) for o in outbox.take(10)] == [("1", "b")]
+
+
+def test_busy_chats_are_left_out_and_acknowledgements_go_with_the_next_take(coach):
+    put(coach, "1", message("a", "een"), message("b", "twee"))
+    put(coach, "2", message("c", "drie"))
+    outbox = coach.outbox(CHANNEL, lease=False)
+    assert [o.address for o in outbox.take(10, exclude=["1"])] == ["2"]
+    first = outbox.take(10)
+    again = outbox.take(10, sent=[o.id for o in first])
+    assert [o.item.key for o in again] == ["b"]
+
+
+def test_one_channel_never_sees_anothers_items(coach):
+    put(coach, "1", message("a", "een"))
+    assert coach.outbox("signal").take(10) == []
+    assert coach.outbox("signal").next_at() is None
+    assert coach.outbox(CHANNEL).next_at() == coach.clock.now()
+
+
+def test_retry_later_keeps_the_item_until_then_and_counts_the_attempt(coach, clock):
+    put(coach, "1", message("a", "een"))
+    outbox = coach.outbox(CHANNEL, lease=False)
+    (first,) = outbox.take(10)
+    assert outbox.retry_later(first.id, clock.now() + timedelta(minutes=2))
+    assert outbox.take(10) == []
+    assert outbox.next_at() == clock.now() + timedelta(minutes=2)
+    clock.advance(timedelta(minutes=2))
+    (again,) = outbox.take(10)
+    assert (again.id, again.attempts) == (first.id, 1)
+    outbox.sent([again.id])
+    assert not outbox.retry_later(again.id, clock.now()), "a row that is gone is not revived"
+
+
+def test_an_unreachable_person_is_held_and_what_waited_for_them_dropped(coach, clock):
+    coach.handle(CHANNEL, "7", Started(language="nl"))
+    put(coach, "8", message("a", "voor iemand anders"))
+    outbox = coach.outbox(CHANNEL)
+    assert outbox.unreachable("7") >= 1
+    assert [o.address for o in outbox.take(10)] == ["8"]
+    with coach.store.transaction() as session:
+        person = store.find_person(session, CHANNEL, "7")
+        assert person is not None and person.unreachable
+    coach.handle(CHANNEL, "7", TextReceived(text="hallo"))
+    with coach.store.transaction() as session:
+        assert not store.find_person(session, CHANNEL, "7").unreachable  # they wrote again
+
+
+def test_drop_for_empties_one_chat_only(coach):
+    put(coach, "1", message("a", "een"), message("b", "twee"))
+    put(coach, "2", message("c", "drie"))
+    outbox = coach.outbox(CHANNEL, lease=False)
+    assert outbox.drop_for("1") == 2
+    assert [o.address for o in outbox.take(10)] == ["2"]
+
+
+def test_a_row_of_no_known_shape_is_dropped_without_its_content_in_the_log(coach, caplog):
+    with coach.store.transaction() as session:
+        store.add_outgoing(
+            session,
+            person_id=None,
+            channel=CHANNEL,
+            address="1",
+            payloads=[{"iets": "Mijn geheim 4711"}, encode(message("b", "twee"))],
+            now=coach.clock.now(),
+        )
+    outbox = coach.outbox(CHANNEL, lease=False)
+    assert [o.item.key for o in outbox.take(10)] == ["b"], "the chat goes on"
+    assert any("cannot be read (KeyError)" in r.getMessage() for r in caplog.records)
+    assert all("4711" not in r.getMessage() for r in caplog.records)
