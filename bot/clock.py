@@ -14,6 +14,11 @@ class Clock:
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
 
+    def real(self) -> datetime:
+        """The wall clock itself, never moved: for what concerns processes rather than people
+        (whether another process still lives), which several processes must read alike."""
+        return datetime.now(UTC)
+
 
 class FixedClock(Clock):
     """A clock that stands still until a test moves it."""

@@ -6,8 +6,21 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+
+# Telegram's limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
+# about one message a second in one chat, short bursts allowed, and about 30 a second overall.
+CHAT_RATE, CHAT_BURST = 1.0, 3
+SEND_RATE = 30.0
+
+
+class Rate(NamedTuple):
+    """A limit on sending: `per_second` messages a second, `burst` of them at once."""
+
+    per_second: float
+    burst: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +37,9 @@ class Config:
     forgotten_key: str | None = None
     # Moves the coach's clock forward; for demos and tests of check-ins weeks ahead.
     clock_offset: timedelta = timedelta(0)
+    # How fast a channel sends, per chat and overall; None: no limit (tests, benchmarks).
+    chat_rate: Rate | None = Rate(CHAT_RATE, CHAT_BURST)
+    send_rate: Rate | None = Rate(SEND_RATE, int(SEND_RATE))
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
@@ -40,6 +56,10 @@ class Config:
             forgotten_file=env.get("KERN_COACH_FORGOTTEN_FILE") or None,
             forgotten_key=env.get("KERN_COACH_FORGOTTEN_KEY") or None,
             clock_offset=_duration(env.get("KERN_COACH_CLOCK_OFFSET", "")),
+            chat_rate=rate(
+                "KERN_COACH_CHAT_RATE", env.get("KERN_COACH_CHAT_RATE", ""), CHAT_RATE, CHAT_BURST
+            ),
+            send_rate=rate("KERN_COACH_SEND_RATE", env.get("KERN_COACH_SEND_RATE", ""), SEND_RATE),
         )
 
 
@@ -48,6 +68,21 @@ def log_format(text: str) -> str:
     if value not in ("plain", "json"):
         raise ValueError(f"KERN_COACH_LOG_FORMAT must be plain or json, not {text!r}")
     return value
+
+
+def rate(name: str, text: str, default: float, burst: int | None = None) -> Rate | None:
+    """Messages a second (`0.5`, `30`), or `off`; empty: the default. The burst is `burst`, or
+    one second's worth (at least one)."""
+    value = text.strip().lower()
+    if value == "off":
+        return None
+    try:
+        per_second = float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be messages a second or off, not {text!r}") from None
+    if not per_second > 0:
+        raise ValueError(f"{name} must be more than 0 (or off), not {text!r}")
+    return Rate(per_second, burst if burst is not None else max(1, int(per_second)))
 
 
 def default_database_url() -> str:

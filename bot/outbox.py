@@ -8,14 +8,25 @@ stored JSON; rows written by earlier versions are still read (`item_of`).
 A channel holds an `Outbox` bound to itself and asks it for what is ready (`take`: oldest first,
 only the first waiting item of each chat, so a chat's messages go out in order), says what was
 delivered (`sent`), what must wait (`retry_later`), and who cannot be reached (`unreachable`,
-`drop_for`). A taken row is the taking process's for a while (`LEASE`), so other processes
-sharing the database leave it alone.
+`drop_for`).
+
+Several processes may send from one database. A process holds what it took through a claim it
+renews every `RENEW_EVERY` from a thread of its own; others leave those rows alone while the claim
+lives. A process killed -9 stops renewing, and `CLAIM_LIFE` later its rows are free: another
+process sends them within seconds. A process whose claim could not be renewed in time
+(`holds()` false) sends nothing more until it can, so two processes never believe they hold the
+same row. The one window left (`docs/operating.md`): a row the platform accepted and whose
+deletion was not yet committed when the process died is sent again.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,9 +39,14 @@ from flows.messages import Message, buttons_of
 
 log = logging.getLogger(__name__)
 
-# A taken row is this process's for this long unless it says it is still alive. Short: a chat
-# whose message a killed process had taken waits this long before another process sends it.
-LEASE = timedelta(seconds=30)
+# A claim not renewed for this long is dead, and the rows it held are free: a chat whose message
+# a killed process had taken waits about this long. Renewed far more often, so that a renewal
+# delayed by a busy database or machine does not let the claim lapse.
+CLAIM_LIFE = timedelta(seconds=5)
+RENEW_EVERY = 1.0  # seconds
+# A process stops sending this long before its claim would lapse in others' eyes: their clocks
+# may run a little ahead of ours (NTP keeps machines within milliseconds; this allows far more).
+CLOCK_MARGIN = 1.0  # seconds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,12 +141,81 @@ class Outbox:
         self.clock = clock
         # Whether taken rows are held against other processes (the terminal is alone).
         self.lease = lease
+        self._claim: int | None = None
+        self._holds_until = 0.0  # time.monotonic() by which our claim must be renewed
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
 
     def open(self) -> None:
-        """Before the first `take` (taking opens it too)."""
+        """Begin to hold what this process takes: a claim, renewed from a thread of its own
+        until `close` (taking opens it too)."""
+        if not self.lease:
+            return
+        with self._lock:
+            if self._claim is not None:
+                return
+            started = time.monotonic()
+            now = self.clock.real()
+            with self.store.transaction() as session:
+                self._claim = store.open_claim(
+                    session, self.channel, socket.gethostname(), os.getpid(), now, now + CLAIM_LIFE
+                )
+            self._holds_until = started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
+            self._stop.clear()
+            self._renewer = threading.Thread(
+                target=self._renew_while_open, name=f"outbox-claim-{self.channel}", daemon=True
+            )
+            self._renewer.start()
+        log.info("outbox claim %d for %s", self._claim, self.channel)
 
     def close(self) -> None:
         """The process stops: what it took and did not send is free for others at once."""
+        with self._lock:
+            claim, self._claim = self._claim, None
+            self._holds_until = 0.0
+            self._stop.set()
+            renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.join(timeout=10)
+        if claim is not None:
+            with self.store.transaction() as session:
+                store.close_claim(session, claim)
+
+    def holds(self) -> bool:
+        """Whether what this process took is still its own in every process's eyes: a sender
+        asks before each call to the platform and sends nothing while this is false."""
+        return not self.lease or time.monotonic() < self._holds_until
+
+    def _renew_while_open(self) -> None:
+        while not self._stop.wait(RENEW_EVERY):
+            try:
+                self._renew()
+            except Exception as error:  # the database is away: try again in a second
+                log.warning("outbox claim not renewed (%s)", type(error).__name__)
+
+    def _renew(self) -> None:
+        claim = self._claim
+        if claim is None:
+            return
+        started = time.monotonic()
+        now = self.clock.real()
+        with self.store.transaction() as session:
+            alive = store.renew_claim(session, claim, now + CLAIM_LIFE)
+        if alive:
+            self._holds_until = started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
+            return
+        # Cleared as dead: what it held may be another's by now. A new claim takes only what
+        # is free, so nothing is sent twice by our mistake.
+        log.warning("outbox claim %d was given up as dead; taking a new one", claim)
+        with self._lock:
+            if self._claim != claim:
+                return
+            with self.store.transaction() as session:
+                self._claim = store.open_claim(
+                    session, self.channel, socket.gethostname(), os.getpid(), now, now + CLAIM_LIFE
+                )
+            self._holds_until = started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
 
     def take(
         self, limit: int, exclude: Collection[str] = (), *, sent: Collection[int] = ()
@@ -139,19 +224,19 @@ class Outbox:
         not for the chats in `exclude` (those the caller is busy with). `sent`: rows delivered
         since the last take, acknowledged in the same transaction. A row that cannot be read is
         logged (its id and the error's kind) and dropped."""
+        if self.lease and self._claim is None:
+            self.open()
         now = self.clock.now()
         with self.store.transaction() as session:
             if sent:
                 store.sent(session, list(sent))
-            if not limit:
+            if not limit or not self.holds():
                 return []
+            hold = None
+            if self._claim is not None:
+                hold = store.Hold(claim=self._claim, alive_at=self.clock.real())
             rows = store.ready_outgoing(
-                session,
-                self.channel,
-                now,
-                limit,
-                exclude=exclude,
-                lease=LEASE if self.lease else None,
+                session, self.channel, now, limit, exclude=exclude, hold=hold
             )
             taken, unreadable = [], []
             for row in rows:

@@ -284,7 +284,7 @@ class TelegramChannel:
         self.http_limits = http_limits
         self.poll_timeout = poll_timeout
         self.db = DatabaseWork(coach.concurrency)
-        self.sender = OutboxSender(coach, self.bot, pacer, self.db)
+        self.sender = OutboxSender(coach, self.bot, pacer)
         self.scheduler = CheckinScheduler(coach, on_delivered=self._delivered)
         self.ready = asyncio.Event()  # set once updates are being received
         self.last_poll: datetime | None = None  # the last getUpdates that answered
@@ -891,6 +891,7 @@ def run_telegram(webhook_url: str | None = None, port: int = 8443, host: str = "
         webhook_host=host,
         webhook_secret=config.telegram_webhook_secret,
         health_port=config.health_port,
+        pacer=Pacer(config.chat_rate, config.send_rate),
     )
 
     async def main() -> int:

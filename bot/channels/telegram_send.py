@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.constants import ChatAction, ParseMode
@@ -60,6 +60,7 @@ from telegram.warnings import PTBUserWarning
 from bot import metrics
 from bot.channels.telegram_html import render
 from bot.coach import Coach
+from bot.config import CHAT_BURST, CHAT_RATE, SEND_RATE, Rate
 from bot.outbox import Chart, Document, Item, Outgoing, kind_of
 from flows.messages import Button
 
@@ -82,9 +83,10 @@ TYPING_AFTER = 300  # a message longer than this is announced with "typing…" �
 NOTICEABLE = 0.3  # … when it has to wait this many seconds for its turn (a message clears the
 # typing status, so one that goes out at once would only cost a request nobody sees)
 
-# Telegram: about 30 messages a second overall, about one a second per chat with short bursts.
-CHAT_RATE, CHAT_BURST = 1.0, 3
-OVERALL_RATE, OVERALL_BURST = 30.0, 30
+# Telegram: about 30 messages a second overall, about one a second per chat with short bursts
+# (the defaults of KERN_COACH_CHAT_RATE and KERN_COACH_SEND_RATE).
+CHAT = Rate(CHAT_RATE, CHAT_BURST)
+OVERALL = Rate(SEND_RATE, int(SEND_RATE))
 # A 429 heard from this many chats within a second means the bot as a whole is too fast.
 FLOOD_CHATS = 3
 
@@ -216,6 +218,19 @@ def visible_length(text: str) -> int:
 # --- pacing --------------------------------------------------------------------------------------
 
 
+class Limiter(Protocol):
+    """What the pacer asks of a limit over all chats; a budget shared by several processes can
+    stand in for the bucket."""
+
+    def reserve(self, now: float) -> float:
+        """Take one message's place; the seconds to wait before sending it."""
+        ...
+
+    def empty_until(self, moment: float) -> None:
+        """Telegram said 429 for the bot as a whole: nothing goes out until `moment`."""
+        ...
+
+
 class _Bucket:
     """A token bucket that hands out reservations: `reserve()` says how long to wait."""
 
@@ -249,18 +264,23 @@ class _Bucket:
 class Pacer:
     """Keeps sending within Telegram's limits, per chat and overall, and honours 429s.
 
-    `None` for a rate switches that limit off (the benchmark measures the rest of the path)."""
+    `None` for a rate switches that limit off (the benchmark measures the rest of the path);
+    `overall` may also be a `Limiter` of its own (a budget shared by several processes)."""
 
     MARGIN = 0.02  # seconds added to every wait, so we are never a hair too early
 
     def __init__(
         self,
-        chat: tuple[float, int] | None = (CHAT_RATE, CHAT_BURST),
-        overall: tuple[float, int] | None = (OVERALL_RATE, OVERALL_BURST),
+        chat: tuple[float, int] | None = CHAT,
+        overall: tuple[float, int] | Limiter | None = OVERALL,
     ):
         self.chat_limit = chat
-        self.overall: _Bucket | None = (
-            _Bucket(overall[0], overall[1], time.monotonic()) if overall else None
+        # Messages a second over all chats, where known (a Limiter of its own says nothing).
+        self.rate: float | None = overall[0] if isinstance(overall, tuple) else None
+        self.overall: Limiter | None = (
+            _Bucket(overall[0], overall[1], time.monotonic())
+            if isinstance(overall, tuple)
+            else overall
         )
         self.chats: dict[int, _Bucket] = {}
         self.chat_paused: dict[int, float] = {}
@@ -328,7 +348,7 @@ class CallLimit:
     Telegram, a 100 ms round trip, four)."""
 
     def __init__(
-        self, rate: float = OVERALL_RATE, least: int = 1, most: int = 16, round_trip: float = 0.1
+        self, rate: float = SEND_RATE, least: int = 1, most: int = 16, round_trip: float = 0.1
     ):
         self.rate, self.least, self.most = rate, least, most
         self.round_trip = round_trip  # seconds, a moving average
@@ -476,7 +496,10 @@ class OutboxSender:
     per chat). A delivered row is deleted by the loop, in the same transaction that reads what is
     ready next, so a chat's next message is offered only once the one before it is gone."""
 
-    BATCH = 100  # rows taken from the database at once
+    BATCH = 100  # rows taken from the database at once, at most
+    # Chats in flight at once: what the overall rate sends in this many seconds. Taking more
+    # would only hold rows other processes could be sending, and that a killed one holds.
+    AHEAD = 2.0
     IDLE = 2.0  # seconds between looks at the outbox when nobody woke us (safety net)
     SHUTDOWN_GRACE = 5.0
 
@@ -490,7 +513,10 @@ class OutboxSender:
         self.coach = coach
         self.bot = bot
         self.pacer = pacer or Pacer()
-        self.db = database or DatabaseWork(coach.concurrency)
+        # A thread of its own: an acknowledgement never waits behind people's turns, so the
+        # window between Telegram's answer and the row's deletion stays one transaction long.
+        self.db = database or DatabaseWork(1)
+        self._own_db = database is None
         self.outbox = coach.outbox(CHANNEL)
         self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}  # address → its delivery
@@ -500,6 +526,10 @@ class OutboxSender:
         self._before: dict[str, asyncio.Task[Any]] = {}  # address → an edit that goes first
         self._stopping = False
         self.calls = CallLimit()
+        rate = self.pacer.rate
+        self.most_in_flight = (
+            self.BATCH if rate is None else max(1, min(self.BATCH, math.ceil(rate * self.AHEAD)))
+        )
         self.fatal: FatalTelegramError | None = None
         self.sent_count = 0
 
@@ -524,9 +554,10 @@ class OutboxSender:
                 self._wake.clear()
                 ended, self._ended = self._ended, []
                 busy = [a for a in self._in_flight if a not in {a for a, _ in ended}]
+                room = max(0, self.most_in_flight - len(busy))
                 try:
                     rows = await self.db.run(
-                        self._look, [i for _, i in ended if i is not None], self.BATCH, busy
+                        self._look, [i for _, i in ended if i is not None], room, busy
                     )
                 except Exception as error:  # the database is away: keep what we know, wait
                     self._ended = ended + self._ended
@@ -580,6 +611,8 @@ class OutboxSender:
             await self.db.run(self.outbox.close)
         except Exception as error:  # what it held is free once its claim runs out
             log.warning("outbox not released (%s)", type(error).__name__)
+        if self._own_db:
+            await asyncio.to_thread(self.db.close)
 
     def _look(self, delivered: list[int], limit: int, busy: list[str]) -> list[Outgoing]:
         """Acknowledge what was delivered, then take what is ready now for chats we are not
@@ -638,6 +671,10 @@ class OutboxSender:
                 )
                 self._calling.add(row.address)
                 async with self.calls.call():
+                    if not self.outbox.holds():
+                        # Others may think our claim dead and send this row: leave it to them.
+                        log.warning("outbox claim lapsed; chat %s not sent to now", row.address)
+                        return False
                     started = time.monotonic()
                     await part.call()
                     metrics.SEND_SECONDS.observe(time.monotonic() - started)

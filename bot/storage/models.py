@@ -149,10 +149,26 @@ class OutboxRow(SQLModel, table=True):
     person_id: int | None = Field(default=None, index=True)
     channel: str = Field(max_length=16)
     address: str = Field(max_length=64)
-    payload: str = Field(sa_type=sa.Text)  # JSON: a flows.messages.Message, or a document
+    payload: str = Field(sa_type=sa.Text)  # JSON: bot.outbox.encode of an item
     attempts: int = 0
     next_attempt_at: datetime = _time()
     created_at: datetime = _time()
+    # The OutboxClaim of the process sending it; free when NULL or when that claim is dead.
+    claim: int | None = Field(default=None, nullable=True)
+
+
+class OutboxClaim(SQLModel, table=True):
+    """A process that sends from the outbox, alive while it renews `alive_until` (every second);
+    the rows it holds are free for others once that moment has passed."""
+
+    __tablename__ = "outbox_claim"
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    host: str = Field(max_length=64)  # which process: for the operator and the tests
+    pid: int
+    started_at: datetime = _time()
+    alive_until: datetime = _time()
 
 
 class ProcessedUpdate(SQLModel, table=True):

@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, col, select
 from bot.storage.models import (
     AnswerRow,
     CheckinRow,
+    OutboxClaim,
     OutboxRow,
     Person,
     ProcessedUpdate,
@@ -382,19 +383,28 @@ def add_outgoing(
     session.connection().execute(sa.insert(_table(OutboxRow)), rows)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Hold:
+    """Who takes rows: a claim (`OutboxClaim`), and the wall-clock moment by which a claim that
+    was not renewed is dead."""
+
+    claim: int
+    alive_at: datetime
+
+
 def ready_outgoing(
     session: Session,
     channel: str,
     now: datetime,
     limit: int,
     exclude: Collection[str] = (),
-    lease: timedelta | None = None,
+    hold: Hold | None = None,
 ) -> list[Outgoing]:
     """Messages to send, oldest first; only the first waiting one of each chat is ready, so a
     chat's messages go out in order even when one of them has to wait. `exclude`: addresses
-    the caller is busy with already. `lease`: the rows are the caller's for that long (their next
-    attempt moves on), so other processes sharing the database leave them alone; a process that
-    dies while sending lets its lease run out and the message is sent by another."""
+    the caller is busy with already. `hold`: the rows become the caller's claim's, so other
+    processes sharing the database leave them alone while that claim lives; rows of a dead
+    claim (its `alive_until` before `hold.alive_at`) are free again."""
     first_per_chat = (
         sa.select(sa.func.min(OutboxRow.id))
         .where(col(OutboxRow.channel) == channel)
@@ -408,16 +418,50 @@ def ready_outgoing(
     )
     if exclude:
         statement = statement.where(col(OutboxRow.address).not_in(list(exclude)))
-    if lease is not None:
-        statement = statement.with_for_update(skip_locked=True)
+    if hold is not None:
+        living = sa.select(col(OutboxClaim.id)).where(
+            col(OutboxClaim.alive_until) >= hold.alive_at, col(OutboxClaim.id) != hold.claim
+        )
+        statement = statement.where(
+            sa.or_(col(OutboxRow.claim).is_(None), col(OutboxRow.claim).not_in(living))
+        ).with_for_update(skip_locked=True)
     rows = list(session.exec(statement))
-    if lease is not None and rows:
-        session.execute(
-            sa.update(OutboxRow)
-            .where(col(OutboxRow.id).in_([r.id for r in rows]))
-            .values(next_attempt_at=now + lease)
+    if hold is not None and rows:
+        table = _table(OutboxRow)
+        session.connection().execute(
+            sa.update(table).where(table.c.id.in_([r.id for r in rows])).values(claim=hold.claim)
         )
     return [_outgoing(row) for row in rows]
+
+
+def open_claim(
+    session: Session, channel: str, host: str, pid: int, now: datetime, until: datetime
+) -> int:
+    """A new claim, alive until `until`; claims dead for a day are cleared away meanwhile."""
+    session.execute(
+        sa.delete(OutboxClaim).where(col(OutboxClaim.alive_until) < now - timedelta(days=1))
+    )
+    claim = OutboxClaim(channel=channel, host=host[:64], pid=pid, started_at=now, alive_until=until)
+    session.add(claim)
+    session.flush()
+    assert claim.id is not None
+    return claim.id
+
+
+def renew_claim(session: Session, claim: int, until: datetime) -> bool:
+    """Still alive until `until`; False when the claim is gone (cleared as dead)."""
+    table = _table(OutboxClaim)
+    result = session.connection().execute(
+        sa.update(table).where(table.c.id == claim).values(alive_until=until)
+    )
+    return result.rowcount > 0
+
+
+def close_claim(session: Session, claim: int) -> None:
+    """The process stops: the rows it held are free at once, and its claim goes."""
+    table = _table(OutboxRow)
+    session.connection().execute(sa.update(table).where(table.c.claim == claim).values(claim=None))
+    session.execute(sa.delete(OutboxClaim).where(col(OutboxClaim.id) == claim))
 
 
 def _outgoing(row: OutboxRow) -> Outgoing:

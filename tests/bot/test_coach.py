@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from bot.coach import Coach
 from bot.outbox import Document
-from bot.storage import store
 from bot.storage.store import Store
 from flows.events import ChoiceMade, CommandGiven, MediaReceived, Started, TextReceived
 from flows.messages import Message
@@ -347,19 +346,17 @@ def test_the_migration_head_in_code_is_alembics_head():
 
 
 def test_two_senders_sharing_the_database_never_take_the_same_message(coach):
-    from datetime import timedelta
-
     coach.handle(CHANNEL, "p9", Started(language="nl"))
-    now = coach.clock.now()
-    with coach.store.transaction() as session:
-        first = store.ready_outgoing(session, CHANNEL, now, 10, lease=timedelta(minutes=5))
-    with coach.store.transaction() as session:
-        second = store.ready_outgoing(session, CHANNEL, now, 10, lease=timedelta(minutes=5))
-    assert [o.address for o in first] == ["p9"]
-    assert second == [], "the other sender finds nothing ready: the chat's first message is taken"
-    with coach.store.transaction() as session:
-        later = store.ready_outgoing(session, CHANNEL, now + timedelta(minutes=6), 10)
-    assert [o.id for o in later] == [o.id for o in first], "a lease that ran out frees it"
+    first, second = coach.outbox(CHANNEL), coach.outbox(CHANNEL)  # as two processes
+    try:
+        taken = first.take(10)
+        assert [o.address for o in taken] == ["p9"]
+        assert second.take(10) == [], "the chat's first message is the other sender's"
+        first.close()  # it stops: what it held is free at once
+        assert [o.id for o in second.take(10)] == [o.id for o in taken]
+    finally:
+        first.close()
+        second.close()
 
 
 def test_notes_and_crisis_words_are_stored_and_shown_marked_in_mine_and_export(coach):

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.outbox import Chart, Document, encode, item_of
+import sqlalchemy as sa
+
+from bot.outbox import CLAIM_LIFE, Chart, Document, encode, item_of
 from bot.storage import store
+from bot.storage.models import OutboxClaim, OutboxRow
 from flows.events import Started, TextReceived
 from flows.messages import Button, Message, Span
 
@@ -60,12 +63,16 @@ def test_a_message_stored_by_an_earlier_version_reads_as_the_message_it_was():
 def test_a_channel_takes_the_first_item_of_each_chat_oldest_first(coach):
     put(coach, "1", message("a", "een"), message("b", "twee"))
     put(coach, "2", message("c", "drie"))
-    outbox = coach.outbox(CHANNEL)
-    taken = outbox.take(10)
-    assert [(o.address, o.item.key) for o in taken] == [("1", "a"), ("2", "c")]
-    assert outbox.take(10) == [], "taken items are not offered again while they are leased"
-    outbox.sent([o.id for o in taken])
-    assert [(o.address, o.item.key) for o in outbox.take(10)] == [("1", "b")]
+    outbox, other = coach.outbox(CHANNEL), coach.outbox(CHANNEL)
+    try:
+        taken = outbox.take(10)
+        assert [(o.address, o.item.key) for o in taken] == [("1", "a"), ("2", "c")]
+        assert other.take(10) == [], "what one process took is not offered to another"
+        outbox.sent([o.id for o in taken])
+        assert [(o.address, o.item.key) for o in outbox.take(10)] == [("1", "b")]
+    finally:
+        outbox.close()
+        other.close()
 
 
 def test_busy_chats_are_left_out_and_acknowledgements_go_with_the_next_take(coach):
@@ -135,3 +142,36 @@ def test_a_row_of_no_known_shape_is_dropped_without_its_content_in_the_log(coach
     assert [o.item.key for o in outbox.take(10)] == ["b"], "the chat goes on"
     assert any("cannot be read (KeyError)" in r.getMessage() for r in caplog.records)
     assert all("4711" not in r.getMessage() for r in caplog.records)
+
+
+def test_what_a_killed_process_held_is_free_once_its_claim_lapses(coach):
+    put(coach, "1", message("a", "een"))
+    first, second = coach.outbox(CHANNEL), coach.outbox(CHANNEL)  # as two processes
+    try:
+        (taken,) = first.take(10)
+        assert second.take(10) == [], "held by a living claim"
+        first._stop.set()  # killed -9: nothing renews its claim any more …
+        with coach.store.transaction() as session:  # … and CLAIM_LIFE has passed
+            session.execute(
+                sa.update(OutboxClaim).values(alive_until=coach.clock.real() - timedelta(seconds=1))
+            )
+            second_claim = session.execute(sa.select(sa.func.max(OutboxClaim.id))).scalar()
+            session.execute(
+                sa.update(OutboxClaim)
+                .where(OutboxClaim.id == second_claim)
+                .values(alive_until=coach.clock.real() + CLAIM_LIFE)
+            )
+        assert [o.id for o in second.take(10)] == [taken.id]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_stopped_process_leaves_no_claim_and_nothing_held(coach):
+    put(coach, "1", message("a", "een"))
+    outbox = coach.outbox(CHANNEL)
+    assert len(outbox.take(10)) == 1
+    outbox.close()
+    with coach.store.transaction() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(OutboxClaim)).scalar() == 0
+        assert session.execute(sa.select(OutboxRow.claim)).scalars().all() == [None]

@@ -27,7 +27,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from bot.outbox import encode
 from bot.storage import migrations
+from flows.messages import Message, Span
 from flows.tokens import option_of
 from tests.databases import postgres_schema, reader
 from tests.fakes.telegram_api import FakeBotAPI
@@ -103,7 +105,7 @@ class Process:
 class Webhook(Process):
     """`kern-coach telegram --webhook-url …` on a port of its own, the fake as its Telegram."""
 
-    def __init__(self, fake: FakeBotAPI, url: str, directory: Path):
+    def __init__(self, fake: FakeBotAPI, url: str, directory: Path, **env: str):
         self.port = free_port()
         super().__init__(
             [
@@ -121,6 +123,7 @@ class Webhook(Process):
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_API_URL=fake.base_url,
             TELEGRAM_WEBHOOK_SECRET=SECRET,
+            **env,
         )
 
     def running(self) -> bool:
@@ -360,3 +363,99 @@ def test_a_process_killed_mid_dispatch_loses_no_checkin_and_doubles_none(
     delivered_exactly_once(looker)
     stuck = rows(looker, "SELECT count(*) FROM checkin WHERE status NOT IN ('done', 'pending')")
     assert stuck == [(0,)]
+
+
+# --- the outbox sent once -------------------------------------------------------------------------
+
+SENDERS_CHATS, PER_CHAT = 100, 4
+
+
+def seed_outbox(engine: sa.Engine) -> list[str]:
+    """SENDERS_CHATS chats with PER_CHAT messages each waiting: their texts, each unique."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    texts, rows_ = [], []
+    for n in range(PER_CHAT):
+        for chat in range(SENDERS_CHATS):
+            text = f"bericht {chat}-{n}"
+            texts.append(text)
+            message = Message(key="test:seed", paragraphs=((Span(text=text),),))
+            rows_.append(
+                {
+                    "channel": "telegram",
+                    "address": str(9000 + chat),
+                    "payload": json.dumps(encode(message)),
+                    "at": now,
+                }
+            )
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO outbox (person_id, channel, address, payload, attempts, "
+                "next_attempt_at, created_at) VALUES (NULL, :channel, :address, :payload, 0, "
+                ":at, :at)"
+            ),
+            rows_,
+        )
+    return texts
+
+
+def test_a_sending_process_killed_sends_twice_only_what_telegram_accepted_unacknowledged(
+    database_url, looker, fake, processes, tmp_path
+):
+    """Two processes drain one outbox; one is killed -9 while sending. Every message arrives;
+    one arrives twice only if Telegram had accepted it and its row was still there at the kill
+    (the window that remains: the platform's answer, then the commit that deletes the row); the
+    chats the killed process held are served again within seconds, not after a 30 s lease."""
+    migrations.upgrade(database_url)
+    texts = seed_outbox(looker)
+    slow = {"KERN_COACH_SEND_RATE": "10", "KERN_COACH_CHAT_RATE": "off"}
+    first = Webhook(fake, database_url, tmp_path, **slow)
+    second = Webhook(fake, database_url, tmp_path, **slow)
+    processes += [first, second]
+    wait_for(lambda: first.running() and second.running(), "both processes running")
+
+    def sent() -> list[str]:
+        return [m.text or "" for chat in range(SENDERS_CHATS) for m in fake.messages(9000 + chat)]
+
+    claim = wait_for(
+        lambda: rows(looker, "SELECT id FROM outbox_claim WHERE pid = :p", p=first.process.pid),
+        "the first process's claim",
+    )[0][0]
+    wait_for(lambda: len(sent()) >= 40, "some messages sent")
+    first.kill()
+    killed_at = time.monotonic()
+    accepted = set(sent())
+    held = rows(looker, "SELECT id, payload FROM outbox WHERE claim = :c", c=claim)
+    waiting = {
+        json.loads(p)["paragraphs"][0][0]["text"]
+        for _, p in rows(looker, "SELECT id, payload FROM outbox")
+    }
+    window = accepted & waiting  # accepted by Telegram, not yet deleted: sent again, rightly
+    assert held, "the killed process held nothing; nothing was tested"
+
+    held_ids = [i for i, _ in held]
+
+    def remaining() -> int:
+        return len(rows(looker, "SELECT id FROM outbox WHERE id = ANY(:ids)", ids=held_ids))
+
+    wait_for(lambda: remaining() < len(held_ids), "the killed process's chats taken over")
+    taken_over_after = time.monotonic() - killed_at
+    wait_for(
+        lambda: not rows(looker, "SELECT id FROM outbox WHERE id = ANY(:ids)", ids=held_ids),
+        "the killed process's chats served",
+        timeout=30,
+    )
+    served_after = time.monotonic() - killed_at
+    wait_for(lambda: rows(looker, "SELECT count(*) FROM outbox")[0][0] == 0, "the outbox empty")
+    assert second.stop() == 0
+
+    arrived = sent()
+    assert sorted(set(arrived)) == sorted(texts), "every message arrived"
+    doubled = {t for t in arrived if arrived.count(t) > 1}
+    assert doubled <= window, f"sent twice outside the window: {sorted(doubled - window)}"
+    print(f"window {len(window)}, doubled {len(doubled)}, held {len(held)}")
+    print(
+        f"after the kill: its chats taken over in {taken_over_after:.1f}s, "
+        f"all {len(held)} it held sent in {served_after:.1f}s"
+    )
+    assert taken_over_after < 20, "the killed process's chats waited as long as a lease"
