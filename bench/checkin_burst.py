@@ -43,8 +43,7 @@ LIMIT_SECONDS = 600.0
 def serve(database_url: str, api_url: str, rate: float, folder: str) -> None:
     """The child: the Telegram channel with its pacer's overall limit at `rate`."""
     from bot.app import build_coach, configure_logging
-    from bot.channels.telegram import TelegramChannel, build_application, quiet_libraries
-    from bot.channels.telegram_send import Pacer
+    from bot.channels.telegram import Pacer, TelegramChannel, build_application, quiet_libraries
     from bot.config import Config
 
     configure_logging("WARNING")

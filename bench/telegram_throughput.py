@@ -132,8 +132,7 @@ def serve_echo(api: str) -> None:
 
 
 def serve_coach(api: str, database: str, paced: bool) -> None:
-    from bot.channels.telegram import TelegramChannel, build_application
-    from bot.channels.telegram_send import Pacer
+    from bot.channels.telegram import Pacer, TelegramChannel, build_application
     from bot.clock import Clock
     from bot.coach import Coach
     from bot.content import load_library

@@ -1,4 +1,6 @@
-"""Builds the coach from the configuration: logging, database, migrations, content, clock."""
+"""The composition root: the configuration read, logging set up, the coach built (database,
+migrations, content, clock, the deletion list), and each channel started on it (`run_console`,
+`run_telegram`). `bot/cli.py` only parses arguments and calls these."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ from datetime import UTC, datetime
 
 from bot.clock import Clock
 from bot.coach import Coach
-from bot.config import Config
+from bot.config import Config, log_format
 from bot.content import load_library
 from bot.forgotten import DeletionList
 from bot.storage import db
 from bot.storage.migrations import upgrade_engine
 from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def configure_logging(level: str, fmt: str = "plain") -> None:
@@ -64,3 +68,75 @@ def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:
 
 def deletion_list(config: Config) -> DeletionList:
     return DeletionList.beside(config.database_url, config.forgotten_file, config.forgotten_key)
+
+
+# --- the channels' entry points (`kern-coach console`, `telegram`, `signal`) ---------------------
+
+
+def run_console(lang: str | None = None) -> int:
+    """`kern-coach console`: one local person in this terminal, until end of input or Ctrl-C."""
+    import asyncio
+    import os
+
+    from bot.channels.console import ConsoleChannel
+
+    config = Config.from_environment()
+    # The terminal is the conversation: only warnings go to stderr unless asked for more.
+    configure_logging(
+        os.environ.get("KERN_COACH_LOG_LEVEL", "WARNING").upper(),
+        log_format(os.environ.get("KERN_COACH_LOG_FORMAT", "")),
+    )
+    coach = build_coach(config, defer_safety=True)
+    try:
+        asyncio.run(ConsoleChannel(coach, lang=lang).run())
+    except KeyboardInterrupt:
+        # Every turn was committed before its reply was shown: nothing is lost.
+        sys.stdout.write("\n")
+    return 0
+
+
+def run_telegram(webhook_url: str | None = None, port: int = 8443, host: str = "0.0.0.0") -> int:
+    """`kern-coach telegram`: serve until SIGTERM/SIGINT; the exit code."""
+    import asyncio
+    import signal
+    import time
+
+    from bot.channels.telegram import Pacer, TelegramChannel, build_application, quiet_libraries
+
+    config = Config.from_environment()
+    configure_logging(config.log_level, config.log_format)
+    quiet_libraries()
+    if not config.telegram_token:
+        log.critical("TELEGRAM_BOT_TOKEN is not set")
+        return 2
+    if webhook_url and not config.telegram_webhook_secret:
+        log.critical(
+            "webhook mode needs TELEGRAM_WEBHOOK_SECRET (Telegram sends it with every "
+            "update, so nobody else can post updates)"
+        )
+        return 2
+    coach = build_coach(config)
+    channel = TelegramChannel(
+        coach,
+        build_application(config.telegram_token, config.telegram_api_url),
+        webhook_url=webhook_url,
+        webhook_port=port,
+        webhook_host=host,
+        webhook_secret=config.telegram_webhook_secret,
+        health_port=config.health_port,
+        pacer=Pacer(config.chat_rate, config.send_rate),
+    )
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, channel.stop)
+        return await channel.run()
+
+    started = time.monotonic()
+    code = asyncio.run(main())
+    log.info("ran %.0fs, exit code %d", time.monotonic() - started, code)
+    return code
+
+
+# `run_signal` (`kern-coach signal`, issue 12) joins these two, built the same way.

@@ -184,13 +184,13 @@ def _flows_diagram(args: argparse.Namespace) -> int:
 
 
 def _console(args: argparse.Namespace) -> int:
-    from bot.channels.console import run_console
+    from bot.app import run_console
 
     return run_console(lang=args.lang)
 
 
 def _telegram(args: argparse.Namespace) -> int:
-    from bot.channels.telegram import run_telegram
+    from bot.app import run_telegram
 
     return run_telegram(webhook_url=args.webhook_url, port=args.port, host=args.host)
 

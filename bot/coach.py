@@ -33,10 +33,11 @@ from flows.effects import (
     ScheduleCheckin,
     ShowAnswers,
 )
-from flows.engine import Engine
+from flows.engine import ALREADY_CHOSEN, Engine, Step
 from flows.events import CheckinDue, Event
 from flows.messages import Message
 from flows.model import Library
+from flows.turn import navigation
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,23 @@ CHECKIN_ATTEMPTS = 5
 
 @dataclass(frozen=True, kw_only=True)
 class Handled:
-    """What one turn did, for the caller: whether it was new, and whom it wrote to."""
+    """What one turn did, for the channel: whether it was new, whom it wrote to, and what the
+    channel has to do about it (so that no channel matches the engine's text keys)."""
 
     new: bool
     person_id: int | None
     deleted: bool = False
     replies: tuple[str, ...] = ()  # the text keys of the engine's messages in this turn
+    # The button pressed was not the current question's (an older one, or a second tap): the
+    # question it belonged to shows no choice.
+    stale_choice: bool = False
+    # When the person's next check-in can come may have changed (one planned or cancelled, a
+    # pause or a hold begun or ended): the channel sets its alarm clock again.
+    plans_changed: bool = False
+
+
+# The engine's answers to a button that is not the current question's.
+_STALE_REPLIES = frozenset({navigation.STALE_BUTTON, ALREADY_CHOSEN})
 
 
 class Coach:
@@ -83,13 +95,29 @@ class Coach:
             person = store.lock_person(session, channel, address, now)
             if update_id is not None and not store.mark_update(session, channel, update_id, now):
                 return Handled(new=False, person_id=person.id)
+            before = person.checkins_from
             if person.unreachable:  # they wrote again, so they can be reached again
                 person.unreachable = False
-            deleted, replies = self._turn(session, person, event, now)
+            deleted, step = self._turn(session, person, event, now)
         if deleted:
             db.checkpoint(self.store.engine)
+        after = delivery.checkins_from(
+            delivery.Availability(
+                paused=step.state.paused, unreachable=False, held_until=step.state.held_until
+            )
+        )
+        replies = tuple(m.key for m in step.messages)
         return Handled(
-            new=True, person_id=None if deleted else person.id, deleted=deleted, replies=replies
+            new=True,
+            person_id=None if deleted else person.id,
+            deleted=deleted,
+            replies=replies,
+            stale_choice=bool(_STALE_REPLIES.intersection(replies)),
+            plans_changed=not deleted
+            and (
+                after != before
+                or any(isinstance(e, (ScheduleCheckin, CancelCheckins)) for e in step.effects)
+            ),
         )
 
     def notice(
@@ -114,7 +142,7 @@ class Coach:
 
     def _turn(
         self, session: Session, person: Person, event: Event, now: datetime
-    ) -> tuple[bool, tuple[str, ...]]:
+    ) -> tuple[bool, Step]:
         assert person.id is not None
         state = store.load_state(person)
         step = self.engine.advance(state, event, now)
@@ -146,7 +174,7 @@ class Coach:
             payloads=payloads,
             now=now,
         )
-        return deleted, tuple(m.key for m in step.messages)
+        return deleted, step
 
     def _apply(
         self, session: Session, person: Person, lang: str, effect: Effect, now: datetime

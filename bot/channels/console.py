@@ -23,10 +23,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from bot.app import build_coach, configure_logging
 from bot.channels import plain_text
 from bot.coach import Coach
-from bot.config import Config, log_format
 from bot.outbox import Chart, Document, Item, Outgoing
 from bot.scheduler import CheckinScheduler
 from flows.events import ChoiceMade, CommandGiven, Event, Started, TextReceived, parse_command
@@ -150,7 +148,8 @@ class ConsoleChannel:
         if handled.deleted:  # /vergeet: the exported files go too
             shutil.rmtree(self.export_dir, ignore_errors=True)
         await self.flush()
-        await self.scheduler.rearm()
+        if handled.plans_changed:
+            await self.scheduler.rearm()
 
     async def flush(self) -> None:
         """Print every waiting message for this terminal, oldest first."""
@@ -251,19 +250,3 @@ async def _first(*awaitables: Awaitable[Any]) -> Any:
     for task in pending:
         task.cancel()
     return next(iter(done)).result()
-
-
-def run_console(lang: str | None = None) -> int:
-    config = Config.from_environment()
-    # The terminal is the conversation: only warnings go to stderr unless asked for more.
-    configure_logging(
-        os.environ.get("KERN_COACH_LOG_LEVEL", "WARNING").upper(),
-        log_format(os.environ.get("KERN_COACH_LOG_FORMAT", "")),
-    )
-    coach = build_coach(config, defer_safety=True)
-    try:
-        asyncio.run(ConsoleChannel(coach, lang=lang).run())
-    except KeyboardInterrupt:
-        # Every turn was committed before its reply was shown: nothing is lost.
-        sys.stdout.write("\n")
-    return 0

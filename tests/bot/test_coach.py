@@ -381,3 +381,29 @@ def test_notes_and_crisis_words_are_stored_and_shown_marked_in_mine_and_export(c
     assert ("geven", "text", "Ik wil niet meer leven.", True) in kept
     text = next(d.content for d in person.documents if d.filename.endswith(".txt"))
     assert "Notitie bij:" in text and "Dit schreef je op een zwaar moment" in text
+
+
+def test_a_turn_tells_the_channel_when_the_alarm_clock_must_be_set_again(coach):
+    person = Person(coach)
+    person.agree()
+
+    def handled(event) -> object:
+        result = coach.handle(CHANNEL, person.address, event)
+        person.take()
+        return result
+
+    assert not handled(CommandGiven(name="help", argument="")).plans_changed
+    assert handled(CommandGiven(name="time", argument="20:00")).plans_changed  # a daily check-in
+    assert handled(CommandGiven(name="pause", argument="")).plans_changed  # check-ins held
+    assert handled(CommandGiven(name="resume", argument="")).plans_changed  # and free again
+
+
+def test_a_turn_tells_the_channel_when_the_button_pressed_was_not_the_current_question(coach):
+    person = Person(coach)
+    person.start(language="nl")
+    old = next(b.token for b in person.buttons() if option_of(b.token) == "_next")
+    first = coach.handle(CHANNEL, person.address, ChoiceMade(token=old))
+    person.take()
+    assert not first.stale_choice
+    again = coach.handle(CHANNEL, person.address, ChoiceMade(token=old))  # a second tap
+    assert again.stale_choice

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.channels import plain_text, telegram_html
+from bot.channels import plain_text
+from bot.channels.telegram import html as telegram_html
 from bot.outbox import encode, item_of
 from flows import defaults
 from flows.answer_words import NO_ANSWERS

@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from bot.channels.telegram import STALE_BUTTON
-from bot.channels.telegram_send import Pacer
+from bot.channels.telegram import Pacer
 from flows.engine import ALREADY_CHOSEN
+from flows.turn.navigation import STALE_BUTTON
 from tests.bot.test_telegram_harness import Offline, consent, original, text, to_exercise_one
 from tests.fakes import telegram_html
 from tests.fakes.recording_request import BOT_USER as BOT

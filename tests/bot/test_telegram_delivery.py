@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.channels.telegram_send import Pacer
+from bot.channels.telegram import Pacer
 from tests.bot.test_telegram_harness import Harness, Person, original, wait_until
 from tests.fakes.telegram_api import FakeBotAPI
 

@@ -30,8 +30,7 @@ import sqlalchemy as sa
 from telegram import Update
 from telegram.ext import Application
 
-from bot.channels.telegram import TelegramChannel, build_application
-from bot.channels.telegram_send import Pacer
+from bot.channels.telegram import Pacer, TelegramChannel, build_application
 from bot.clock import Clock
 from bot.coach import Coach
 from bot.content import load_library

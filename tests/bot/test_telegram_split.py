@@ -10,7 +10,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from telegram import Bot
 
-from bot.channels.telegram_send import parts_of, split_html
+from bot.channels.telegram import parts_of
+from bot.channels.telegram.html import split_html
 from bot.outbox import item_of
 from tests.fakes.recording_request import RecordingRequest
 from tests.fakes.telegram_html import parse as parse_html

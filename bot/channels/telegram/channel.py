@@ -1,4 +1,5 @@
-"""Telegram: python-telegram-bot's `Application` talks to the Bot API; this module decides when.
+"""The Telegram channel: python-telegram-bot's `Application` talks to the Bot API; this module
+decides when.
 
 Coming in, nothing is lost. We poll `getUpdates` ourselves instead of using PTB's Updater, which
 confirms a batch on its next poll before the handlers are done: here the offset moves past an
@@ -9,7 +10,7 @@ waits for a slow batch. In webhook mode Telegram gets its `200 OK` only after th
 sends the update again otherwise.
 
 Going out, nothing is lost either: the turn's replies sit in the outbox, and
-`telegram_send.OutboxSender` delivers them (paced, retried, in order per chat). After a button
+`sending.OutboxSender` delivers them (paced, retried, in order per chat). After a button
 press the question is edited to show the choice, and the spinner always stops.
 
 Logs say what happened (update ids, chat ids, counts, error classes), never what a person wrote:
@@ -28,24 +29,15 @@ import functools
 import hmac
 import json
 import logging
-import signal
 import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from telegram import (
-    BotCommand,
-    CallbackQuery,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram import CallbackQuery, Message, Update
+from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -59,34 +51,22 @@ from telegram.ext import Application
 
 from bot import metrics
 from bot.channels.keyed_locks import KeyedLocks
-from bot.channels.telegram_send import (
+from bot.channels.telegram.html import MESSAGE_LIMIT, escape, visible_length
+from bot.channels.telegram.menu import command_menus
+from bot.channels.telegram.pacing import Pacer, retry_after_seconds
+from bot.channels.telegram.sending import (
     CHANNEL,
-    MESSAGE_LIMIT,
     NO_PREVIEW,
     DatabaseWork,
     FatalTelegramError,
     OutboxSender,
-    Pacer,
-    backoff,
-    escape,
-    retry_after_seconds,
-    visible_length,
 )
+from bot.channels.telegram.updates import Incoming, chosen_label, incoming
 from bot.coach import Coach, Handled
+from bot.retry import backoff, retrying
 from bot.scheduler import CheckinScheduler
 from bot.web import Limits, Request, Response, WebServer, database_ok
-from flows import defaults
-from flows.engine import ALREADY_CHOSEN
-from flows.events import (
-    ChoiceMade,
-    Event,
-    MediaReceived,
-    Started,
-    TextEdited,
-    TextReceived,
-    parse_command,
-)
-from flows.texts import LANGUAGES, SOURCE_LANGUAGE
+from flows.texts import SOURCE_LANGUAGE
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +74,10 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_membe
 POLL_TIMEOUT = 50  # seconds a getUpdates waits for news (Telegram's maximum)
 POLL_READ_MARGIN = 10  # seconds more than that before we call the connection lost
 BUSY_POLL_INTERVAL = 0.1  # seconds between polls while updates are under way
-# The text the engine answers a button of an earlier question with (flows/engine.py).
-STALE_BUTTON = "common:stale-button"
 GROUP_CHAT = "common:group-chat"  # the one line in a group chat: the coach works in private
 CHOSEN = "\n\n→ {label}"  # shown under a question once its button was pressed
 HANDLE_ATTEMPTS = 3  # an update that fails this often because of a bug is given up on
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
-MENU_TZ = ZoneInfo(defaults.TIMEZONE)  # the menu texts name no time; a zone is required
 
 
 class _Stopped(Exception):
@@ -111,143 +88,6 @@ def _forget(task: asyncio.Future[Any]) -> None:
     """An abandoned call's outcome is of no interest (and not worth a warning)."""
     if not task.cancelled():
         task.exception()
-
-
-# --- from a Telegram update to an engine event ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """What one update means for the coach."""
-
-    address: str
-    event: Event | None = None
-    callback: CallbackQuery | None = None  # the button press, answered after the turn
-    blocked: bool = False  # the person blocked the bot (my_chat_member → kicked)
-    group: str | None = None  # added to a group chat: the language of its one line
-
-
-MEDIA = (  # message attribute → MediaReceived kind
-    ("sticker", "sticker"),
-    ("photo", "photo"),
-    ("voice", "voice"),
-    ("audio", "audio"),  # a sound file is not a voice message
-    ("video_note", "video"),
-    ("video", "video"),
-    ("animation", "video"),
-    ("location", "location"),
-    ("venue", "location"),
-    ("document", "document"),
-    ("contact", "other"),
-    ("poll", "other"),
-    ("dice", "other"),
-    ("story", "other"),
-)
-
-
-def incoming(update: Update) -> Incoming | None:
-    """The engine event an update stands for; None for what the coach does not read (group
-    chats, service messages …)."""
-    if update.callback_query is not None:
-        query = update.callback_query
-        message = query.message
-        chat_id = message.chat.id if message is not None else query.from_user.id
-        if message is not None and message.chat.type != ChatType.PRIVATE:
-            return None
-        if not query.data:
-            return Incoming(str(chat_id), None, callback=query)
-        return Incoming(str(chat_id), ChoiceMade(token=query.data), callback=query)
-    if update.my_chat_member is not None:
-        member = update.my_chat_member
-        if (
-            member.chat.type == ChatType.PRIVATE
-            and member.new_chat_member.status == ChatMemberStatus.BANNED
-        ):
-            return Incoming(str(member.chat.id), blocked=True)
-        if member.chat.type != ChatType.PRIVATE and member.new_chat_member.status in (
-            ChatMemberStatus.MEMBER,
-            ChatMemberStatus.ADMINISTRATOR,
-        ):  # added to a group: one line that the coach works in a private chat, then silence
-            code = (member.from_user.language_code or "") if member.from_user else ""
-            lang = code.split("-")[0].lower()
-            return Incoming(str(member.chat.id), group=lang if lang in LANGUAGES else "nl")
-        return None
-    edited = update.edited_message
-    if edited is not None:
-        if edited.chat.type != ChatType.PRIVATE or edited.text is None:
-            return None
-        # The engine updates the answer if this message was the latest one written.
-        event: Event = TextEdited(text=edited.text, ref=str(edited.message_id))
-        return Incoming(str(edited.chat.id), event)
-    message = update.message
-    if message is None or message.chat.type != ChatType.PRIVATE:
-        return None  # groups are not served
-    found = _event_of(message)
-    return Incoming(str(message.chat.id), found) if found is not None else None
-
-
-def _event_of(message: Message) -> Event | None:
-    if message.text is not None:
-        text = message.text
-        command = parse_command(text) if text.startswith("/") else None
-        if command is not None and command.name == "start":
-            language = message.from_user.language_code if message.from_user else None
-            return Started(language=language, flow=command.argument or None)
-        return command or _written(message, text)
-    if message.caption:  # a photo (or file) with words: the words are what the person wrote
-        return _written(message, message.caption)
-    for attribute, kind in MEDIA:
-        if getattr(message, attribute, None):
-            return MediaReceived(kind=kind)
-    if message.effective_attachment is not None:
-        return MediaReceived(kind="other")
-    return None  # a service message: someone joined, a pinned message …
-
-
-def _written(message: Message, text: str) -> TextReceived:
-    """Words the person wrote, with the message's id (for edits) and when they sent it (a
-    second message shortly after an answer belongs to it)."""
-    return TextReceived(text=text, ref=str(message.message_id), at=message.date)
-
-
-def chosen_label(query: CallbackQuery) -> str | None:
-    """The label of the button that was pressed, read from the message that showed it."""
-    message = query.message
-    markup = getattr(message, "reply_markup", None)
-    if not isinstance(markup, InlineKeyboardMarkup):
-        return None
-    for row in markup.inline_keyboard:
-        for button in row:
-            if button.callback_data == query.data:
-                return button.text
-    return None
-
-
-# --- the command menu ----------------------------------------------------------------------------
-
-
-def command_menus(library: Any) -> dict[str, list[BotCommand]]:
-    """`locales/<lang>/commands.yaml`: per command, how it is spelled in that language and
-    what the menu says about it; in the order of the Dutch file."""
-    texts = library.texts
-    names = [
-        key.removeprefix("commands:").removesuffix(".command")
-        for key in texts.catalogs.get(SOURCE_LANGUAGE, {})
-        if key.startswith("commands:") and key.endswith(".command")
-    ]
-    menus: dict[str, list[BotCommand]] = {}
-    for lang in LANGUAGES:
-        commands = []
-        for name in names:
-            command_key = f"commands:{name}.command"
-            description_key = f"commands:{name}.description"
-            if not (texts.has(lang, command_key) and texts.has(lang, description_key)):
-                continue
-            command = texts.plain(lang, command_key, MENU_TZ).strip().lstrip("/")
-            description = texts.plain(lang, description_key, MENU_TZ).strip()
-            commands.append(BotCommand(command, description))
-        menus[lang] = commands
-    return menus
 
 
 # --- the channel ---------------------------------------------------------------------------------
@@ -347,22 +187,7 @@ class TelegramChannel:
 
     async def _start_application(self) -> None:
         """`getMe` until Telegram answers; a refused token ends the run."""
-        attempt = 0
-        while not self._stop.is_set():
-            try:
-                await self.application.initialize()
-                return
-            except InvalidToken as error:
-                raise FatalTelegramError("Telegram refuses the bot token") from error
-            except TelegramError as error:
-                attempt += 1
-                delay = backoff(attempt)
-                log.warning(
-                    "Telegram not reachable at start (%s); again in %.0fs",
-                    type(error).__name__,
-                    delay,
-                )
-                await self._sleep(delay)
+        await self._retrying("getMe at start", self.application.initialize)
 
     async def _start_http(self) -> None:
         ports: dict[int, str] = {}
@@ -417,22 +242,24 @@ class TelegramChannel:
 
     async def _retrying(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         """A start-up call, tried until it works (or the token is refused)."""
-        attempt = 0
-        while not self._stop.is_set():
-            try:
-                return await call(*args, **kwargs)
-            except InvalidToken as error:
+
+        def wait(error: Exception, failures: int) -> float:
+            if isinstance(error, InvalidToken):
                 raise FatalTelegramError("Telegram refuses the bot token") from error
-            except RetryAfter as error:
-                await self._sleep(retry_after_seconds(error))
-            except BadRequest:
-                raise  # asking again will not help
-            except TelegramError as error:
-                attempt += 1
-                delay = backoff(attempt)
-                log.warning("%s failed (%s); again in %.0fs", what, type(error).__name__, delay)
-                await self._sleep(delay)
-        return None
+            if isinstance(error, RetryAfter):
+                return retry_after_seconds(error)
+            if isinstance(error, BadRequest) or not isinstance(error, TelegramError):
+                raise error  # asking again will not help
+            delay = backoff(failures)
+            log.warning("%s failed (%s); again in %.0fs", what, type(error).__name__, delay)
+            return delay
+
+        return await retrying(
+            functools.partial(call, *args, **kwargs),
+            wait,
+            sleep=self._sleep,
+            stopped=self._stop.is_set,
+        )
 
     async def _set_commands(self) -> None:
         """The command menu in Dutch (everyone) and English (people whose Telegram is English)."""
@@ -688,7 +515,8 @@ class TelegramChannel:
             return True
         self._failures.pop(update_id, None)
         self.sender.wake()
-        self._rearm_soon()
+        if handled is not None and handled.plans_changed:
+            self._rearm_soon()
         if meaning.callback is not None:
             self._after_press(meaning.address, meaning.callback, handled)
         return True
@@ -703,38 +531,42 @@ class TelegramChannel:
         if handled is None or not handled.new or not isinstance(message, Message):
             return
         # An old button, or a second tap of one already handled: the question shows its choice.
-        stale = STALE_BUTTON in handled.replies or ALREADY_CHOSEN in handled.replies
-        label = None if stale else chosen_label(query)
+        label = None if handled.stale_choice else chosen_label(query)
         edit = self._spawn(self._show_choice(int(address), message, label))
         self.sender.first_do(address, edit)
 
     async def _answer_query(self, query: CallbackQuery) -> None:
-        for attempt in range(3):
-            try:
-                await query.answer()
-                return
-            except RetryAfter as error:
-                await self._sleep(retry_after_seconds(error))
-            except (BadRequest, Forbidden):
-                return  # too old, or already answered before a restart
-            except TelegramError:
-                await self._sleep(backoff(attempt + 1))
+        def wait(error: Exception, failures: int) -> float | None:
+            if isinstance(error, RetryAfter):
+                return retry_after_seconds(error)
+            if isinstance(error, (BadRequest, Forbidden)):
+                return None  # too old, or already answered before a restart
+            if isinstance(error, TelegramError):
+                return backoff(failures)
+            raise error
+
+        await retrying(query.answer, wait, sleep=self._sleep, attempts=3)
 
     async def _show_choice(self, chat_id: int, message: Message, label: str | None) -> None:
         """Edit the question: its buttons go, and the choice shows under it."""
         text = message.text_html if message.text is not None else None
-        for attempt in range(4):
+
+        async def edit() -> None:
             await self.sender.pacer.turn(chat_id)
-            try:
-                async with self.sender.calls.call():
-                    await self._edit(chat_id, message, text, label)
-                return
-            except RetryAfter as error:
+            async with self.sender.calls.call():
+                await self._edit(chat_id, message, text, label)
+
+        def wait(error: Exception, failures: int) -> float | None:
+            if isinstance(error, RetryAfter):  # the pacer makes the next attempt wait
                 self.sender.pacer.flood(chat_id, retry_after_seconds(error))
-            except (BadRequest, Forbidden):
-                return  # already edited, too old, or blocked: nothing to fix here
-            except TelegramError:
-                await self._sleep(backoff(attempt + 1))
+                return 0.0
+            if isinstance(error, (BadRequest, Forbidden)):
+                return None  # already edited, too old, or blocked: nothing to fix here
+            if isinstance(error, TelegramError):
+                return backoff(failures)
+            raise error
+
+        await retrying(edit, wait, sleep=self._sleep, attempts=4)
 
     async def _edit(
         self, chat_id: int, message: Message, text: str | None, label: str | None
@@ -862,45 +694,3 @@ def quiet_libraries() -> None:
         logger.setLevel(
             max(logger.getEffectiveLevel(), logging.INFO if name == "telegram" else logging.WARNING)
         )
-
-
-def run_telegram(webhook_url: str | None = None, port: int = 8443, host: str = "0.0.0.0") -> int:
-    """`kern-coach telegram`: serve until SIGTERM/SIGINT; the exit code."""
-    from bot.app import build_coach, configure_logging
-    from bot.config import Config
-
-    config = Config.from_environment()
-    configure_logging(config.log_level, config.log_format)
-    quiet_libraries()
-    if not config.telegram_token:
-        log.critical("TELEGRAM_BOT_TOKEN is not set")
-        return 2
-    if webhook_url and not config.telegram_webhook_secret:
-        log.critical(
-            "webhook mode needs TELEGRAM_WEBHOOK_SECRET (Telegram sends it with every "
-            "update, so nobody else can post updates)"
-        )
-        return 2
-    coach = build_coach(config)
-    application = build_application(config.telegram_token, config.telegram_api_url)
-    channel = TelegramChannel(
-        coach,
-        application,
-        webhook_url=webhook_url,
-        webhook_port=port,
-        webhook_host=host,
-        webhook_secret=config.telegram_webhook_secret,
-        health_port=config.health_port,
-        pacer=Pacer(config.chat_rate, config.send_rate),
-    )
-
-    async def main() -> int:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, channel.stop)
-        return await channel.run()
-
-    started = time.monotonic()
-    code = asyncio.run(main())
-    log.info("ran %.0fs, exit code %d", time.monotonic() - started, code)
-    return code

@@ -1,5 +1,4 @@
-"""Telegram's side of sending: long texts cut into messages, pacing within Telegram's limits, and
-the sender that drains the outbox.
+"""Sending: an outbox item as Bot API calls, and the sender that drains the outbox.
 
 The outbox is the truth. A row is sent after the turn that wrote it committed and deleted once
 Telegram accepted it; a row still there after a crash is sent after restart. `Outbox.take`
@@ -29,20 +28,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import html
 import logging
 import math
 import os
-import random
-import re
 import time
 import warnings
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.constants import ChatAction, ParseMode
@@ -58,10 +53,11 @@ from telegram.error import (
 from telegram.warnings import PTBUserWarning
 
 from bot import metrics
-from bot.channels.telegram_html import render
+from bot.channels.telegram.html import render, split_html, visible_length
+from bot.channels.telegram.pacing import CallLimit, Pacer, retry_after_seconds
 from bot.coach import Coach
-from bot.config import CHAT_BURST, CHAT_RATE, SEND_RATE, Rate
 from bot.outbox import Chart, Document, Item, Outgoing, kind_of
+from bot.retry import backoff
 from flows.messages import Button
 
 log = logging.getLogger(__name__)
@@ -72,322 +68,11 @@ T = TypeVar("T")
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
 # python-telegram-bot 22 warns on every 429 unless told to hand `retry_after` out as a timedelta
-# already (its future behaviour); `retry_after_seconds` below reads either.
+# already (its future behaviour); `retry_after_seconds` reads either.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 CHANNEL = "telegram"
-
-MESSAGE_LIMIT = 4096  # characters a person sees in one message (after the HTML is parsed)
-RAW_LIMIT = 30_000  # bytes of HTML source in one message; Telegram refuses more than 32 KiB
-TYPING_AFTER = 300  # a message longer than this is announced with "typing…" …
-NOTICEABLE = 0.3  # … when it has to wait this many seconds for its turn (a message clears the
-# typing status, so one that goes out at once would only cost a request nobody sees)
-
-# Telegram: about 30 messages a second overall, about one a second per chat with short bursts
-# (the defaults of KERN_COACH_CHAT_RATE and KERN_COACH_SEND_RATE).
-CHAT = Rate(CHAT_RATE, CHAT_BURST)
-OVERALL = Rate(SEND_RATE, int(SEND_RATE))
-# A 429 heard from this many chats within a second means the bot as a whole is too fast.
-FLOOD_CHATS = 3
-
-RETRY_FIRST, RETRY_MAX = 1.0, 60.0  # seconds between attempts after network trouble
-
-
-# --- long texts ----------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"<[^>]*>"  # a tag
-    # an entity Telegram decodes (others it shows as they are)
-    r"|&(?:#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|(?:lt|gt|amp|quot)(?![A-Za-z]));?"
-    r"|[^<&]|&",  # one character
-    re.DOTALL,
-)
-_TAG_NAME = re.compile(r"</?\s*([A-Za-z][A-Za-z0-9-]*)")
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    raw: str
-    visible: int  # characters it adds to what the person sees
-    tag: str | None = None  # the tag name, for tags
-    closing: bool = False
-
-    @property
-    def content(self) -> bool:
-        """Text that is not white space (Telegram trims white space at the ends)."""
-        return self.tag is None and self.raw.strip() != ""
-
-
-def _tokens(text: str) -> list[_Token]:
-    tokens = []
-    for match in _TOKEN.finditer(text):
-        raw = match.group(0)
-        if raw.startswith("<"):
-            name = _TAG_NAME.match(raw)
-            tokens.append(
-                _Token(raw, 0, name.group(1).lower() if name else "", raw.startswith("</"))
-            )
-        else:
-            tokens.append(_Token(raw, 1))
-    return tokens
-
-
-def split_html(text: str, limit: int = MESSAGE_LIMIT, raw_limit: int = RAW_LIMIT) -> list[str]:
-    """Telegram HTML cut into messages of at most `limit` visible characters: at the last
-    paragraph break that fits, else the last line break, else the last space, else anywhere
-    between two characters. Tags open at a cut are closed before it and opened again after it,
-    and an entity such as `&amp;` is never cut, so every part is valid HTML on its own."""
-    if len(text) <= limit and len(text.encode()) <= raw_limit:
-        return [text]  # tags and entities only make the visible text shorter
-    tokens = _tokens(text)
-    parts: list[str] = []
-    stack: list[_Token] = []  # tags open where the current part starts
-    start = 0
-    while start < len(tokens):
-        while start < len(tokens) and not tokens[start].content:
-            _track(stack, tokens[start])  # white space at the start of a message goes (Telegram
-            start += 1  # would trim it); tags there are opened again in front of what follows
-        if start >= len(tokens):
-            break
-        end = _fit(tokens, start, stack, limit, raw_limit)
-        cut, resume = (end, end) if end >= len(tokens) else _break(tokens, start, end)
-        opened = list(stack)
-        for token in tokens[start:cut]:
-            _track(stack, token)
-        body = "".join(t.raw for t in opened) + "".join(t.raw for t in tokens[start:cut])
-        parts.append(body + "".join(f"</{t.tag}>" for t in reversed(stack)))
-        if not any(t.content for t in tokens[resume:]):
-            break  # only white space and closing tags are left
-        start = resume
-    return parts
-
-
-def _track(stack: list[_Token], token: _Token) -> None:
-    if token.tag is None:
-        return
-    if not token.closing:
-        stack.append(token)
-    elif stack:
-        stack.pop()  # Telegram matches an end tag with the innermost open one
-
-
-def _fit(tokens: list[_Token], start: int, stack: list[_Token], limit: int, raw_limit: int) -> int:
-    """The end of the longest run of tokens from `start` that fits one message."""
-    visible = 0
-    # the tags opened again at the start, and room to close everything at the end
-    raw = sum(len(t.raw.encode()) + len(t.tag or "") + 3 for t in stack)
-    i = start
-    while i < len(tokens):
-        token = tokens[i]
-        size = len(token.raw.encode())
-        if token.tag is not None and not token.closing:
-            size += len(token.tag) + 3  # its end tag, should the part end inside it
-        if visible + token.visible > limit or raw + size > raw_limit:
-            break
-        visible += token.visible
-        raw += size
-        i += 1
-    return max(i, start + 1)  # always make progress
-
-
-def _break(tokens: list[_Token], start: int, end: int) -> tuple[int, int]:
-    """Where to cut the tokens [start, end) that fit, and where the next part resumes: the
-    separator between them is dropped (Telegram would trim it anyway)."""
-    first = next((p for p in range(start, end) if tokens[p].content), None)
-    if first is None:
-        return end, end
-    for separator in ("\n\n", "\n", " "):
-        width = len(separator)
-        for p in range(end - width, first, -1):
-            if all(
-                t.tag is None and t.raw == c
-                for t, c in zip(tokens[p : p + width], separator, strict=True)
-            ):
-                resume = p + width
-                while resume < len(tokens) and tokens[resume].raw in (" ", "\n"):
-                    resume += 1
-                return p, resume
-    return end, end
-
-
-def visible_length(text: str) -> int:
-    """How many characters Telegram shows for this HTML (before trimming)."""
-    return sum(t.visible for t in _tokens(text))
-
-
-# --- pacing --------------------------------------------------------------------------------------
-
-
-class Limiter(Protocol):
-    """What the pacer asks of a limit over all chats; a budget shared by several processes can
-    stand in for the bucket."""
-
-    def reserve(self, now: float) -> float:
-        """Take one message's place; the seconds to wait before sending it."""
-        ...
-
-    def empty_until(self, moment: float) -> None:
-        """Telegram said 429 for the bot as a whole: nothing goes out until `moment`."""
-        ...
-
-
-class _Bucket:
-    """A token bucket that hands out reservations: `reserve()` says how long to wait."""
-
-    __slots__ = ("rate", "burst", "tokens", "stamp")
-
-    def __init__(self, rate: float, burst: int, now: float):
-        self.rate, self.burst = rate, burst
-        self.tokens = float(burst)
-        self.stamp = now
-
-    def refill(self, now: float) -> None:
-        if now > self.stamp:
-            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-
-    def reserve(self, now: float) -> float:
-        self.refill(now)
-        self.tokens -= 1
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
-
-    def empty_until(self, moment: float) -> None:
-        """After a 429: nothing is left until `moment`."""
-        self.tokens = min(self.tokens, 0.0)
-        self.stamp = max(self.stamp, moment)
-
-    def full(self, now: float) -> bool:
-        self.refill(now)
-        return self.tokens >= self.burst
-
-
-class Pacer:
-    """Keeps sending within Telegram's limits, per chat and overall, and honours 429s.
-
-    `None` for a rate switches that limit off (the benchmark measures the rest of the path);
-    `overall` may also be a `Limiter` of its own (a budget shared by several processes)."""
-
-    MARGIN = 0.02  # seconds added to every wait, so we are never a hair too early
-
-    def __init__(
-        self,
-        chat: tuple[float, int] | None = CHAT,
-        overall: tuple[float, int] | Limiter | None = OVERALL,
-    ):
-        self.chat_limit = chat
-        # Messages a second over all chats, where known (a Limiter of its own says nothing).
-        self.rate: float | None = overall[0] if isinstance(overall, tuple) else None
-        self.overall: Limiter | None = (
-            _Bucket(overall[0], overall[1], time.monotonic())
-            if isinstance(overall, tuple)
-            else overall
-        )
-        self.chats: dict[int, _Bucket] = {}
-        self.chat_paused: dict[int, float] = {}
-        self.paused_until = 0.0
-        self.floods: deque[tuple[float, int]] = deque()
-
-    async def turn(
-        self, chat_id: int, while_waiting: Callable[[], Awaitable[None]] | None = None
-    ) -> None:
-        """Wait until a message to this chat may go out; `while_waiting` is called first when
-        that takes a noticeable while (to show "typing…" meanwhile)."""
-        announced = while_waiting is None
-        while True:
-            now = time.monotonic()
-            wait = max(self.paused_until, self.chat_paused.get(chat_id, 0.0)) - now
-            if wait <= 0:
-                break
-            if not announced and wait >= NOTICEABLE:
-                announced = True
-                await while_waiting()  # type: ignore[misc]
-            await asyncio.sleep(wait + self.MARGIN)
-        self.chat_paused.pop(chat_id, None)
-        if self.chat_limit is not None:
-            wait = self._chat(chat_id, now).reserve(now)
-            if wait > 0:
-                if not announced and wait >= NOTICEABLE:
-                    await while_waiting()  # type: ignore[misc]
-                await asyncio.sleep(wait + self.MARGIN)
-        if self.overall is not None:
-            now = time.monotonic()
-            wait = self.overall.reserve(now)
-            if wait > 0:
-                await asyncio.sleep(wait + self.MARGIN)
-
-    def _chat(self, chat_id: int, now: float) -> _Bucket:
-        bucket = self.chats.get(chat_id)
-        if bucket is None:
-            assert self.chat_limit is not None
-            if len(self.chats) > 10_000:  # forget chats that have been quiet long enough
-                self.chats = {c: b for c, b in self.chats.items() if not b.full(now)}
-            bucket = self.chats[chat_id] = _Bucket(*self.chat_limit, now)
-        return bucket
-
-    def flood(self, chat_id: int, seconds: float) -> None:
-        """Telegram said 429 for this chat: it waits `seconds`; when several chats hear it at
-        about the same time, the bot as a whole is too fast and everyone waits."""
-        now = time.monotonic()
-        until = now + seconds
-        self.chat_paused[chat_id] = max(self.chat_paused.get(chat_id, 0.0), until)
-        if self.chat_limit is not None:
-            self._chat(chat_id, now).empty_until(until)
-        self.floods.append((now, chat_id))
-        while self.floods and self.floods[0][0] < now - 1.0:
-            self.floods.popleft()
-        if len({chat for _, chat in self.floods}) >= FLOOD_CHATS:
-            self.paused_until = max(self.paused_until, until)
-            if self.overall is not None:
-                self.overall.empty_until(until)
-
-
-class CallLimit:
-    """How many Bot API calls may be under way at once: as many as it takes to send Telegram's
-    30 messages a second at the round-trip time we measure, and no more: every open connection
-    costs the HTTP client work on each request (on loopback one at a time is fastest; to
-    Telegram, a 100 ms round trip, four)."""
-
-    def __init__(
-        self, rate: float = SEND_RATE, least: int = 1, most: int = 16, round_trip: float = 0.1
-    ):
-        self.rate, self.least, self.most = rate, least, most
-        self.round_trip = round_trip  # seconds, a moving average
-        self.active = 0
-        self._changed = asyncio.Condition()
-
-    @property
-    def limit(self) -> int:
-        return max(self.least, min(self.most, math.ceil(self.rate * self.round_trip) + 1))
-
-    @contextlib.asynccontextmanager
-    async def call(self) -> AsyncIterator[None]:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.active < self.limit)
-            self.active += 1
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.round_trip += 0.1 * (time.monotonic() - started - self.round_trip)
-            async with self._changed:
-                self.active -= 1
-                self._changed.notify_all()
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns about the int/timedelta migration
-        warnings.simplefilter("ignore")
-        value: Any = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def backoff(attempt: int) -> float:
-    """Seconds before attempt number `attempt + 1`: 1, 2, 4 … up to a minute, with jitter."""
-    delay = min(RETRY_MAX, RETRY_FIRST * 2 ** max(attempt - 1, 0))
-    return delay * random.uniform(0.8, 1.2)
-
-
-# --- turning an outbox payload into Bot API calls ------------------------------------------------
+TYPING_AFTER = 300  # a message longer than this is announced with "typing…" when it must wait
 
 
 Call = Callable[[], Awaitable[Any]]
@@ -462,7 +147,7 @@ def parts_of(bot: Bot, chat_id: int, item: Item) -> list[Part]:
                 fields["reply_markup"] = markup
             return await bot.do_api_request("sendMessage", api_kwargs=fields)
 
-        visible = sum(token.visible for token in _tokens(text))
+        visible = visible_length(text)
         parts.append(Part(send, long=visible > TYPING_AFTER))
     return parts
 
@@ -737,7 +422,3 @@ class OutboxSender:
             raise
         except TelegramError:
             pass  # shows up again, and is handled, on the send itself
-
-
-def escape(text: str) -> str:
-    return html.escape(text, quote=False)
