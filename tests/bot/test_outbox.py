@@ -5,15 +5,33 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
-from bot.outbox import CLAIM_LIFE, Chart, Document, encode, item_of
+from bot.outbox import CLAIM_LIFE, Chart, Document, Outbox, encode, item_of
 from bot.storage import store
 from bot.storage.models import OutboxClaim, OutboxRow
 from flows.events import Started, TextReceived
 from flows.messages import Button, Message, Span
 
 CHANNEL = "telegram"
+
+
+@pytest.fixture(autouse=True)
+def closed_afterwards(coach):
+    """Every outbox a test opens is closed at its end, as a process closes its own on stopping
+    (its claim's thread would otherwise outlive the test's database)."""
+    opened: list[Outbox] = []
+    real = coach.outbox
+
+    def outbox(channel: str, **options) -> Outbox:
+        opened.append(real(channel, **options))
+        return opened[-1]
+
+    coach.outbox = outbox
+    yield
+    for each in opened:
+        each.close()
 
 
 def message(key: str, text: str) -> Message:
