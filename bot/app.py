@@ -64,3 +64,16 @@ def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:
 
 def deletion_list(config: Config) -> DeletionList:
     return DeletionList.beside(config.database_url, config.forgotten_file, config.forgotten_key)
+
+
+def run_signal() -> int:
+    """`kern-coach signal`: the coach on Signal, through a signal-cli daemon (SIGNAL_CLI_URL)."""
+    import asyncio
+
+    from bot.channels.signal.channel import SignalChannel
+
+    config = Config.from_environment()
+    configure_logging(config.log_level, config.log_format)
+    coach = build_coach(config)
+    channel = SignalChannel(coach, config.signal_cli_url, config.signal_account)
+    return asyncio.run(channel.run())

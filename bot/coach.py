@@ -132,6 +132,7 @@ class Coach:
                 if self.forgotten is not None:
                     self.forgotten.add(person.channel, person.address, now)
                 store.delete_person(session, person.id)
+                store.delete_received_of(session, person.channel, person.address)
                 deleted = True
             else:
                 first += self._apply(session, person, step.state.lang, effect, now)
