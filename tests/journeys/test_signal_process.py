@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.databases import reader
-from tests.fakes.signal_cli import FakeSignalCli, SendFailure
+from tests.fakes.signal_cli import FakeSignalCli, SendFailure, TypingSent
 from tests.journeys.signal_harness import ANSWERS, CoachProcess, Person, do_exercise
 
 
@@ -194,6 +194,17 @@ def test_sync_messages_receipts_and_typing_are_ignored_and_a_group_gets_one_line
 ):
     coach = launch()
     person.says("Hallo")
+    welcome, disclaimer = person.received()[:2]
+    # Strong words as Signal's text styles, counted in UTF-16 units; "typing…" before the
+    # long second message, and its option as a numbered line.
+    styles = [s.split(":") for s in welcome.text_styles]
+    assert styles and all(style == "BOLD" for _, _, style in styles)
+    units = welcome.message.encode("utf-16-le")
+    for start, length, _ in styles:
+        bold = units[2 * int(start) : 2 * (int(start) + int(length))].decode("utf-16-le")
+        assert bold.strip() and bold in welcome.message
+    assert len(disclaimer.message) > 300 and disclaimer.message.endswith("\n\n1. Verder")
+    assert TypingSent(person.uuid, False) in fake.typing_sent
     sent = len(fake.sent)
     fake.sync_message("Een bericht van mijn eigen telefoon", destination_uuid=person.uuid)
     fake.receipt(uuid=person.uuid, timestamps=[person.written[-1]])

@@ -249,7 +249,9 @@ class Sender:
             self._done.append(item.id)
         else:  # the daemon away, a network failure at Signal, an I/O error
             delay = RETRY.delay(item.attempts)
-            kind = type(error).__name__ if isinstance(error, DaemonUnavailable) else f"{code}"
+            kind = type(error).__name__
+            if not isinstance(error, DaemonUnavailable):
+                kind += f" {code}"
             log.warning(
                 "item %d for %s not sent (%s, attempt %d); again in %.0fs",
                 item.id,
