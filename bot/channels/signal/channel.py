@@ -74,9 +74,12 @@ class SignalChannel:
                 if not self._stop.is_set():
                     await self.receiver.sweep()
         finally:
-            await self.client.aclose()  # stop receiving; what was received is handled first
             await self.scheduler.stop()
+            # Sends under way hear their answer before the connection goes (an answer lost on
+            # the way would send the message again after the restart); then receiving stops,
+            # and what was received is handled and kept, its replies waiting in the outbox.
             await self.sender.stop()
             await sending
+            await self.client.aclose()
         log.info("signal channel stopped")
         return 0
