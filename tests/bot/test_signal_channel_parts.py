@@ -102,3 +102,23 @@ def test_a_message_is_kept_until_handled_then_only_its_key_and_ids_never_repeat(
     assert inbox.prune() == 1
     second = inbox.keep("person-b", 2000, {"text": "iets anders"})
     assert second is not None and second > first  # a pruned id is never handed out again
+
+
+def test_no_channel_imports_storage():
+    """Channels reach storage only through the objects they are given (`bot.outbox`,
+    `bot.inbox`): nothing under bot/channels/ imports `bot.storage`."""
+    import ast
+    from pathlib import Path
+
+    channels = Path(__file__).resolve().parents[2] / "bot" / "channels"
+    found = []
+    for path in sorted(channels.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            found += [f"{path.name}: {n}" for n in names if n.startswith("bot.storage")]
+    assert len(list(channels.rglob("*.py"))) > 10  # the walk found the channels
+    assert found == []
