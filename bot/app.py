@@ -139,4 +139,14 @@ def run_telegram(webhook_url: str | None = None, port: int = 8443, host: str = "
     return code
 
 
-# `run_signal` (`kern-coach signal`, issue 12) joins these two, built the same way.
+def run_signal() -> int:
+    """`kern-coach signal`: the coach on Signal, through a signal-cli daemon (SIGNAL_CLI_URL)."""
+    import asyncio
+
+    from bot.channels.signal.channel import SignalChannel
+
+    config = Config.from_environment()
+    configure_logging(config.log_level, config.log_format)
+    coach = build_coach(config)
+    channel = SignalChannel(coach, config.signal_cli_url, config.signal_account)
+    return asyncio.run(channel.run())

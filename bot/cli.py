@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     telegram.set_defaults(run=_telegram)
 
+    signal = commands.add_parser(
+        "signal", help="serve Signal through a signal-cli daemon (SIGNAL_CLI_URL, SIGNAL_ACCOUNT)"
+    )
+    signal.set_defaults(run=_signal)
+
     flows = commands.add_parser("flows", help="tools for the author: check, transcript, diagram")
     flows.add_argument(
         "--root",
@@ -193,6 +198,12 @@ def _telegram(args: argparse.Namespace) -> int:
     from bot.app import run_telegram
 
     return run_telegram(webhook_url=args.webhook_url, port=args.port, host=args.host)
+
+
+def _signal(args: argparse.Namespace) -> int:
+    from bot.app import run_signal
+
+    return run_signal()
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -160,6 +160,7 @@ class Coach:
                 if self.forgotten is not None:
                     self.forgotten.add(person.channel, person.address, now)
                 store.delete_person(session, person.id)
+                store.delete_received_of(session, person.channel, person.address)
                 deleted = True
             else:
                 first += self._apply(session, person, step.state.lang, effect, now)

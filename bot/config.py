@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+DEFAULT_SIGNAL_CLI_URL = "tcp://127.0.0.1:7583"
 
 # Telegram's limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
 # about one message a second in one chat, short bursts allowed, and about 30 a second overall.
@@ -32,6 +33,9 @@ class Config:
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     telegram_webhook_secret: str | None = None
     health_port: int | None = None
+    # The signal-cli daemon (JSON-RPC over TCP) and the coach's own Signal number on it.
+    signal_cli_url: str = DEFAULT_SIGNAL_CLI_URL
+    signal_account: str | None = None
     # The deletion list (bot/forgotten.py): where, and its key; by default beside the database.
     forgotten_file: str | None = None
     forgotten_key: str | None = None
@@ -53,6 +57,8 @@ class Config:
             telegram_api_url=env.get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL,
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             health_port=int(health) if health else None,
+            signal_cli_url=env.get("SIGNAL_CLI_URL") or DEFAULT_SIGNAL_CLI_URL,
+            signal_account=env.get("SIGNAL_ACCOUNT") or None,
             forgotten_file=env.get("KERN_COACH_FORGOTTEN_FILE") or None,
             forgotten_key=env.get("KERN_COACH_FORGOTTEN_KEY") or None,
             clock_offset=_duration(env.get("KERN_COACH_CLOCK_OFFSET", "")),

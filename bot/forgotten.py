@@ -200,6 +200,7 @@ class DeletionList:
                 at = latest.get(self.digest(person.channel, person.address))
                 if at is not None and person.created_at <= at:
                     store.delete_person(session, person.id)
+                    store.delete_received_of(session, person.channel, person.address)
                     session.execute(
                         sa.delete(OutboxRow).where(
                             col(OutboxRow.channel) == person.channel,

@@ -112,3 +112,35 @@ def test_every_python_folder_of_the_coach_is_a_package_that_pip_installs():
         if "__pycache__" not in path.parts
     }
     assert sorted(folders - listed) == []
+
+
+def test_signal_runs_as_a_compose_profile_and_as_systemd_units_beside_the_coach():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    daemon, coach = services["signal-cli"], services["coach-signal"]
+    assert coach["profiles"] == daemon["profiles"] == ["signal"]
+    assert coach["command"] == ["kern-coach", "signal"]
+    assert coach["environment"]["SIGNAL_CLI_URL"] == "tcp://signal-cli:7583"
+    assert coach["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "signal-cli" in coach["depends_on"]
+    command = daemon["command"]
+    assert command[command.index("daemon") :] == [
+        "daemon",
+        "--tcp",
+        "0.0.0.0:7583",
+        "--receive-mode=manual",  # messages wait on Signal's side while the coach is away
+    ]
+    assert "ports" not in daemon  # reachable by the coach only, never from outside
+
+    def unit(name: str) -> configparser.SectionProxy:
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment, method-assign]
+        parser.read_string((DEPLOY / name).read_text(encoding="utf-8"))
+        assert set(parser.sections()) == {"Unit", "Service", "Install"}
+        service = parser["Service"]
+        assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
+        return service
+
+    assert unit("kern-coach-signal.service")["ExecStart"].endswith("kern-coach signal")
+    start = unit("signal-cli.service")["ExecStart"]
+    assert "daemon --tcp 127.0.0.1:7583 --receive-mode=manual" in start

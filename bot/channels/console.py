@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from bot.channels import plain_text
+from bot.channels import numbered, plain_text
 from bot.coach import Coach
 from bot.outbox import Chart, Document, Item, Outgoing
 from bot.scheduler import CheckinScheduler
@@ -134,13 +134,9 @@ class ConsoleChannel:
             return None
         if text.startswith("/"):
             return parse_command(text) or TextReceived(text=text)
-        # A number is the button with that number, under every kind of question (the prompt
-        # says so): "1" under "[1] Klaar" ends the list, it is not an entry.
-        if text.isdecimal() and 1 <= int(text) <= len(self.buttons):
-            return ChoiceMade(token=self.buttons[int(text) - 1].token)
-        for button in self.buttons:
-            if text.casefold() == button.label.casefold():
-                return ChoiceMade(token=button.token)
+        button = numbered.pressed(text, self.buttons)  # the prompt says what a number does
+        if button is not None:
+            return ChoiceMade(token=button.token)
         return TextReceived(text=line)
 
     async def send(self, event: Event) -> None:
@@ -186,7 +182,7 @@ class ConsoleChannel:
         message = item
         lines = plain_text.render(message).splitlines() or [""]
         out = [f"\ncoach › {lines[0]}"] + [f"{INDENT}{line}".rstrip() for line in lines[1:]]
-        self.buttons = [b for row in message.buttons for b in row]
+        self.buttons = numbered.flat(message.buttons)
         if message.buttons:
             number = 0
             for row in message.buttons:

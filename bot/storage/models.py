@@ -179,3 +179,26 @@ class ProcessedUpdate(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=16)
     update_id: int = Field(primary_key=True, sa_type=sa.BigInteger)
     processed_at: datetime = _time()
+
+
+class ReceivedMessage(SQLModel, table=True):
+    """A message kept the moment it arrives, before it is handled: a channel that pushes
+    messages once (Signal) would lose one that a crash interrupted. `content` (what the person
+    wrote, as JSON) is emptied once the turn is committed; the row stays a while as the key
+    that tells a message delivered again from a new one."""
+
+    __tablename__ = "received_message"
+    # The id is the update id the turn is recorded by (`processed_update`): never used twice,
+    # also after rows are pruned (SQLite would otherwise hand out the highest id again).
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "sender", "sent_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    sender: str = Field(max_length=64)
+    sent_at: int = Field(sa_type=sa.BigInteger)  # the sender's timestamp, in milliseconds
+    content: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    received_at: datetime = _time()
+    handled_at: datetime | None = _time(default=None, nullable=True)

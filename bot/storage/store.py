@@ -21,6 +21,7 @@ from bot.storage.models import (
     OutboxRow,
     Person,
     ProcessedUpdate,
+    ReceivedMessage,
     RunRow,
     UTCDateTime,
     checkin_row,
@@ -508,6 +509,95 @@ def next_outgoing_at(session: Session, channel: str) -> datetime | None:
         sa.select(sa.func.min(OutboxRow.next_attempt_at)).where(col(OutboxRow.channel) == channel)
     ).scalar()
     return _as_utc(value)
+
+
+# --- what a channel received, kept before it is handled ------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Received:
+    id: int  # the update id the channel hands to `Coach.handle`
+    sender: str
+    sent_at: int  # the sender's timestamp (milliseconds)
+    content: dict[str, Any]
+
+
+def keep_received(
+    session: Session,
+    channel: str,
+    sender: str,
+    sent_at: int,
+    content: dict[str, Any],
+    now: datetime,
+) -> int | None:
+    """Keep a message as it arrives; its id, or None when it was handled before (delivered
+    again). One kept earlier but not yet handled (a crash came between) gets its id again."""
+    table = _table(ReceivedMessage)
+    session.connection().execute(
+        _insert(session, table)
+        .values(
+            channel=channel,
+            sender=sender,
+            sent_at=sent_at,
+            content=json.dumps(content, ensure_ascii=False),
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "sender", "sent_at"])
+    )
+    row = (
+        session.connection()
+        .execute(
+            sa.select(table.c.id, table.c.handled_at).where(
+                table.c.channel == channel, table.c.sender == sender, table.c.sent_at == sent_at
+            )
+        )
+        .first()
+    )
+    return None if row is None or row.handled_at is not None else int(row.id)
+
+
+def received_handled(session: Session, received_id: int, now: datetime) -> None:
+    """The turn is committed: what the person wrote now lives in their answers, not here."""
+    table = _table(ReceivedMessage)
+    session.connection().execute(
+        sa.update(table).where(table.c.id == received_id).values(content=None, handled_at=now)
+    )
+
+
+def received_waiting(session: Session, channel: str, limit: int) -> list[Received]:
+    """Messages kept but not handled (the process ended in between), oldest first."""
+    table = _table(ReceivedMessage)
+    rows = session.connection().execute(
+        sa.select(table.c.id, table.c.sender, table.c.sent_at, table.c.content)
+        .where(table.c.channel == channel, table.c.handled_at.is_(None))
+        .order_by(table.c.id)
+        .limit(limit)
+    )
+    return [
+        Received(id=r.id, sender=r.sender, sent_at=r.sent_at, content=json.loads(r.content or "{}"))
+        for r in rows
+    ]
+
+
+def prune_received(session: Session, channel: str, before: datetime) -> int:
+    """Handled messages' keys older than `before`: no channel delivers a message again so late."""
+    table = _table(ReceivedMessage)
+    result = session.connection().execute(
+        sa.delete(table).where(
+            table.c.channel == channel,
+            table.c.handled_at.is_not(None),
+            table.c.handled_at < before,
+        )
+    )
+    return cast("sa.CursorResult[Any]", result).rowcount
+
+
+def delete_received_of(session: Session, channel: str, address: str) -> None:
+    """Everything kept of what one person sent (with /vergeet)."""
+    table = _table(ReceivedMessage)
+    session.connection().execute(
+        sa.delete(table).where(table.c.channel == channel, table.c.sender == address)
+    )
 
 
 # --- deletion -----------------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+"""The Signal channel: signal-cli's envelopes in, the outbox out, check-ins on time.
+
+One process holds one connection to the daemon (`jsonrpc.SignalCliClient`: manual receive mode,
+subscribed after every reconnect, so what arrives while the coach is away waits on Signal's
+side), a `receiving.Receiver` that keeps and handles each message, a `sending.Sender` that
+delivers the outbox, and the check-in scheduler. At start, what was kept but not handled before
+the last stop is handled first; a sweep every minute takes what a fault left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+
+from bot.coach import Coach
+from bot.inbox import Inbox
+from bot.scheduler import CheckinScheduler
+from flows.messages import Button
+
+from .jsonrpc import SignalCliClient
+from .receiving import CHANNEL, Receiver
+from .sending import Sender
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 60.0
+
+
+class SignalChannel:
+    def __init__(self, coach: Coach, url: str, account: str | None) -> None:
+        self.coach = coach
+        shown: dict[str, Sequence[Button]] = {}
+        self.inbox = Inbox(coach.store, coach.clock, CHANNEL)
+        self.receiver = Receiver(
+            coach, self.inbox, account=account, shown=shown, on_turn=self._after_turn
+        )
+        self.client = SignalCliClient(url, self.receiver.on_envelope)
+        self.sender = Sender(self.client, coach.outbox(CHANNEL), coach.clock.now, shown)
+        self.scheduler = CheckinScheduler(coach, on_delivered=self._delivered)
+        self._stop = asyncio.Event()
+        self._rearm: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _after_turn(self) -> None:
+        self.sender.wake()
+        if self._rearm is None or self._rearm.done():  # a turn may have scheduled a check-in
+            self._rearm = asyncio.get_running_loop().create_task(self.scheduler.rearm())
+
+    async def _delivered(self) -> None:
+        self.sender.wake()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.stop)
+        sending = asyncio.create_task(self.sender.run(), name="signal-sender")
+        pruned = await asyncio.to_thread(self.inbox.prune)
+        if pruned:
+            log.info("%d old received-message key(s) pruned", pruned)
+        await self.receiver.sweep()  # what was kept before the last stop goes first
+        self.scheduler.start()
+        self.client.start()
+        log.info("signal channel started")
+        try:
+            while not self._stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), SWEEP_SECONDS)
+                if not self._stop.is_set():
+                    await self.receiver.sweep()
+        finally:
+            await self.scheduler.stop()
+            # Sends under way hear their answer before the connection goes (an answer lost on
+            # the way would send the message again after the restart); then receiving stops,
+            # and what was received is handled and kept, its replies waiting in the outbox.
+            await self.sender.stop()
+            await sending
+            await self.client.aclose()
+        log.info("signal channel stopped")
+        return 0
