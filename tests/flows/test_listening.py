@@ -430,8 +430,10 @@ def test_the_evaluation_and_the_reminder_quote_the_plan_with_the_same_date(libra
     walk_to(talk, "evaluatie-moment")
     talk.press_option("week")
     walk_to(talk, "kies", {"herhalen": "niet"})
-    talk.wait(timedelta(days=8))
-    reminder, evaluation = talk.deliver_due()
+    talk.wait(timedelta(days=2))
+    (reminder,) = talk.deliver_due()
+    talk.wait(timedelta(days=6))
+    (evaluation,) = talk.deliver_due()
     look_back = text_of(evaluation, "oefening-1:evaluatie.terugblik")
     assert "Op 11 maart schreef je:" in text_of(reminder, "oefening-1:herinnering")
     assert "Op 11 maart schreef je als plan:" in look_back
