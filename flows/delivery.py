@@ -84,7 +84,7 @@ class QuietHours:
         for separator in ("-", "–", " tot ", " to ", " until "):
             if separator in text:
                 first, _, second = text.partition(separator)
-                start, end = moments.parse_clock(first.strip()), moments.parse_clock(second.strip())
+                start, end = _clock(first), _clock(second)
                 if start is not None and end is not None and start != end:
                     return cls(start=start, end=end)
         return None
@@ -96,6 +96,14 @@ class QuietHours:
         if self.start < self.end:
             return self.start <= clock < self.end
         return clock >= self.start or clock < self.end
+
+
+def _clock(text: str) -> time | None:
+    """A clock time, or a bare hour ("23 tot 7")."""
+    text = text.strip()
+    if text.isdigit() and int(text) < 24:
+        return time(int(text))
+    return moments.parse_clock(text)
 
 
 def quiet_until(
