@@ -118,6 +118,15 @@ def quiet_until(
     return moments.next_daily(quiet.end, tz, now)
 
 
+def expected_at(checkin: Checkin, tz: tzinfo, quiet: QuietHours | None) -> datetime:
+    """When the person could expect the check-in: the moment it was meant for, or the end of
+    the quiet hours it fell in. Later than that (downtime, a pause, its turn) is late."""
+    meant_for = checkin.meant_for
+    if quiet is None or not quiet.holds(meant_for.astimezone(tz).time()) or checkin.chosen:
+        return meant_for
+    return moments.next_daily(quiet.end, tz, meant_for)
+
+
 # --- several due at once --------------------------------------------------------------------------
 
 

@@ -58,10 +58,11 @@ def on_checkin(turn: Turn, due: Checkin, folded: Sequence[Checkin] = ()) -> None
         suspended = (*turn.state.suspended, at)[-MAX_SUSPENDED:]
         turn.update(suspended=suspended)
     turn.update(at=None, prompt=None)
-    # Late against the moment delivery was due: a check-in that waited out the night, or for
-    # its turn after another, is not late, so "later than planned" is said at most once.
-    # A daily check-in read the morning after says so in its own greeting ("gisteren").
-    if turn.now - due.due_at > LATE_AFTER and not _for_an_earlier_day(turn, due):
+    # Late against the moment the person could expect it: one that waited out the night is not
+    # late. Only the check-in delivered says it, so "later than planned" is said once however
+    # many were due; a daily check-in read the morning after says so in its own greeting.
+    expected = delivery.expected_at(due, turn.tz, delivery.QuietHours.parse(turn.state.quiet))
+    if turn.now - expected > LATE_AFTER and not _for_an_earlier_day(turn, due):
         turn.late = True
         turn.say("common:late")
     for reminder in folded:  # its plan is looked back on now, in the evaluation

@@ -10,7 +10,7 @@ import pytest
 from flows.events import COMMAND_ALIASES, COMMANDS
 from flows.messages import spans_of
 from flows.state import State
-from flows.transcript import _elapsed
+from flows.transcript import elapsed
 from tests.conftest import MONDAY_EVENING
 from tests.flows.conversation import Conversation
 
@@ -454,8 +454,8 @@ def test_the_transcript_says_how_much_later_in_words_a_person_would_use(library,
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(AMSTERDAM)
-    assert _elapsed(library, delta, "nl", tz) == nl
-    assert _elapsed(library, delta, "en", tz) == en
+    assert elapsed(library, delta, "nl", tz) == nl
+    assert elapsed(library, delta, "en", tz) == en
 
 
 def test_the_daily_question_is_saved_with_the_words_it_asked(library):
