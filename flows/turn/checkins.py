@@ -29,9 +29,13 @@ def on_due(turn: Turn, due: Sequence[Checkin]) -> None:
     if turn.state.consent != "given":
         return  # consent was withdrawn: each is let go, nothing to say
     settled = delivery.together(due, turn.now, turn.tz)
+    # This time is let go, the series goes on: once per series, also when a stored state held
+    # two of one (the one delivered plans its own next).
+    going_on = {_series(settled.deliver)} if settled.deliver and settled.deliver.every else set()
     for checkin in (*settled.dropped, *settled.folded):
-        if checkin.every:
-            schedule_next(turn, checkin)  # this time is let go; the series goes on
+        if checkin.every and _series(checkin) not in going_on:
+            going_on.add(_series(checkin))
+            schedule_next(turn, checkin)
     waiting = tuple(c.waits(turn.now + delivery.APART) for c in settled.waiting)
     if settled.folded or settled.dropped or settled.ended or waiting:
         turn.effects.append(
@@ -109,3 +113,7 @@ def _for_an_earlier_day(turn: Turn, due: Checkin) -> bool:
     if due.kind != DAILY_KIND:
         return False
     return due.meant_for.astimezone(turn.tz).date() < turn.now.astimezone(turn.tz).date()
+
+
+def _series(checkin: Checkin) -> tuple[str, str, str]:
+    return (checkin.kind, checkin.flow, checkin.step)

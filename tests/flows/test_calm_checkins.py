@@ -139,3 +139,13 @@ def test_quiet_hours_are_set_with_tijd_and_help_names_both_commands(library):
     english = consented(library, lang="en")
     english.command("help")
     assert "/time quiet 23:00-07:00" in english.texts[0] and "/pause 1 week" in english.texts[0]
+
+
+def test_two_daily_checkins_due_at_once_plan_one_next_one(library):
+    talk = consented(library)
+    talk.command("time", "20:00")
+    (daily,) = [c for c in talk.pending if c.kind == "daily"]
+    talk.pending.append(daily.again(id="c-extra", due_at=daily.due_at))  # an old double
+    talk.now = daily.due_at
+    talk.deliver_due()
+    assert len([c for c in talk.pending if c.kind == "daily"]) == 1
