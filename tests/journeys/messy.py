@@ -81,19 +81,16 @@ class Journey:
         return True
 
     def take(self) -> None:
+        """What the coach sent, as a channel takes it from the outbox."""
         got: list[Message] = []
-        with self.coach.store.transaction() as session:
-            while ready := [
-                o
-                for o in store.ready_outgoing(session, CHANNEL, self.clock.now(), 50)
-                if o.address == ADDRESS
-            ]:
-                for outgoing in ready:
-                    if "document" in outgoing.payload:
-                        self.lines += ["", f"{self.coach_name:6} (een bestand)"]
-                    else:
-                        got.append(Message.from_json(outgoing.payload))
-                    store.sent(session, outgoing.id)
+        outbox = self.coach.outbox(CHANNEL, lease=False)
+        while ready := [o for o in outbox.take(50) if o.address == ADDRESS]:
+            for outgoing in ready:
+                if isinstance(outgoing.item, Message):
+                    got.append(outgoing.item)
+                else:  # /export's files, /mijn's chart
+                    self.lines += ["", f"{self.coach_name:6} ({type(outgoing.item).__name__})"]
+            outbox.sent([o.id for o in ready])
         for message in got:
             self.lines.append("")
             for text in message.plain.splitlines():
