@@ -23,6 +23,7 @@ from bot.storage.models import Person, checkin_of
 from flows import defaults, delivery
 from flows.effects import (
     CancelCheckins,
+    CheckinsSettled,
     DeletionRequested,
     Effect,
     ExportRequested,
@@ -34,7 +35,7 @@ from flows.effects import (
     ShowAnswers,
 )
 from flows.engine import ALREADY_CHOSEN, Engine, Step
-from flows.events import CheckinDue, Event
+from flows.events import CheckinDue, CheckinsDue, Event
 from flows.messages import Message
 from flows.model import Library
 from flows.turn import navigation
@@ -206,6 +207,8 @@ class Coach:
             store.schedule_checkin(session, person_id, effect.checkin, now)
         elif isinstance(effect, CancelCheckins):
             store.cancel_checkins(session, person_id, effect.kinds, effect.flow, effect.checkins)
+        elif isinstance(effect, CheckinsSettled):
+            store.settle_checkins(session, person_id, effect.folded, effect.dropped, effect.waiting)
         elif isinstance(effect, ForgetAnswer):
             store.forget_answer(session, person_id, effect.run, effect.step, effect.from_item)
         elif isinstance(effect, ShowAnswers):
@@ -220,22 +223,29 @@ class Coach:
     # --- check-ins -------------------------------------------------------------------------------
 
     def deliver_due(self, limit: int = DISPATCH_BATCH) -> int:
-        """Feed every due check-in to the engine, one transaction each; returns how many.
-        Several processes may run this at once: each check-in is claimed by one of them."""
+        """Feed the due check-ins to the engine, each person's together in one transaction
+        (one calm conversation, not one message per check-in); returns how many people got
+        one. Several processes may run this at once: each check-in is claimed by one of them."""
         now = self.clock.now()
         with self.store.transaction() as session:
             due = store.due_checkins(session, now, limit)
-        delivered = 0
+        people: dict[int, list[int]] = {}
         for checkin_id, person_id in due:
+            people.setdefault(person_id, []).append(checkin_id)
+        delivered = 0
+        for person_id, checkin_ids in people.items():
             try:
-                if self._deliver(checkin_id, person_id, now):
+                if self._deliver(person_id, now):
                     delivered += 1
             except Exception as error:  # one broken check-in must not stop everyone else's
                 # The type only: a message could quote what the person wrote.
                 log.error(
-                    "check-in %d could not be delivered: %s", checkin_id, type(error).__name__
+                    "check-ins %s could not be delivered: %s",
+                    ",".join(map(str, checkin_ids)),
+                    type(error).__name__,
                 )
-                self._retry_later(checkin_id, now)
+                for checkin_id in checkin_ids:
+                    self._retry_later(checkin_id, now)
         return delivered
 
     def _retry_later(self, checkin_id: int, now: datetime) -> None:
@@ -248,19 +258,41 @@ class Coach:
         if attempts >= CHECKIN_ATTEMPTS:
             log.error("check-in %d failed %d times; it is marked failed", checkin_id, attempts)
 
-    def _deliver(self, checkin_id: int, person_id: int, now: datetime) -> bool:
+    def _deliver(self, person_id: int, now: datetime) -> bool:
         with self.store.transaction() as session:
             person = store.lock_person_by_id(session, person_id)
-            row = store.claim_checkin(session, checkin_id, now)
-            if person is None or row is None:
-                return False  # another process has it, or it was cancelled meanwhile
-            # The query found it due by the rule's stored result; the person, locked now, may
+            if person is None:
+                return False
+            rows = store.claim_due_checkins(session, person_id, now)
+            if not rows:
+                return False  # another process has them, or they were cancelled meanwhile
+            # The query found them due by the rule's stored result; the person, locked now, may
             # have paused or blocked the bot since: the rule itself decides.
             if not delivery.may_receive(store.availability(person), now):
-                return False  # it waits, still pending
-            row.status = "done"
-            session.add(row)
-            self._turn(session, person, CheckinDue(checkin=checkin_of(row)), now)
+                return False  # they wait, still pending
+            state = store.load_state(person)
+            tz = ZoneInfo(state.timezone)
+            quiet = delivery.QuietHours.parse(state.quiet)
+            going = []
+            for row in rows:
+                until = delivery.quiet_until(checkin_of(row), now, tz, quiet)
+                if until is not None:
+                    store.wait_for(session, [row], until)  # the night is quiet: the morning
+                else:
+                    going.append(row)
+            if not going:
+                return False
+            for row in going:
+                row.status = "done"  # unless the engine folds or lets it go (CheckinsSettled)
+                session.add(row)
+            session.flush()
+            checkins = tuple(checkin_of(row) for row in going)
+            event = (
+                CheckinDue(checkin=checkins[0])
+                if len(checkins) == 1
+                else CheckinsDue(checkins=checkins)
+            )
+            self._turn(session, person, event, now)
         return True
 
     def next_due_at(self) -> datetime | None:

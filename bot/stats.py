@@ -35,6 +35,8 @@ class Counts:
     checkins_held: int  # due, but the person paused, is held or cannot be reached
     checkins_done_last_day: int  # delivered, due in the last day
     checkins_failed_last_day: int  # given up on, due in the last day
+    checkins_folded: int  # due with the evaluation of their plan: a line in it (all time)
+    checkins_dropped: int  # due with others and let go: their day passed, a second series
     outbox_backlog: int  # messages committed, not yet sent
     oldest_unsent_seconds: float | None  # how long the oldest of them has waited
 
@@ -77,6 +79,11 @@ def counts(engine: sa.Engine, now: datetime) -> Counts:
             )
 
         done, failed = of_last_day("done"), of_last_day("failed")
+        # All time: a check-in let go after downtime was due long before the last day.
+        folded, dropped = (
+            _count(session, sa.select(sa.func.count()).where(col(CheckinRow.status) == status))
+            for status in ("folded", "dropped")
+        )
         backlog = _count(session, sa.select(sa.func.count()).select_from(OutboxRow))
         oldest = session.execute(
             sa.select(sa.func.min(sa.type_coerce(OutboxRow.created_at, UTCDateTime())))
@@ -91,6 +98,8 @@ def counts(engine: sa.Engine, now: datetime) -> Counts:
         checkins_held=held,
         checkins_done_last_day=done,
         checkins_failed_last_day=failed,
+        checkins_folded=folded,
+        checkins_dropped=dropped,
         outbox_backlog=backlog,
         oldest_unsent_seconds=(now - oldest_at).total_seconds() if oldest_at else None,
     )
@@ -114,6 +123,9 @@ def render_counts(found: Counts) -> str:
         f"check-ins held (paused, on hold or unreachable): {found.checkins_held}",
         f"check-ins sent in the last day: {found.checkins_done_last_day}",
         f"check-ins failed in the last day: {found.checkins_failed_last_day}",
+        f"check-ins folded into another (due together): {found.checkins_folded}",
+        f"check-ins let go (due together; their day passed, a second series): "
+        f"{found.checkins_dropped}",
         f"outbox backlog: {found.outbox_backlog}",
         f"oldest unsent message: {f'{oldest:.0f}s' if oldest is not None else 'none'}",
     ]

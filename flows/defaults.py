@@ -15,3 +15,7 @@ TIMEZONE = "Europe/Amsterdam"
 DAILY_TIME = time(20, 0)
 # The time of day a plan is set for when the person names only a day ("vrijdag").
 PLAN_TIME = time(19, 0)
+# The hours in which check-ins wait for the morning (local), unless the person chose the moment.
+QUIET_HOURS = "22:00-08:00"
+# A pause to a day ("/pauze tot maandag", "/pauze 1 week") ends that morning.
+PAUSE_ENDS_AT = time(8, 0)

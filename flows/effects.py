@@ -81,6 +81,17 @@ class CancelCheckins(Effect, type_name="cancel_checkins"):
         return by_kind or checkin.id in self.checkins
 
 
+@dataclass(frozen=True, kw_only=True)
+class CheckinsSettled(Effect, type_name="checkins_settled"):
+    """Of check-ins due at once (`flows.delivery.together`), those not delivered: folded into
+    the one that was, let go, or waiting (each with its new `due_at`, its planned moment kept).
+    Their statuses stay visible to the operator."""
+
+    folded: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    waiting: tuple[Checkin, ...] = ()
+
+
 def still_scheduled(pending: list[Checkin], effects: tuple[Effect, ...]) -> list[Checkin]:
     """The check-ins still to come once `effects` are carried out (for simulations without a
     database: transcripts and tests)."""
@@ -90,6 +101,9 @@ def still_scheduled(pending: list[Checkin], effects: tuple[Effect, ...]) -> list
             pending.append(effect.checkin)
         elif isinstance(effect, CancelCheckins):
             pending = [c for c in pending if not effect.cancels(c)]
+        elif isinstance(effect, CheckinsSettled):
+            moved = {c.id for c in effect.waiting}
+            pending = [c for c in pending if c.id not in moved] + list(effect.waiting)
     return pending
 
 

@@ -21,6 +21,7 @@ from flows.effects import Effect
 from flows.errors import NaiveTime, UnknownEvent
 from flows.events import (
     CheckinDue,
+    CheckinsDue,
     ChoiceMade,
     CommandGiven,
     Event,
@@ -83,6 +84,7 @@ class Engine:
         if now.utcoffset() is None:
             raise NaiveTime("now must carry its time zone")
         turn = Turn(self.library, _normalise(state, self.library), now.astimezone(UTC))
+        commands.end_of_pause(turn)
         if not isinstance(event, ChoiceMade) and turn.state.last_choice is not None:
             turn.update(last_choice=None)  # something happened since that button
         _dispatch(turn, event)
@@ -114,7 +116,9 @@ def _dispatch(turn: Turn, event: Event) -> None:
     elif isinstance(event, CommandGiven):
         commands.on_command(turn, event.name, event.argument)
     elif isinstance(event, CheckinDue):
-        checkins.on_checkin(turn, event.checkin)
+        checkins.on_due(turn, (event.checkin,))
+    elif isinstance(event, CheckinsDue):
+        checkins.on_due(turn, event.checkins)
     else:  # a programming error, not a person's odd input
         raise UnknownEvent(f"unknown event {event!r}")
 

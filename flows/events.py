@@ -124,6 +124,14 @@ class CheckinDue(Event, type_name="checkin_due"):
     checkin: Checkin
 
 
+@dataclass(frozen=True, kw_only=True)
+class CheckinsDue(Event, type_name="checkins_due"):
+    """Several check-ins of one person have come at once (after downtime, a pause, the night):
+    the engine makes one calm conversation of them (`flows.delivery.together`)."""
+
+    checkins: tuple[Checkin, ...]
+
+
 def parse_command(text: str) -> CommandGiven | None:
     """`/pauze`, `/tijd 20:00` or `/start@kern_bot` → a command; anything else → None."""
     if not text.startswith("/"):

@@ -578,6 +578,24 @@ def parse_moment(
     return moment.astimezone(tz)
 
 
+# Words before a length or an end ("tot maandag", "voor een week") that change nothing.
+_UNTIL_WORDS = frozenset({"tot", "until", "till", "to", "voor", "for", "gedurende"})
+
+
+def parse_until(
+    text: str, lang: str, now: datetime, tz: tzinfo, default_time: time
+) -> datetime | None:
+    """The end of a length or a moment a person names ("1 week", "3 dagen", "tot maandag",
+    "until friday"), as `parse_moment` reads it; a bare length counts from now ("3 dagen" is
+    "over 3 dagen"). None when the text names neither."""
+    words = text.split()
+    if words and words[0].casefold() in _UNTIL_WORDS:
+        words = words[1:]
+    if len(words) == 2 and _number(words[0].casefold()) is not None and words[1] in _UNITS:
+        words = ["over", *words]
+    return parse_moment(" ".join(words), lang, now, tz, default_time) if words else None
+
+
 def _moment(
     said: _Said, lang: str, now: datetime, tz: tzinfo, default_time: time
 ) -> datetime | None:

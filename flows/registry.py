@@ -76,5 +76,8 @@ def _load(raw: Any, annotation: Any) -> Any:
     if "datetime" in text and isinstance(raw, str):
         return datetime.fromisoformat(raw)
     if text.startswith("tuple") and isinstance(raw, list):
+        item = next(iter(typing.get_args(annotation)), None)
+        if isinstance(item, type) and hasattr(item, "from_json"):  # tuple[Checkin, ...]
+            return tuple(item.from_json(r) for r in raw)
         return tuple(raw)
     return raw

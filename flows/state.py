@@ -20,7 +20,7 @@ KEEP_RUNS = 12  # per flow; older runs stay in storage (/mijn, /export) but leav
 
 # The layout of the stored state (`State.to_json`). When it changes, raise this and add a
 # migration below that turns the previous layout into the new one and says why.
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +56,9 @@ class Run:
     history: tuple[str, ...] = ()  # the waiting steps passed, for /terug
     recorded: bool = False  # whether storage knows this run (it does once something is saved)
     scheduled: dict[str, tuple[str, ...]] = field(default_factory=dict)  # step -> check-in ids
+    # A run a check-in opened: the moment that check-in was meant for, so its questions name
+    # that day ("gisteren" when it arrives the morning after).
+    meant_for: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +89,8 @@ class State:
     timezone: str = defaults.TIMEZONE
     consent: str = "unknown"
     paused: bool = False
+    paused_until: datetime | None = None  # /pauze 1 week: check-ins resume by themselves then
+    quiet: str | None = defaults.QUIET_HOURS  # "22:00-08:00", local; None: no quiet hours
     checkin_time: str | None = None  # "20:00", local to `timezone`
     held_until: datetime | None = None
     at: Position | None = None
@@ -124,6 +129,8 @@ class State:
             "timezone": self.timezone,
             "consent": self.consent,
             "paused": self.paused,
+            "paused_until": _iso(self.paused_until),
+            "quiet": self.quiet,
             "checkin_time": self.checkin_time,
             "held_until": _iso(self.held_until),
             "at": dataclasses.asdict(self.at) if self.at else None,
@@ -147,6 +154,8 @@ class State:
             timezone=data["timezone"],
             consent=data["consent"],
             paused=data["paused"],
+            paused_until=_when(data["paused_until"]),
+            quiet=data["quiet"],
             checkin_time=data["checkin_time"],
             held_until=_when(data["held_until"]),
             at=Position(**data["at"]) if data["at"] else None,
@@ -232,10 +241,20 @@ def _with_what_was_written(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _with_calm_checkins(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 lets check-ins arrive as one calm conversation: a pause may end by itself
+    (`paused_until`; pauses before this had no end), nights are quiet (`quiet`, the hours
+    check-ins wait out; everyone stored before gets the quiet hours new people get), and a run a
+    check-in opened knows the moment it was meant for (`meant_for`; older runs: unknown)."""
+    runs = [{"meant_for": None, **run} for run in data["runs"]]
+    return {**data, "paused_until": None, "quiet": "22:00-08:00", "runs": runs, "version": 3}
+
+
 # Each function turns a stored state of version N into N + 1.
 STATE_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: _from_unversioned,
     1: _with_what_was_written,
+    2: _with_calm_checkins,
 }
 
 
@@ -262,6 +281,7 @@ def _load_run(data: dict[str, Any]) -> Run:
         history=tuple(data["history"]),
         recorded=data["recorded"],
         scheduled={step: tuple(ids) for step, ids in data["scheduled"].items()},
+        meant_for=_when(data["meant_for"]),
     )
 
 
@@ -299,6 +319,7 @@ def _dump_run(run: Run) -> dict[str, Any]:
         "history": list(run.history),
         "recorded": run.recorded,
         "scheduled": {step: list(ids) for step, ids in run.scheduled.items()},
+        "meant_for": _iso(run.meant_for),
     }
 
 

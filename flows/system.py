@@ -17,6 +17,8 @@ REQUIRED_FLOWS: dict[str, tuple[str, ...]] = {
 
 # The kind of check-in that comes every day at the person's chosen time.
 DAILY_KIND = "daily"
+# The kind of check-in that invites a person to do an exercise again; one series per exercise.
+REPEAT_KIND = "repeat"
 DAILY_EVERY = "1d"
 # The daily time and the time of a plan that names only a day are defaults: flows/defaults.py.
 
@@ -40,3 +42,5 @@ SET_TIME = "set-time"  # a clock time, a time zone or an "off" word for the dail
 STEP_ACTIONS = (SET_TIME,)
 # What a person may type to /tijd to turn the daily check-in off.
 OFF_WORDS = ("uit", "off", "stop", "geen", "none")
+# `/tijd stil 23:00-07:00`: the quiet hours, in which check-ins wait for the morning.
+QUIET_WORDS = ("stil", "quiet", "nacht", "night")

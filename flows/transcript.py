@@ -203,14 +203,14 @@ def _next_checkin(
     journey.delivered.add((checkin.kind, checkin.step))
     later = max(checkin.due_at, now)
     journey.lines.append("")
-    elapsed = _elapsed(library, later - now, lang, tz)
+    passed = elapsed(library, later - now, lang, tz)
     journey.lines.append(
-        f"── {elapsed}: {moments.format_moment(later, lang, tz)} ({checkin.kind}) ──"
+        f"── {passed}: {moments.format_moment(later, lang, tz)} ({checkin.kind}) ──"
     )
     return CheckinDue(checkin=checkin), later
 
 
-def _elapsed(library: Library, delta: timedelta, lang: str, tz: ZoneInfo) -> str:
+def elapsed(library: Library, delta: timedelta, lang: str, tz: ZoneInfo) -> str:
     texts: Texts = library.texts
     days = round(delta / timedelta(days=1))
     if days >= 1:

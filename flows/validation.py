@@ -406,6 +406,11 @@ def _sample_context() -> dict[str, Any]:
     return {
         "answers": _SampleAnswers(),
         "late": False,
+        "yesterday": False,
+        "until": "maandag 7 december om 08:00",
+        "quiet": {"start": "22:00", "end": "08:00"},
+        "start": "22:00",
+        "end": "08:00",
         "time": "20:00",
         "timezone": defaults.TIMEZONE,
         "moment": "vrijdag 5 december om 20:00",

@@ -77,6 +77,9 @@ def seed_checkins(
                         else naive + timedelta(hours=1 + i % 20),
                         "status": "pending",
                         "attempts": 0,
+                        # The person set the daily time: it arrives then, quiet hours or not
+                        # (so the figures do not depend on the hour they are measured at).
+                        "chosen": True,
                         "created_at": naive,
                     }
                     for person_id, i in zip(person_ids, numbers, strict=True)

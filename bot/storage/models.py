@@ -49,9 +49,10 @@ class Person(SQLModel, table=True):
     consent: str = Field(default="unknown", max_length=16)
     checkin_time: str | None = Field(default=None, max_length=5)
     paused: bool = False
+    paused_until: datetime | None = _time(default=None, nullable=True)  # /pauze 1 week
     unreachable: bool = False  # the person blocked the bot; a new message clears it
     held_until: datetime | None = _time(default=None, nullable=True)
-    # flows.delivery.checkins_from of the three above, kept with them so that the dispatcher's
+    # flows.delivery.checkins_from of the four above, kept with them so that the dispatcher's
     # query compares moments instead of repeating the rule. NULL: not until something changes.
     checkins_from: datetime | None = _time(default=None, nullable=True)
     state: str = Field(default="{}", sa_type=sa.Text)  # flows.state.State as JSON
@@ -104,8 +105,13 @@ class CheckinRow(SQLModel, table=True):
     step: str = Field(max_length=64)
     run_key: str | None = Field(default=None, max_length=16)
     every: str | None = Field(default=None, max_length=16)
-    due_at: datetime = _time()
-    status: str = Field(default="pending", max_length=16)  # pending|done|cancelled|failed
+    due_at: datetime = _time()  # when it may be delivered (moves: quiet hours, its turn, a retry)
+    # The moment the coach meant (NULL: due_at); the wording fits it ("gisteren").
+    planned_at: datetime | None = _time(default=None, nullable=True)
+    chosen: bool = False  # the person named the moment: quiet hours do not hold it back
+    # pending|done|cancelled|failed, and of several due at once (flows.delivery.together):
+    # folded (a line in the one delivered) or dropped (let go: its day passed, a second series)
+    status: str = Field(default="pending", max_length=16)
     attempts: int = 0  # deliveries that raised; see Coach.deliver_due
     created_at: datetime = _time()
 
@@ -121,6 +127,8 @@ def checkin_row(person_id: int, checkin: Checkin, now: datetime) -> CheckinRow:
         run_key=checkin.run,
         every=checkin.every,
         due_at=checkin.due_at,
+        planned_at=checkin.planned_at,
+        chosen=checkin.chosen,
         created_at=now,
     )
 
@@ -135,6 +143,8 @@ def checkin_of(row: CheckinRow) -> Checkin:
         run=row.run_key,
         due_at=row.due_at,
         every=row.every,
+        planned_at=row.planned_at,
+        chosen=row.chosen,
     )
 
 

@@ -115,14 +115,20 @@ def load_state(person: Person) -> State:
 def availability(person: Person) -> delivery.Availability:
     """What the delivery rule needs to know of a person, from their row."""
     return delivery.Availability(
-        paused=person.paused, unreachable=person.unreachable, held_until=person.held_until
+        paused=person.paused,
+        paused_until=person.paused_until,
+        unreachable=person.unreachable,
+        held_until=person.held_until,
     )
 
 
 def save_state(session: Session, person: Person, state: State, now: datetime) -> None:
     """The state, and the profile columns that queries need (paused, held, language …)."""
     reach = delivery.Availability(
-        paused=state.paused, unreachable=person.unreachable, held_until=state.held_until
+        paused=state.paused,
+        paused_until=state.paused_until,
+        unreachable=person.unreachable,
+        held_until=state.held_until,
     )
     values = {
         "state": json.dumps(state.to_json(), ensure_ascii=False),
@@ -131,6 +137,7 @@ def save_state(session: Session, person: Person, state: State, now: datetime) ->
         "consent": state.consent,
         "checkin_time": state.checkin_time,
         "paused": state.paused,
+        "paused_until": state.paused_until,
         "held_until": state.held_until,
         "unreachable": person.unreachable,
         "checkins_from": delivery.checkins_from(reach),
@@ -295,18 +302,54 @@ def due_checkins(session: Session, now: datetime, limit: int) -> list[tuple[int,
     return [(row[0], row[1]) for row in session.execute(statement)]
 
 
-def claim_checkin(session: Session, checkin_id: int, now: datetime) -> CheckinRow | None:
-    """The check-in, locked, if it is still pending; None when another process has it."""
+def claim_due_checkins(session: Session, person_id: int, now: datetime) -> list[CheckinRow]:
+    """Every pending check-in of this person that is due by `now`, locked (rows another process
+    holds are left to it): they are delivered together, as one conversation."""
     statement = (
         select(CheckinRow)
         .where(
-            CheckinRow.id == checkin_id,
+            CheckinRow.person_id == person_id,
             CheckinRow.status == "pending",
             col(CheckinRow.due_at) <= now,
         )
+        .order_by(col(CheckinRow.due_at), col(CheckinRow.id))
         .with_for_update(skip_locked=True)
     )
-    return session.exec(statement).first()
+    return list(session.exec(statement))
+
+
+def settle_checkins(
+    session: Session,
+    person_id: int,
+    folded: Sequence[str],
+    dropped: Sequence[str],
+    waiting: Sequence[Checkin],
+) -> None:
+    """Of check-ins delivered together, those folded into the one delivered, those let go, and
+    those that wait: pending again at their new moment, their planned moment kept."""
+    mine = col(CheckinRow.person_id) == person_id
+    for status, keys in (("folded", folded), ("dropped", dropped)):
+        if keys:
+            session.execute(
+                sa.update(CheckinRow)
+                .where(mine, col(CheckinRow.key).in_(list(keys)))
+                .values(status=status)
+            )
+    for checkin in waiting:
+        session.execute(
+            sa.update(CheckinRow)
+            .where(mine, col(CheckinRow.key) == checkin.id)
+            .values(status="pending", due_at=checkin.due_at, planned_at=checkin.planned_at)
+        )
+
+
+def wait_for(session: Session, rows: Sequence[CheckinRow], until: datetime) -> None:
+    """Due check-ins that wait (the quiet hours) until `until`; the moment they were meant for
+    is kept."""
+    for row in rows:
+        row.planned_at = row.planned_at or row.due_at
+        row.due_at = until
+        session.add(row)
 
 
 def checkin_failed(session: Session, checkin_id: int, retry_at: datetime, limit: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flows import defaults, moments
 from flows.effects import ExportRequested, ShowAnswers
 from flows.errors import UnknownCommand
 from flows.events import COMMANDS
@@ -22,6 +23,8 @@ TEXT_KEYS = (
     "common:welcome-back",
     "common:unknown-command",
     "common:paused",
+    "common:paused-until",
+    "common:pause-length-unknown",
     "common:resumed",
     "common:already-paused",
     "common:not-paused",
@@ -74,11 +77,10 @@ def on_command(turn: Turn, name: str, argument: str, *, from_menu: bool = False)
     elif name == "back":
         navigation.back(turn)
     elif name == "pause":
-        turn.say("common:already-paused" if turn.state.paused else "common:paused")
-        turn.update(paused=True)
+        on_pause(turn, argument)
     elif name == "resume":
         turn.say("common:resumed" if turn.state.paused else "common:not-paused")
-        turn.update(paused=False, held_until=None)
+        turn.update(paused=False, paused_until=None, held_until=None)
     elif name == "time":
         dialogues.on_time_command(turn, argument)
     elif name == "language":
@@ -90,3 +92,31 @@ def on_command(turn: Turn, name: str, argument: str, *, from_menu: bool = False)
             navigation.reask(turn)
     elif name == "forget":
         dialogues.ask_forget(turn)
+
+
+def on_pause(turn: Turn, argument: str) -> None:
+    """/pauze: until /hervat; /pauze 1 week, /pauze tot maandag: until then (the morning of that
+    day), when check-ins resume by themselves. A length that cannot be read still pauses (the
+    person asked for quiet) and says how to give one."""
+    if not argument.split():
+        turn.say("common:already-paused" if turn.state.paused else "common:paused")
+        if not turn.state.paused:
+            turn.update(paused=True, paused_until=None)
+        return
+    until = moments.parse_until(
+        argument, turn.state.lang, turn.now, turn.tz, defaults.PAUSE_ENDS_AT
+    )
+    if until is None:
+        turn.say("common:pause-length-unknown")
+        turn.update(paused=True, paused_until=None)
+        return
+    turn.update(paused=True, paused_until=until)
+    turn.say("common:paused-until", until=moments.format_moment(until, turn.state.lang, turn.tz))
+
+
+def end_of_pause(turn: Turn) -> None:
+    """A pause with an end is over once that moment has passed: check-ins resume by themselves
+    (the delivery rule already lets them through; this makes the state say so)."""
+    until = turn.state.paused_until
+    if turn.state.paused and until is not None and until <= turn.now:
+        turn.update(paused=False, paused_until=None)

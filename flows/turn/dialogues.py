@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows import defaults, moments
+from flows import defaults, delivery, moments
 from flows.effects import CancelCheckins, DeletionRequested
 from flows.model import BACK, END, Flow, Rule, StepSpec
 from flows.state import Prompt, State, evolve
@@ -24,6 +24,7 @@ from flows.system import (
     LIFT_HOLD,
     MENU,
     OFF_WORDS,
+    QUIET_WORDS,
     SET_LANGUAGE,
     SET_TIME,
     TIME,
@@ -41,6 +42,9 @@ TEXT_KEYS = (
     "common:time.invalid",
     "common:time.timezone-set",
     "common:time.timezone-invalid",
+    "common:time.quiet-set",
+    "common:time.quiet-off",
+    "common:time.quiet-invalid",
 )
 
 
@@ -179,7 +183,11 @@ def on_language_command(turn: Turn, argument: str) -> None:
 def on_time_command(turn: Turn, argument: str) -> None:
     """/tijd 20:00 sets it at once; /tijd alone says what it is and asks."""
     if not argument.split():
-        context = {"time": turn.state.checkin_time or "", "timezone": turn.state.timezone}
+        context = {
+            "time": turn.state.checkin_time or "",
+            "timezone": turn.state.timezone,
+            "quiet": _quiet_words(turn),
+        }
         navigation.ask(turn, Prompt(kind=TIME), **context)
         return
     on_time_text(turn, argument)
@@ -192,7 +200,11 @@ def on_time_text(turn: Turn, text: str) -> None:
     turn.update(prompt=None)
     words = text.split()
     zone = next((w for w in words if "/" in w), None)
-    if zone is not None:
+    if words and words[0].casefold() in QUIET_WORDS:
+        if not _set_quiet(turn, " ".join(words[1:])):
+            turn.update(prompt=Prompt(kind=TIME))
+            return
+    elif zone is not None:
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -223,6 +235,32 @@ def on_time_text(turn: Turn, text: str) -> None:
         turn.say("common:time.set", time=turn.state.checkin_time, timezone=turn.state.timezone)
     if turn.state.at is not None:
         navigation.present(turn, again=True)
+
+
+def _set_quiet(turn: Turn, rest: str) -> bool:
+    """`stil 23:00-07:00` sets the quiet hours, `stil uit` turns them off; False when the hours
+    cannot be read (asked again)."""
+    if rest.strip().casefold() in OFF_WORDS:
+        turn.update(quiet=None)
+        turn.say("common:time.quiet-off")
+        return True
+    quiet = delivery.QuietHours.parse(rest)
+    if quiet is None:
+        turn.say("common:time.quiet-invalid")
+        return False
+    turn.update(quiet=str(quiet))
+    clocks = _quiet_clocks(quiet)
+    turn.say("common:time.quiet-set", start=clocks["start"], end=clocks["end"])
+    return True
+
+
+def _quiet_clocks(quiet: delivery.QuietHours) -> dict[str, str]:
+    return {"start": moments.format_clock(quiet.start), "end": moments.format_clock(quiet.end)}
+
+
+def _quiet_words(turn: Turn) -> dict[str, str] | None:
+    quiet = delivery.QuietHours.parse(turn.state.quiet)
+    return _quiet_clocks(quiet) if quiet is not None else None
 
 
 STEP_ACTIONS: dict[str, Callable[[Turn, str], None]] = {SET_TIME: on_time_text}

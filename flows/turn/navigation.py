@@ -3,6 +3,7 @@ rules, ending a run, and the person's own moves: back (/terug), skip, resume, th
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flows.effects import ForgetAnswer, RunFinished
@@ -35,8 +36,15 @@ TEXT_KEYS = (
 
 
 def enter_flow(
-    turn: Turn, flow_id: str, *, step: str | None = None, run_id: str | None = None
+    turn: Turn,
+    flow_id: str,
+    *,
+    step: str | None = None,
+    run_id: str | None = None,
+    meant_for: datetime | None = None,
 ) -> None:
+    """`meant_for`: a check-in opens the run, meant for that moment (its questions name that
+    day)."""
     flow = turn.flow(flow_id)
     if flow.needs_consent and turn.state.consent != "given":
         ask_consent(turn, flow_id)
@@ -47,6 +55,7 @@ def enter_flow(
             flow=flow_id,
             version=flow.version,
             started_at=turn.now,
+            meant_for=meant_for,
         )
         turn.state = turn.state.with_run(run)
         run_id = run.id

@@ -12,10 +12,19 @@ from flows.turn.context import Turn
 
 
 def template_context(turn: Turn, **extra: Any) -> dict[str, Any]:
-    """What every step's texts may use: the run's answers and whether the check-in is late."""
+    """What every step's texts may use: the run's answers, whether the check-in is late, and
+    whether the run's check-in was meant for a day before today (`yesterday`: its questions ask
+    about "gisteren")."""
     at = turn.state.at
-    answers = _Answers(turn, turn.run(), turn.flow(at.flow)) if at else NO_ANSWERS
-    return {"answers": answers, "late": turn.late, **extra}
+    if at is None:
+        return {"answers": NO_ANSWERS, "late": turn.late, "yesterday": False, **extra}
+    run = turn.run()
+    meant_for = run.meant_for
+    yesterday = meant_for is not None and (
+        meant_for.astimezone(turn.tz).date() < turn.now.astimezone(turn.tz).date()
+    )
+    answers = _Answers(turn, run, turn.flow(at.flow))
+    return {"answers": answers, "late": turn.late, "yesterday": yesterday, **extra}
 
 
 class _AnswerView:

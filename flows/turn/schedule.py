@@ -11,7 +11,7 @@ from flows.checkin import Checkin
 from flows.effects import CancelCheckins, ScheduleCheckin
 from flows.model import Schedule
 from flows.state import evolve
-from flows.system import DAILY_EVERY, DAILY_KIND
+from flows.system import DAILY_EVERY, DAILY_KIND, REPEAT_KIND
 from flows.turn.context import Turn
 
 
@@ -32,6 +32,10 @@ def plan(turn: Turn, spec: Schedule, value: Any) -> None:
         assert spec.after is not None  # the loader gives every schedule `after` or `at`
         due = turn.later(turn.now, spec.after)
         every = spec.every
+    if spec.kind == REPEAT_KIND:
+        # One series per repeat: choosing "elke week" in a second run of the exercise replaces
+        # the first run's series instead of sending two identical invitations.
+        turn.effects.append(CancelCheckins(kinds=(REPEAT_KIND,), flow=spec.flow))
     checkin = Checkin(
         id=turn.new_id("c"),
         kind=spec.kind,
@@ -40,6 +44,9 @@ def plan(turn: Turn, spec: Schedule, value: Any) -> None:
         run=None if spec.new_run else at.run,
         due_at=due,
         every=every,
+        # The person named the moment (the daily time, the moment of a plan): it arrives then,
+        # even within their quiet hours.
+        chosen=spec.kind == DAILY_KIND or spec.at_answer,
     )
     run = turn.run()
     ids = (*run.scheduled.get(at.step, ()), checkin.id)

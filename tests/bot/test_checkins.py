@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
+from bot import stats
 from bot.coach import Coach
 from bot.storage import db, migrations, store
 from bot.storage.models import checkin_of
@@ -163,3 +164,134 @@ def test_pauses_blocks_and_holds_stored_before_the_upgrade_still_hold_after_it(
         "blocked": "pending",
     }
     assert coach.next_due_at() == MONDAY_EVENING + timedelta(hours=2)  # the end of the hold
+
+
+# --- one calm conversation -----------------------------------------------------------------------
+
+TZ = ZoneInfo(defaults.TIMEZONE)
+
+
+def _plan(coach, person_id: int, *checkins: Checkin) -> None:
+    with coach.store.transaction() as session:
+        for checkin in checkins:
+            store.schedule_checkin(session, person_id, checkin, coach.clock.now())
+
+
+def _statuses(coach, person_id: int) -> dict[str, str]:
+    with coach.store.transaction() as session:
+        return {row.key: row.status for row in store.checkins_of(session, person_id)}
+
+
+def _said(person: Person) -> str:
+    return "\n".join(m.plain for m in person.take())
+
+
+def _agreed(coach) -> tuple[Person, int]:
+    person = Person(coach)
+    person.agree()
+    with coach.store.transaction() as session:
+        found = store.find_person(session, "test", "p1")
+        assert found is not None and found.id is not None
+        return person, found.id
+
+
+def _checkin(key: str, kind: str, due, **fields) -> Checkin:
+    flow = "dagelijks" if kind == "daily" else "oefening-1"
+    step = {"daily": "checkin", "evaluation": "evaluatie", "reminder": "herinnering"}
+    return Checkin(
+        id=key,
+        kind=kind,
+        flow=flow,
+        step=step.get(kind, "herhaling"),
+        run=fields.pop("run", None),
+        due_at=due,
+        **fields,
+    )
+
+
+def test_after_downtime_one_checkin_speaks_and_the_operator_sees_what_became_of_the_rest(
+    coach, clock
+):
+    person, person_id = _agreed(coach)
+    person.command("time", "20:00")  # their daily check-in, first due this evening
+    start = clock.now()
+    _plan(
+        coach,
+        person_id,
+        _checkin("x2", "reminder", start + timedelta(days=4), run="r1", chosen=True),
+        _checkin("x3", "evaluation", start + timedelta(days=7), run="r1"),
+        _checkin("x4", "repeat", start + timedelta(days=7), every="7d"),
+    )
+    (daily,) = [k for k, _ in _statuses(coach, person_id).items() if k not in ("x2", "x3", "x4")]
+    clock.advance(timedelta(days=8, hours=14))  # the coach was down; the next morning, 10:00
+    assert coach.deliver_due() == 1
+    said = _said(person)
+    assert said.count("later dan gepland") == 1
+    assert "wilde ik je al aan je plan herinneren" in said
+    assert "Hoe was de balans tussen geven en nemen" not in said  # the old daily: let go
+    statuses = _statuses(coach, person_id)
+    assert (statuses[daily], statuses["x2"], statuses["x3"], statuses["x4"]) == (
+        "dropped",
+        "folded",
+        "done",
+        "dropped",
+    )
+    assert sorted(s for k, s in statuses.items() if k not in (daily, "x2", "x3", "x4")) == [
+        "pending",
+        "pending",
+    ]  # the daily check-in and the repeat go on, each at its next time
+    assert coach.deliver_due() == 0
+    assert coach.next_due_at() > clock.now()
+    found = stats.counts(coach.store.engine, clock.now())
+    assert (found.checkins_folded, found.checkins_dropped) == (1, 2)
+    printed = stats.render_counts(found)
+    assert "folded into another (due together): 1" in printed
+
+
+def test_a_checkin_falling_due_at_night_waits_for_the_morning_and_is_not_late(coach, clock):
+    person, person_id = _agreed(coach)
+    night = datetime(2026, 3, 3, 23, 30, tzinfo=TZ)
+    _plan(coach, person_id, _checkin("x1", "evaluation", night, run="r1"))
+    clock.moment = night.astimezone(UTC)
+    assert coach.deliver_due() == 0
+    morning = datetime(2026, 3, 4, 8, 0, tzinfo=TZ)
+    assert coach.next_due_at() == morning
+    assert _said(person) == ""
+    clock.moment = morning.astimezone(UTC)
+    assert coach.deliver_due() == 1
+    said = _said(person)
+    assert "Tijd om terug te kijken" in said and "later dan gepland" not in said
+
+
+def test_a_time_the_person_chose_at_night_still_arrives_at_that_time(coach, clock):
+    person, _ = _agreed(coach)
+    person.command("time", "23:00")
+    clock.moment = datetime(2026, 3, 2, 23, 0, tzinfo=TZ).astimezone(UTC)  # that same night
+    assert coach.deliver_due() == 1
+    assert "Hoe was de balans tussen geven en nemen vandaag?" in _said(person)
+
+
+def test_quiet_hours_the_person_changed_hold_a_checkin_at_seven(coach, clock):
+    person, person_id = _agreed(coach)
+    person.command("time", "stil 22:00-09:00")
+    seven = datetime(2026, 3, 4, 7, 0, tzinfo=TZ)
+    _plan(coach, person_id, _checkin("x1", "evaluation", seven, run="r1"))
+    clock.moment = seven.astimezone(UTC)
+    assert coach.deliver_due() == 0
+    assert coach.next_due_at() == datetime(2026, 3, 4, 9, 0, tzinfo=TZ)
+
+
+def test_a_pause_of_a_week_holds_checkins_and_then_they_come_by_themselves(coach, clock):
+    person, person_id = _agreed(coach)
+    person.command("pause", "1 week")
+    ends = datetime(2026, 3, 9, 8, 0, tzinfo=TZ)
+    _plan(coach, person_id, _checkin("x1", "evaluation", clock.now() + timedelta(days=2)))
+    clock.advance(timedelta(days=3))
+    assert coach.deliver_due() == 0
+    assert coach.next_due_at() == ends
+    clock.moment = ends.astimezone(UTC)
+    assert coach.deliver_due() == 1  # no /hervat needed
+    assert "Tijd om terug te kijken" in _said(person)
+    with coach.store.transaction() as session:
+        found = store.find_person(session, "test", "p1")
+        assert found is not None and not found.paused and found.paused_until is None

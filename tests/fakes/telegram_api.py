@@ -1135,18 +1135,31 @@ class FakeBotAPI:
             self._cond.notify_all()
             return update_id
 
-    def send_text(self, chat_id: int, text: str, *, language_code: str | None = None) -> int:
+    def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        language_code: str | None = None,
+        seconds_after: int | None = None,
+    ) -> int:
         """The person writes (a /command gets its bot_command entity); the update_id. A new
-        chat's person is called Test and has Telegram in Dutch."""
+        chat's person is called Test and has Telegram in Dutch. `seconds_after`: sent that
+        many seconds after their previous message (a second thought), not a minute later."""
         with self._cond:
             chat = self._chat(chat_id)
             if language_code is not None:
                 chat.user["language_code"] = language_code
+            if seconds_after is not None:
+                chat.last_date += seconds_after
+                date = chat.last_date
+            else:
+                date = chat.person_date()
             message: dict[str, Any] = {
                 "message_id": self._new_message_id(chat),
                 "from": dict(chat.user),
                 "chat": chat.chat_dict(),
-                "date": chat.person_date(),
+                "date": date,
                 "text": text,
             }
             entities = bot_command_entities(text)

@@ -10,6 +10,7 @@ from flows.effects import Effect, SaveAnswer, still_scheduled
 from flows.engine import Engine
 from flows.events import (
     CheckinDue,
+    CheckinsDue,
     ChoiceMade,
     CommandGiven,
     Event,
@@ -86,13 +87,16 @@ class Conversation:
         self.now += delta
 
     def deliver_due(self) -> list[tuple[Message, ...]]:
-        """Every scheduled check-in that is due by now, in order, as the dispatcher would."""
-        out = []
-        for checkin in sorted(self.pending, key=lambda c: c.due_at):
-            if checkin.due_at <= self.now:
-                self.pending.remove(checkin)
-                out.append(self.send(CheckinDue(checkin=checkin)))
-        return out
+        """The scheduled check-ins due by now, together, as the dispatcher hands them in: one
+        event for one, `CheckinsDue` for several (what waits stays pending)."""
+        due = sorted((c for c in self.pending if c.due_at <= self.now), key=lambda c: c.due_at)
+        if not due:
+            return []
+        for checkin in due:
+            self.pending.remove(checkin)
+        if len(due) == 1:
+            return [self.send(CheckinDue(checkin=due[0]))]
+        return [self.send(CheckinsDue(checkins=tuple(due)))]
 
     # what a test looks at
     @property

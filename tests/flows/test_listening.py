@@ -10,7 +10,7 @@ import pytest
 from flows.events import COMMAND_ALIASES, COMMANDS
 from flows.messages import spans_of
 from flows.state import State
-from flows.transcript import _elapsed
+from flows.transcript import elapsed
 from tests.conftest import MONDAY_EVENING
 from tests.flows.conversation import Conversation
 
@@ -430,8 +430,10 @@ def test_the_evaluation_and_the_reminder_quote_the_plan_with_the_same_date(libra
     walk_to(talk, "evaluatie-moment")
     talk.press_option("week")
     walk_to(talk, "kies", {"herhalen": "niet"})
-    talk.wait(timedelta(days=8))
-    reminder, evaluation = talk.deliver_due()
+    talk.wait(timedelta(days=2))
+    (reminder,) = talk.deliver_due()
+    talk.wait(timedelta(days=6))
+    (evaluation,) = talk.deliver_due()
     look_back = text_of(evaluation, "oefening-1:evaluatie.terugblik")
     assert "Op 11 maart schreef je:" in text_of(reminder, "oefening-1:herinnering")
     assert "Op 11 maart schreef je als plan:" in look_back
@@ -452,8 +454,8 @@ def test_the_transcript_says_how_much_later_in_words_a_person_would_use(library,
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(AMSTERDAM)
-    assert _elapsed(library, delta, "nl", tz) == nl
-    assert _elapsed(library, delta, "en", tz) == en
+    assert elapsed(library, delta, "nl", tz) == nl
+    assert elapsed(library, delta, "en", tz) == en
 
 
 def test_the_daily_question_is_saved_with_the_words_it_asked(library):

@@ -112,6 +112,29 @@ def test_a_state_stored_before_versions_existed_loads_with_every_field_filled():
     assert State.from_json(state.to_json()) == state
 
 
+def test_a_state_of_version_2_keeps_its_pause_without_an_end_and_gets_the_quiet_hours():
+    paused = State(consent="given", paused=True).to_json()
+    old = {k: v for k, v in paused.items() if k not in ("paused_until", "quiet")}
+    old["version"] = 2
+    old["runs"] = [
+        {
+            "id": "r1",
+            "flow": "dagelijks",
+            "version": 1,
+            "started_at": "2026-03-02T19:00:00+00:00",
+            "answers": {},
+            "history": [],
+            "recorded": True,
+            "scheduled": {},
+        }
+    ]
+    state = State.from_json(old)
+    assert state.paused and state.paused_until is None  # until /hervat, as it was
+    assert state.quiet == "22:00-08:00"
+    assert state.run("r1").meant_for is None
+    assert State.from_json(state.to_json()) == state
+
+
 def test_a_state_from_a_newer_version_of_the_coach_is_refused_not_misread():
     with pytest.raises(UnknownStateVersion):
         State.from_json({"version": STATE_VERSION + 1})

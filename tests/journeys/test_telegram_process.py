@@ -128,9 +128,9 @@ class Chat:
         )
 
     # what the person does; `settle=False` leaves the waiting to the caller
-    def says(self, text: str, settle: bool = True) -> int:
+    def says(self, text: str, settle: bool = True, seconds_after: int | None = None) -> int:
         before = len(self.fake.messages(self.chat_id))
-        self.updates.append(self.fake.send_text(self.chat_id, text))
+        self.updates.append(self.fake.send_text(self.chat_id, text, seconds_after=seconds_after))
         if settle:
             self.settle(before)
         return self.updates[-1]
@@ -313,4 +313,110 @@ def test_week_evaluation_after_a_restart_eight_days_later_quotes_the_answers(
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
         health = json.loads(response.read())
     assert health["status"] == "ok" and health["database"] == "ok"
+    assert later.stop() == 0
+
+
+MESSY = {  # what a person writes at each step, in order; the rest is answered as in the golden
+    "naam": ["Marieke"],
+    "geven": ["Ik doe elke week haar boodschappen.", "En ik rijd haar naar het ziekenhuis."],
+    "balans": ["Eigenlijk geef ik veel meer dan ik terugkrijg.", "geef-veel"],
+    "voelen": ["Dit raakt me wel.", "_next"],
+    "tekenen": [
+        "Na het weekend ben ik uitgeput.\n\nEn ik slaap slecht als ik weet dat ik haar bel."
+    ],
+    "situaties": [
+        "Toen ik mijn vakantie afzegde om bij haar te zijn.",
+        "Soms wil ik nooit meer wakker worden.",
+        "continue",
+        "Toen ik niet durfde te zeggen dat ik moe was.",
+        "_done",
+    ],
+    "wanneer": ["vrijdag om 19:00"],
+    "evaluatie-moment": ["week"],
+    "herhalen": ["elke-maand"],
+}
+
+
+def test_a_messy_journey_on_telegram_keeps_every_message_the_person_sent_in_the_export(
+    database, fake, launch
+):
+    chat = Chat(fake, database)
+    bot = launch()
+    chat.says("/start")
+    chat.chooses("_next")
+    chat.chooses("ja")
+    chat.says("/tijd stil uit")  # the test runs at any hour; quiet hours have tests of their own
+    assert any("geen stille uren" in (m.plain or "") for m in fake.messages(CHAT)[-3:])
+    chat.says("/tijd 20:00")
+    chat.says("/menu")
+    chat.chooses("oefening-1")
+    written: list[str] = []
+    messy = {step: list(todo) for step, todo in MESSY.items()}
+    for _ in range(80):
+        step, options = chat.step()
+        if step == "kies":  # the exercise is over: the menu
+            break
+        todo = messy.pop(step, None)
+        if todo is None:
+            answer = ANSWERS.get(step)
+            todo = (answer if isinstance(answer, list) else [answer]) if answer else []
+            if isinstance(answer, list):
+                todo.append("_done")
+        if not todo:
+            chat.chooses("_next" if "_next" in options else "_skip")
+        for number, item in enumerate(todo):
+            tokens = [option_of(t) for t in chat.tokens()]
+            if item in tokens:
+                chat.chooses(item)
+            elif step == "geven" and number == 1:
+                chat.says(item, seconds_after=5)  # a second thought, right after the answer
+                written.append(item)
+            elif step == "wanneer":
+                chat.says(item)  # a moment: the export says it as a date ("vrijdag 4 december")
+            else:
+                chat.says(item)
+                written.append(item)
+    else:
+        raise AssertionError("the exercise did not end")
+    assert not messy, f"steps never reached: {sorted(messy)}"
+    assert bot.stop() == 0
+    before = len(fake.messages(CHAT))
+
+    later = launch(clock_offset="8d")  # the coach was down for a week
+    chat.wait(
+        lambda: any(
+            "Tijd om terug te kijken" in (m.plain or "") for m in fake.messages(CHAT)[before:]
+        ),
+        "the evaluation",
+    )
+    chat.wait(lambda: chat.tokens() and chat.step()[0] == "balans-nu", "its first question")
+    back = "\n".join(m.plain or "" for m in fake.messages(CHAT)[before:])
+    assert back.count("later dan gepland") == 1  # one conversation, said once
+    assert "wilde ik je al aan je plan herinneren" in back  # the reminder: one line in it
+    assert "Hoe was de balans tussen geven en nemen" not in back  # the old daily: let go
+    assert "Marieke" in back and "nooit meer wakker" not in back
+    # The second thought was kept with the answer before it, and quoted back with it.
+    assert "Dit heb ik bij je vorige antwoord gezet." in "\n".join(
+        m.plain or "" for m in fake.messages(CHAT)[:before]
+    )
+
+    shown = len(fake.messages(CHAT))
+    chat.says("/export")
+    chat.wait(
+        lambda: sum(m.document is not None for m in fake.messages(CHAT)[shown:]) == 2,
+        "the export's two files",
+    )
+    (text,) = [
+        m.document.content.decode()
+        for m in fake.messages(CHAT)[shown:]
+        if m.document is not None and m.document.filename.endswith(".txt")
+    ]
+    for message in written:  # every message, every paragraph of the pasted one
+        for paragraph in message.split("\n\n"):
+            assert paragraph in text, paragraph
+    assert "nooit meer wakker" in text  # the person's own, kept (marked), never quoted back
+    assert "vrijdag" in text and "om 19:00" in text
+    chat.says("/pauze 1 week")  # a pause with an end, typed with its length on Telegram
+    paused = "\n".join(m.plain or "" for m in fake.messages(CHAT)[-3:])
+    assert "De check-ins staan op pauze tot" in paused and "vanzelf" in paused
     assert later.stop() == 0
