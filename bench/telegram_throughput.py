@@ -143,7 +143,9 @@ def serve_coach(api: str, database: str, paced: bool) -> None:
 
     engine = db.make_engine(database)
     upgrade_engine(engine)
-    coach = Coach(load_library(), Store(engine), Clock())
+    library = load_library()
+    library.safety.warm()  # as bot.app.build_coach does: before anyone is served
+    coach = Coach(library, Store(engine), Clock())
     pacer = Pacer() if paced else Pacer(chat=None, overall=None)
     channel = TelegramChannel(
         coach, build_application("123:TEST", api), poll_timeout=10, pacer=pacer

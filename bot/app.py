@@ -59,6 +59,11 @@ def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:
     forgotten.open()  # refuses to start if the list cannot be trusted or written
     forgotten.apply(engine, clock.now())  # a restored backup may hold people who left since
     library = load_library(defer_safety=defer_safety)
+    if not defer_safety:
+        # The model loaded and the examples embedded before anyone is served: otherwise the first
+        # typed message waits for it in its turn (1 s, 4 s under load), on the database thread
+        # that every other chat's turn waits for too.
+        library.safety.warm()
     return Coach(library, Store(engine), clock, forgotten)
 
 
