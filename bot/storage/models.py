@@ -143,7 +143,11 @@ class OutboxRow(SQLModel, table=True):
     The address is kept here (not only the person) so a goodbye after /vergeet still goes out."""
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_ready", "channel", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_ready", "channel", "next_attempt_at"),
+        # A chat's messages in order: which one is first (store.ready_outgoing).
+        sa.Index("ix_outbox_chat", "channel", "address", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int | None = Field(default=None, index=True)
