@@ -167,3 +167,15 @@ class ProcessedUpdate(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=16)
     update_id: int = Field(primary_key=True, sa_type=sa.BigInteger)
     processed_at: datetime = _time()
+
+
+class SendBudget(SQLModel, table=True):
+    """A token bucket shared by every process that sends for one bot (bot/send_budget.py):
+    `tokens` as they were at `at` (seconds since the epoch, by the database's clock on
+    PostgreSQL), refilled at the bot's rate up to its burst."""
+
+    __tablename__ = "send_budget"
+
+    name: str = Field(primary_key=True, max_length=32)
+    tokens: float
+    at: float

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from bot.storage.models import (
     Person,
     ProcessedUpdate,
     RunRow,
+    SendBudget,
     UTCDateTime,
     checkin_row,
 )
@@ -478,6 +481,45 @@ def next_outgoing_at(session: Session, channel: str) -> datetime | None:
         sa.select(sa.func.min(OutboxRow.next_attempt_at)).where(col(OutboxRow.channel) == channel)
     ).scalar()
     return _as_utc(value)
+
+
+# --- the send budget shared by processes (bot/send_budget.py) ---------------------------------
+
+
+def take_tokens(
+    session: Session, name: str, wanted: int, rate: float, burst: int
+) -> tuple[int, float]:
+    """Up to `wanted` whole tokens from the bucket `name` (refilled at `rate` a second, up to
+    `burst`), its row locked until the transaction ends: (granted, tokens left)."""
+    connection = session.connection()
+    table = _table(SendBudget)
+    now = _epoch(connection)
+    locked = sa.select(table.c.tokens, table.c.at).where(table.c.name == name).with_for_update()
+    row = connection.execute(locked).first()
+    if row is None:  # the first take ever: a full bucket (unless another process just made it)
+        connection.execute(
+            _insert(session, table)
+            .values(name=name, tokens=float(burst), at=now)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        row = connection.execute(locked).one()
+    at = float(row.at)
+    tokens = min(float(burst), float(row.tokens) + max(0.0, now - at) * rate)
+    granted = min(wanted, math.floor(tokens))
+    tokens -= granted
+    connection.execute(
+        sa.update(table).where(table.c.name == name).values(tokens=tokens, at=max(now, at))
+    )
+    return granted, tokens
+
+
+def _epoch(connection: sa.Connection) -> float:
+    """Now in seconds since the epoch: the database's clock on PostgreSQL (processes on several
+    machines agree on it), the machine's on SQLite (whose processes share one machine)."""
+    if connection.dialect.name == "postgresql":
+        value = connection.exec_driver_sql("SELECT extract(epoch FROM clock_timestamp())")
+        return float(value.scalar_one())
+    return time.time()
 
 
 # --- deletion -----------------------------------------------------------------------------------
