@@ -95,11 +95,14 @@ def lock_person(session: Session, channel: str, address: str, now: datetime) -> 
     return session.exec(statement).one()
 
 
-def lock_person_by_id(session: Session, person_id: int) -> Person | None:
+def lock_person_by_id(
+    session: Session, person_id: int, *, skip_locked: bool = False
+) -> Person | None:
+    """The person, locked; with `skip_locked` None while another transaction holds them."""
     statement = (
         select(Person)
         .where(Person.id == person_id)
-        .with_for_update()
+        .with_for_update(skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     )
     return session.exec(statement).first()
