@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
 
 from bot.clock import Clock
@@ -60,10 +61,11 @@ def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:
     forgotten.apply(engine, clock.now())  # a restored backup may hold people who left since
     library = load_library(defer_safety=defer_safety)
     if not defer_safety:
-        # The model loaded and the examples embedded before anyone is served: otherwise the first
-        # typed message waits for it in its turn (1 s, 4 s under load), on the database thread
-        # that every other chat's turn waits for too.
-        library.safety.warm()
+        # The model loaded and the examples embedded right away, beside the start-up, rather
+        # than in the first typed message's turn: there it took 1 s (4 s under load) on the
+        # database thread, which every other chat's turn waits for. A text that comes sooner
+        # waits for the rest of it, so that it meets the whole crisis check.
+        threading.Thread(target=library.safety.warm, name="kern-coach-warm", daemon=True).start()
     return Coach(library, Store(engine), clock, forgotten)
 
 
