@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -489,17 +488,20 @@ def next_outgoing_at(session: Session, channel: str) -> datetime | None:
 # --- the send budget shared by processes (bot/send_budget.py) ---------------------------------
 
 
-def take_tokens(
-    session: Session, name: str, wanted: int, rate: float, burst: int
-) -> tuple[int, float]:
-    """Up to `wanted` whole tokens from the bucket `name` (refilled at `rate` a second, up to
-    `burst`), its row locked until the transaction ends: (granted, tokens left)."""
+def reserve_tokens(
+    session: Session, name: str, count: int, rate: float, burst: int, *, until: float = 0.0
+) -> tuple[float, float]:
+    """Reserve `count` messages' places in the bucket `name` (refilled at `rate` a second, up to
+    `burst`), its row locked until the transaction ends. The bucket may go into debt: the places
+    lie in the future then, and whoever reserves next waits behind them. `until` (seconds since
+    the epoch): nothing may go out before it (Telegram said 429 for the bot as a whole).
+    Returns (now, tokens before): place i is free at now + max(0, (i + 1 - tokens) / rate)."""
     connection = session.connection()
     table = _table(SendBudget)
     now = _epoch(connection)
     locked = sa.select(table.c.tokens, table.c.at).where(table.c.name == name).with_for_update()
     row = connection.execute(locked).first()
-    if row is None:  # the first take ever: a full bucket (unless another process just made it)
+    if row is None:  # the first reservation ever: a full bucket (unless another just made it)
         connection.execute(
             _insert(session, table)
             .values(name=name, tokens=float(burst), at=now)
@@ -508,12 +510,12 @@ def take_tokens(
         row = connection.execute(locked).one()
     at = float(row.at)
     tokens = min(float(burst), float(row.tokens) + max(0.0, now - at) * rate)
-    granted = min(wanted, math.floor(tokens))
-    tokens -= granted
+    if until > now:
+        tokens = min(tokens, -(until - now) * rate)
     connection.execute(
-        sa.update(table).where(table.c.name == name).values(tokens=tokens, at=max(now, at))
+        sa.update(table).where(table.c.name == name).values(tokens=tokens - count, at=max(now, at))
     )
-    return granted, tokens
+    return now, tokens
 
 
 def _epoch(connection: sa.Connection) -> float:
