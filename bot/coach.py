@@ -196,16 +196,16 @@ class Coach:
 
         A pass is one transaction, each check-in in a savepoint of its own: one commit for the
         pass instead of one per check-in (10,000 due at once, docs/performance.md), and one
-        broken check-in is rolled back alone and tried again later. A person whose turn another
-        thread or process holds is passed over, not waited for: their check-in stays pending
-        for the next pass, so a pass never waits for a lock another holds."""
+        broken check-in is rolled back alone and tried again later. The pass claims its
+        check-ins together, passing over those another process claimed, so processes share
+        what is due instead of queueing for the same rows; a person whose turn another holds is
+        passed over too, their check-in pending for the next pass: a pass never waits for a
+        lock."""
         now = self.clock.now()
-        with self.store.transaction() as session:
-            due = store.due_checkins(session, now, limit)
         delivered = 0
         failed: list[int] = []
         with self.store.transaction() as session:
-            for checkin_id, person_id in due:
+            for checkin_id, person_id in store.due_checkins(session, now, limit, claim=True):
                 try:
                     with session.begin_nested():
                         if self._deliver(session, checkin_id, person_id, now):

@@ -282,9 +282,13 @@ def checkins_of(session: Session, person_id: int) -> Sequence[CheckinRow]:
     ).all()
 
 
-def due_checkins(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
+def due_checkins(
+    session: Session, now: datetime, limit: int, *, claim: bool = False
+) -> list[tuple[int, int]]:
     """(check-in id, person id) of up to `limit` due check-ins whose person may receive them
-    now (`Person.checkins_from`, the delivery rule's result), oldest first."""
+    now (`Person.checkins_from`, the delivery rule's result), oldest first. With `claim` their
+    rows are locked until the transaction ends, passing over those another holds: several
+    processes each take a different part of what is due."""
     statement = (
         sa.select(col(CheckinRow.id), col(CheckinRow.person_id))
         .join(Person, col(Person.id) == col(CheckinRow.person_id))
@@ -296,6 +300,8 @@ def due_checkins(session: Session, now: datetime, limit: int) -> list[tuple[int,
         .order_by(col(CheckinRow.due_at))
         .limit(limit)
     )
+    if claim:
+        statement = statement.with_for_update(skip_locked=True, of=_table(CheckinRow))
     return [(row[0], row[1]) for row in session.execute(statement)]
 
 
