@@ -1,16 +1,22 @@
 """Events per second of the pure engine: a full journey of exercise 1, replayed many times.
 
-    .venv/bin/python bench/engine.py [--journeys 200]
+    .venv/bin/python bench/engine.py [--journeys 200] [--rounds 5]
 
 The journey is the golden one (tests/golden/answers-oefening-1.yaml), check-ins included; each
 replay goes through the same `Engine.advance` a channel calls, with the state serialised to JSON
 and back at every step as storage does. One process, one core.
+
+The crisis check remembers what it found for a text (flows/memo.py), so replaying one journey
+measures the engine with every typed text seen before, as a text repeated by many people is.
+Two more lines say what a turn costs when every text is new (the memory cleared before each
+journey: the rules and the model run on each typed text) and with the rules alone (no model).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -24,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bot.content import load_library  # noqa: E402
 from flows.engine import Engine  # noqa: E402
 from flows.events import Event  # noqa: E402
+from flows.model import Library  # noqa: E402
 from flows.state import State  # noqa: E402
 from flows.transcript import render_transcript  # noqa: E402
 
@@ -53,23 +60,38 @@ def main() -> None:
     library = load_library()
     answers = yaml.safe_load((ROOT / "tests/golden/answers-oefening-1.yaml").read_text())
     journey = record_journey(library, answers)
-    engine = Engine(library)
-    for with_json in (False, True):
+    library.safety.warm()
+    rules_only = Library(
+        flows=library.flows, texts=library.texts, safety=library.safety.without_semantic()
+    )
+    runs = [
+        ("engine only", library, False, False),
+        ("with the state through JSON", library, True, False),
+        ("engine, every text new", library, False, True),
+        ("engine, rules alone (no model)", rules_only, False, True),
+    ]
+    for label, chosen, with_json, cold in runs:
+        engine = Engine(chosen)
         rates = []
         for _ in range(args.rounds):
-            started = time.perf_counter()
+            elapsed = 0.0
             for _ in range(args.journeys):
+                if cold:
+                    chosen.safety.clear_memo()
+                started = time.perf_counter()
                 state = State(consent="given")
                 for event, now in journey:
                     step = engine.advance(state, event, now)
                     state = step.state
                     if with_json:
                         state = State.from_json(json.loads(json.dumps(state.to_json())))
-            rates.append(args.journeys * len(journey) / (time.perf_counter() - started))
-        label = "with the state through JSON" if with_json else "engine only"
+                elapsed += time.perf_counter() - started
+            rates.append(args.journeys * len(journey) / elapsed)
         print(
-            f"{label:28s} best {max(rates):,.0f} events/s, median {statistics.median(rates):,.0f}"
-            f" ({args.rounds} rounds of {args.journeys} journeys of {len(journey)} events)"
+            f"{label:31s} best {max(rates):,.0f} events/s, median {statistics.median(rates):,.0f}"
+            f" ({args.rounds} rounds of {args.journeys} journeys of {len(journey)} events;"
+            f" load average {os.getloadavg()[0]:.1f})",
+            flush=True,
         )
 
 

@@ -2,6 +2,7 @@
 python-telegram-bot echo bot on the same fake Bot API in the same run.
 
     .venv/bin/python bench/telegram_throughput.py [--chats 100] [--messages 10] [--paced]
+        [--database-url URL] [--whole-reply]
 
 Many chats write at once; each sends its next message as soon as the first reply to the last one
 arrives (a person who answers at once). Measured per update: the time from Telegram having it to
@@ -13,6 +14,11 @@ database transaction with the engine's turn, the outbox, deleting the sent row) 
 each of these messages with two messages. For a fair comparison its pacing is switched off here,
 since the echo bot has none; `--paced` adds a run with Telegram's limits enforced by the fake and
 the coach pacing itself (no echo bot there: without a rate limiter it would lose replies to 429s).
+
+`--database-url` runs the coach on that database (an empty PostgreSQL schema, say) instead of
+a new SQLite file. `--whole-reply` measures only the coach, with Telegram's limits (as
+`--paced`): each person writes again only once the whole reply is there (its last message, the
+one with buttons), and the time to the first reply is measured.
 
 It stops by itself: a fixed number of messages, and a time limit per bot.
 """
@@ -45,12 +51,22 @@ class Load:
     """Drives the chats from inside the fake: when a chat gets its first reply to a message,
     the latency is noted and its next message goes in."""
 
-    def __init__(self, fake: FakeBotAPI, chats: int, messages: int, first_chat: int = 10_000):
+    def __init__(
+        self,
+        fake: FakeBotAPI,
+        chats: int,
+        messages: int,
+        first_chat: int = 10_000,
+        *,
+        whole_reply: bool = False,
+    ):
         self.fake = fake
+        self.whole_reply = whole_reply  # write again only after the message with buttons
         self.chats = list(range(first_chat, first_chat + chats))
         self.messages = messages
         self.sent: dict[int, int] = {}  # chat → messages it sent
         self.pending: dict[int, float] = {}  # chat → when its unanswered message went in
+        self.answered: dict[int, bool] = {}  # chat → its message got its first reply
         self.latencies: list[float] = []
         self.replies = 0
         self.done = threading.Event()
@@ -74,15 +90,19 @@ class Load:
             for chat in self.chats:
                 self.push(chat)
 
-    def on_send(self, chat: int, method: str) -> None:
+    def on_send(self, chat: int, method: str, last: bool = True) -> None:
         if method != "sendMessage":
             return
         with self.lock:
             self.replies += 1
             began = self.pending.pop(chat, None)
-            if began is None:
+            if began is not None:
+                self.latencies.append(time.perf_counter() - began)
+                self.answered[chat] = True
+            if self.whole_reply and not last:
+                return  # the rest of the reply is still coming
+            if not self.answered.pop(chat, False):
                 return  # a second reply to the same message
-            self.latencies.append(time.perf_counter() - began)
             if self.sent[chat] < self.messages:
                 self.push(chat)
             elif not self.pending and all(n >= self.messages for n in self.sent.values()):
@@ -112,7 +132,7 @@ class WatchedFake(FakeBotAPI):
     def _record_send(self, chat: Any, message: Any, method: str) -> None:
         super()._record_send(chat, message, method)
         if self.load is not None:
-            self.load.on_send(chat.id, method)
+            self.load.on_send(chat.id, method, last=bool(getattr(message, "buttons", None)))
 
 
 # --- the bots, each in a process of its own ------------------------------------------------------
@@ -142,7 +162,9 @@ def serve_coach(api: str, database: str, paced: bool) -> None:
 
     engine = db.make_engine(database)
     upgrade_engine(engine)
-    coach = Coach(load_library(), Store(engine), Clock())
+    library = load_library()
+    library.safety.warm()  # as bot.app.build_coach does: before anyone is served
+    coach = Coach(library, Store(engine), Clock())
     pacer = Pacer() if paced else Pacer(chat=None, overall=None)
     channel = TelegramChannel(
         coach, build_application("123:TEST", api), poll_timeout=10, pacer=pacer
@@ -155,10 +177,20 @@ def serve_coach(api: str, database: str, paced: bool) -> None:
     asyncio.run(main())
 
 
-def measure(which: str, chats: int, messages: int, *, paced: bool = False) -> dict[str, Any]:
+def measure(
+    which: str,
+    chats: int,
+    messages: int,
+    *,
+    paced: bool = False,
+    database_url: str | None = None,
+    whole_reply: bool = False,
+) -> dict[str, Any]:
     """Start the bot, let the people write, stop the bot; the figures."""
     with tempfile.TemporaryDirectory() as directory, WatchedFake() as fake:
-        database = f"sqlite:///{Path(directory) / 'coach.db'}"
+        database = database_url or f"sqlite:///{Path(directory) / 'coach.db'}"
+        if database_url and which == "coach":
+            clear(database_url)
         if paced:
             fake.enforce_chat_rate(1.0, burst=3)
             fake.enforce_global_rate(30.0, burst=30)
@@ -175,7 +207,7 @@ def measure(which: str, chats: int, messages: int, *, paced: bool = False) -> di
         bot = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
             fake.wait_for(lambda: fake.is_polling, 60, "a waiting getUpdates")
-            load = fake.load = Load(fake, chats, messages)
+            load = fake.load = Load(fake, chats, messages, whole_reply=whole_reply)
             load.start()
             load.done.wait(TIME_LIMIT)
             figures = load.figures()
@@ -197,10 +229,28 @@ def measure(which: str, chats: int, messages: int, *, paced: bool = False) -> di
 
 
 def waiting(database: str) -> int:
-    import sqlite3
+    import sqlalchemy as sa
 
-    with sqlite3.connect(database.removeprefix("sqlite:///"), timeout=30) as connection:
-        return connection.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    engine = sa.create_engine(database, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text("SELECT count(*) FROM outbox")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def clear(database: str) -> None:
+    """An earlier run's rows out of a given database (its schema stays)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            if sa.inspect(connection).has_table("outbox"):
+                for table in ("outbox", "answer", "run", "checkin", "processed_update", "person"):
+                    connection.execute(sa.text(f"DELETE FROM {table}"))
+    finally:
+        engine.dispose()
 
 
 def show(name: str, f: dict[str, Any]) -> None:
@@ -220,6 +270,12 @@ def main() -> int:
     parser.add_argument(
         "--paced", action="store_true", help="also run the coach within Telegram's limits"
     )
+    parser.add_argument("--database-url", help="the coach's database (default: a new SQLite file)")
+    parser.add_argument(
+        "--whole-reply",
+        action="store_true",
+        help="only the coach, paced: each person waits for the whole reply before writing again",
+    )
     parser.add_argument("--serve", choices=["echo", "coach"], help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
@@ -235,12 +291,24 @@ def main() -> int:
 
     print(
         f"{args.chats} chats x {args.messages} messages, closed loop; fake Bot API on "
-        "127.0.0.1, each bot in its own process\n",
+        f"127.0.0.1, each bot in its own process; load average {os.getloadavg()[0]:.1f}\n",
         flush=True,
     )
+    if args.whole_reply:
+        whole = measure(
+            "coach",
+            args.chats,
+            args.messages,
+            paced=True,
+            database_url=args.database_url,
+            whole_reply=True,
+        )
+        show("kern-coach, paced, whole reply", whole)
+        print(f"{'':<20} 429 answers from the fake: {whole['refused_429']}")
+        return 0 if whole["complete"] and not whole["left_in_outbox"] else 1
     echo = measure("echo", args.chats, args.messages)
     show("echo bot (PTB)", echo)
-    coach = measure("coach", args.chats, args.messages)
+    coach = measure("coach", args.chats, args.messages, database_url=args.database_url)
     show("kern-coach", coach)
     throughput = coach["per_second"] / echo["per_second"]
     p99 = coach["p99_ms"] / echo["p99_ms"]
@@ -251,7 +319,9 @@ def main() -> int:
     if coach["left_in_outbox"]:
         print(f"the coach left {coach['left_in_outbox']} message(s) unsent")
     if args.paced:
-        paced = measure("coach", args.chats, args.messages, paced=True)
+        paced = measure(
+            "coach", args.chats, args.messages, paced=True, database_url=args.database_url
+        )
         print()
         show("kern-coach, paced", paced)
         print(f"{'':<20} 429 answers from the fake: {paced['refused_429']}")

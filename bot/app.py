@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
 
 from bot.clock import Clock
 from bot.coach import Coach
-from bot.config import Config, log_format
+from bot.config import Config, Rate, log_format
 from bot.content import load_library
 from bot.forgotten import DeletionList
+from bot.send_budget import SharedBudget
 from bot.storage import db
 from bot.storage.migrations import upgrade_engine
 from bot.storage.store import Store
@@ -63,6 +65,12 @@ def build_coach(config: Config, *, defer_safety: bool = False) -> Coach:
     forgotten.open()  # refuses to start if the list cannot be trusted or written
     forgotten.apply(engine, clock.now())  # a restored backup may hold people who left since
     library = load_library(defer_safety=defer_safety)
+    if not defer_safety:
+        # The model loaded and the examples embedded right away, beside the start-up, rather
+        # than in the first typed message's turn: there it took 1 s (4 s under load) on the
+        # database thread, which every other chat's turn waits for. A text that comes sooner
+        # waits for the rest of it, so that it meets the whole crisis check.
+        threading.Thread(target=library.safety.warm, name="kern-coach-warm", daemon=True).start()
     return Coach(library, Store(engine), clock, forgotten)
 
 
@@ -95,6 +103,17 @@ def run_console(lang: str | None = None) -> int:
     return 0
 
 
+def overall_limit(config: Config, coach: Coach) -> Rate | SharedBudget | None:
+    """The bot's overall send rate. On PostgreSQL, where several processes may send for one bot
+    (docs/operating.md), it is one budget in the database that all of them draw on: Telegram's
+    limit is per bot, not per process. On SQLite (one process) the pacer keeps it in memory."""
+    if config.send_rate is None or db.is_sqlite(coach.store.engine):
+        return config.send_rate
+    return SharedBudget(
+        coach.store, "telegram", config.send_rate.per_second, config.send_rate.burst
+    )
+
+
 def run_telegram(webhook_url: str | None = None, port: int = 8443, host: str = "0.0.0.0") -> int:
     """`kern-coach telegram`: serve until SIGTERM/SIGINT; the exit code."""
     import asyncio
@@ -124,7 +143,7 @@ def run_telegram(webhook_url: str | None = None, port: int = 8443, host: str = "
         webhook_host=host,
         webhook_secret=config.telegram_webhook_secret,
         health_port=config.health_port,
-        pacer=Pacer(config.chat_rate, config.send_rate),
+        pacer=Pacer(config.chat_rate, overall_limit(config, coach)),
     )
 
     async def main() -> int:

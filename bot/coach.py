@@ -223,29 +223,38 @@ class Coach:
     # --- check-ins -------------------------------------------------------------------------------
 
     def deliver_due(self, limit: int = DISPATCH_BATCH) -> int:
-        """Feed the due check-ins to the engine, each person's together in one transaction
-        (one calm conversation, not one message per check-in); returns how many people got
-        one. Several processes may run this at once: each check-in is claimed by one of them."""
+        """Feed the due check-ins to the engine, each person's together (one calm conversation,
+        not one message per check-in); returns how many people got one. Several processes may
+        run this at once: each check-in is claimed by one of them.
+
+        A pass is one transaction, each person's check-ins in a savepoint of their own: one
+        commit for the pass instead of one per person (10,000 due at once, docs/performance.md),
+        and one broken delivery is rolled back alone and tried again later. The pass claims its
+        check-ins together, passing over those another process claimed, so processes share what
+        is due instead of queueing for the same rows; a person whose turn another holds is passed
+        over too, their check-ins pending for the next pass: a pass never waits for a lock."""
         now = self.clock.now()
-        with self.store.transaction() as session:
-            due = store.due_checkins(session, now, limit)
-        people: dict[int, list[int]] = {}
-        for checkin_id, person_id in due:
-            people.setdefault(person_id, []).append(checkin_id)
         delivered = 0
-        for person_id, checkin_ids in people.items():
-            try:
-                if self._deliver(person_id, now):
-                    delivered += 1
-            except Exception as error:  # one broken check-in must not stop everyone else's
-                # The type only: a message could quote what the person wrote.
-                log.error(
-                    "check-ins %s could not be delivered: %s",
-                    ",".join(map(str, checkin_ids)),
-                    type(error).__name__,
-                )
-                for checkin_id in checkin_ids:
-                    self._retry_later(checkin_id, now)
+        failed: list[int] = []
+        with self.store.transaction() as session:
+            people: dict[int, list[int]] = {}
+            for checkin_id, person_id in store.due_checkins(session, now, limit, claim=True):
+                people.setdefault(person_id, []).append(checkin_id)
+            for person_id, checkin_ids in people.items():
+                try:
+                    with session.begin_nested():
+                        if self._deliver(session, person_id, now):
+                            delivered += 1
+                except Exception as error:  # one broken check-in must not stop everyone else's
+                    # The type only: a message could quote what the person wrote.
+                    log.error(
+                        "check-ins %s could not be delivered: %s",
+                        ",".join(map(str, checkin_ids)),
+                        type(error).__name__,
+                    )
+                    failed.extend(checkin_ids)
+        for checkin_id in failed:  # after the commit: on SQLite the pass holds the write lock
+            self._retry_later(checkin_id, now)
         return delivered
 
     def _retry_later(self, checkin_id: int, now: datetime) -> None:
@@ -258,41 +267,40 @@ class Coach:
         if attempts >= CHECKIN_ATTEMPTS:
             log.error("check-in %d failed %d times; it is marked failed", checkin_id, attempts)
 
-    def _deliver(self, person_id: int, now: datetime) -> bool:
-        with self.store.transaction() as session:
-            person = store.lock_person_by_id(session, person_id)
-            if person is None:
-                return False
-            rows = store.claim_due_checkins(session, person_id, now)
-            if not rows:
-                return False  # another process has them, or they were cancelled meanwhile
-            # The query found them due by the rule's stored result; the person, locked now, may
-            # have paused or blocked the bot since: the rule itself decides.
-            if not delivery.may_receive(store.availability(person), now):
-                return False  # they wait, still pending
-            state = store.load_state(person)
-            tz = ZoneInfo(state.timezone)
-            quiet = delivery.QuietHours.parse(state.quiet)
-            going = []
-            for row in rows:
-                until = delivery.quiet_until(checkin_of(row), now, tz, quiet)
-                if until is not None:
-                    store.wait_for(session, [row], until)  # the night is quiet: the morning
-                else:
-                    going.append(row)
-            if not going:
-                return False
-            for row in going:
-                row.status = "done"  # unless the engine folds or lets it go (CheckinsSettled)
-                session.add(row)
-            session.flush()
-            checkins = tuple(checkin_of(row) for row in going)
-            event = (
-                CheckinDue(checkin=checkins[0])
-                if len(checkins) == 1
-                else CheckinsDue(checkins=checkins)
-            )
-            self._turn(session, person, event, now)
+    def _deliver(self, session: Session, person_id: int, now: datetime) -> bool:
+        person = store.lock_person_by_id(session, person_id, skip_locked=True)
+        if person is None:
+            return False  # gone, or another holds their turn: the next pass
+        rows = store.claim_due_checkins(session, person_id, now)
+        if not rows:
+            return False  # another process has them, or they were cancelled meanwhile
+        # The query found them due by the rule's stored result; the person, locked now, may
+        # have paused or blocked the bot since: the rule itself decides.
+        if not delivery.may_receive(store.availability(person), now):
+            return False  # they wait, still pending
+        state = store.load_state(person)
+        tz = ZoneInfo(state.timezone)
+        quiet = delivery.QuietHours.parse(state.quiet)
+        going = []
+        for row in rows:
+            until = delivery.quiet_until(checkin_of(row), now, tz, quiet)
+            if until is not None:
+                store.wait_for(session, [row], until)  # the night is quiet: the morning
+            else:
+                going.append(row)
+        if not going:
+            return False
+        for row in going:
+            row.status = "done"  # unless the engine folds or lets it go (CheckinsSettled)
+            session.add(row)
+        session.flush()
+        checkins = tuple(checkin_of(row) for row in going)
+        event = (
+            CheckinDue(checkin=checkins[0])
+            if len(checkins) == 1
+            else CheckinsDue(checkins=checkins)
+        )
+        self._turn(session, person, event, now)
         return True
 
     def next_due_at(self) -> datetime | None:

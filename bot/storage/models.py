@@ -153,7 +153,11 @@ class OutboxRow(SQLModel, table=True):
     The address is kept here (not only the person) so a goodbye after /vergeet still goes out."""
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_ready", "channel", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_ready", "channel", "next_attempt_at"),
+        # A chat's messages in order: which one is first (store.ready_outgoing).
+        sa.Index("ix_outbox_chat", "channel", "address", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int | None = Field(default=None, index=True)
@@ -212,3 +216,15 @@ class ReceivedMessage(SQLModel, table=True):
     content: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     received_at: datetime = _time()
     handled_at: datetime | None = _time(default=None, nullable=True)
+
+
+class SendBudget(SQLModel, table=True):
+    """A token bucket shared by every process that sends for one bot (bot/send_budget.py):
+    `tokens` as they were at `at` (seconds since the epoch, by the database's clock on
+    PostgreSQL), refilled at the bot's rate up to its burst."""
+
+    __tablename__ = "send_budget"
+
+    name: str = Field(primary_key=True, max_length=32)
+    tokens: float
+    at: float

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.storage.models import (
@@ -23,6 +25,7 @@ from bot.storage.models import (
     ProcessedUpdate,
     ReceivedMessage,
     RunRow,
+    SendBudget,
     UTCDateTime,
     checkin_row,
 )
@@ -93,11 +96,14 @@ def lock_person(session: Session, channel: str, address: str, now: datetime) -> 
     return session.exec(statement).one()
 
 
-def lock_person_by_id(session: Session, person_id: int) -> Person | None:
+def lock_person_by_id(
+    session: Session, person_id: int, *, skip_locked: bool = False
+) -> Person | None:
+    """The person, locked; with `skip_locked` None while another transaction holds them."""
     statement = (
         select(Person)
         .where(Person.id == person_id)
-        .with_for_update()
+        .with_for_update(skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     )
     return session.exec(statement).first()
@@ -285,9 +291,13 @@ def checkins_of(session: Session, person_id: int) -> Sequence[CheckinRow]:
     ).all()
 
 
-def due_checkins(session: Session, now: datetime, limit: int) -> list[tuple[int, int]]:
+def due_checkins(
+    session: Session, now: datetime, limit: int, *, claim: bool = False
+) -> list[tuple[int, int]]:
     """(check-in id, person id) of up to `limit` due check-ins whose person may receive them
-    now (`Person.checkins_from`, the delivery rule's result), oldest first."""
+    now (`Person.checkins_from`, the delivery rule's result), oldest first. With `claim` their
+    rows are locked until the transaction ends, passing over those another holds: several
+    processes each take a different part of what is due."""
     statement = (
         sa.select(col(CheckinRow.id), col(CheckinRow.person_id))
         .join(Person, col(Person.id) == col(CheckinRow.person_id))
@@ -299,6 +309,8 @@ def due_checkins(session: Session, now: datetime, limit: int) -> list[tuple[int,
         .order_by(col(CheckinRow.due_at))
         .limit(limit)
     )
+    if claim:
+        statement = statement.with_for_update(skip_locked=True, of=_table(CheckinRow))
     return [(row[0], row[1]) for row in session.execute(statement)]
 
 
@@ -449,14 +461,27 @@ def ready_outgoing(
     the caller is busy with already. `hold`: the rows become the caller's claim's, so other
     processes sharing the database leave them alone while that claim lives; rows of a dead
     claim (its `alive_until` before `hold.alive_at`) are free again."""
-    first_per_chat = (
-        sa.select(sa.func.min(OutboxRow.id))
-        .where(col(OutboxRow.channel) == channel)
-        .group_by(col(OutboxRow.address))
+    # The head of each chat: no earlier row for the same address. Asked per candidate through
+    # the index (channel, address, id), in id order, so a pass reads about `limit` rows however
+    # long the outbox is: grouping the whole outbox by chat at every pass made 10,000 check-ins
+    # due at once fall behind the send rate (docs/performance.md).
+    earlier = aliased(OutboxRow)
+    no_earlier = ~sa.exists().where(
+        col(earlier.channel) == col(OutboxRow.channel),
+        col(earlier.address) == col(OutboxRow.address),
+        col(earlier.id) < col(OutboxRow.id),
+    )
+    # On SQLite `|| ''` keeps the planner off ix_outbox_ready (whose range is the whole backlog,
+    # then sorted): walking the ids in order stops after `limit`. SQLite has no statistics to
+    # choose by; PostgreSQL's planner, with them, walks the ids by itself, and would not with
+    # the expression (its estimate of it is wrong).
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    of_channel = (
+        (col(OutboxRow.channel) + "") == channel if sqlite else col(OutboxRow.channel) == channel
     )
     statement = (
         select(OutboxRow)
-        .where(col(OutboxRow.id).in_(first_per_chat), col(OutboxRow.next_attempt_at) <= now)
+        .where(of_channel, col(OutboxRow.next_attempt_at) <= now, no_earlier)
         .order_by(col(OutboxRow.id))
         .limit(limit)
     )
@@ -641,6 +666,48 @@ def delete_received_of(session: Session, channel: str, address: str) -> None:
     session.connection().execute(
         sa.delete(table).where(table.c.channel == channel, table.c.sender == address)
     )
+
+
+# --- the send budget shared by processes (bot/send_budget.py) ---------------------------------
+
+
+def reserve_tokens(
+    session: Session, name: str, count: int, rate: float, burst: int, *, until: float = 0.0
+) -> tuple[float, float]:
+    """Reserve `count` messages' places in the bucket `name` (refilled at `rate` a second, up to
+    `burst`), its row locked until the transaction ends. The bucket may go into debt: the places
+    lie in the future then, and whoever reserves next waits behind them. `until` (seconds since
+    the epoch): nothing may go out before it (Telegram said 429 for the bot as a whole).
+    Returns (now, tokens before): place i is free at now + max(0, (i + 1 - tokens) / rate)."""
+    connection = session.connection()
+    table = _table(SendBudget)
+    now = _epoch(connection)
+    locked = sa.select(table.c.tokens, table.c.at).where(table.c.name == name).with_for_update()
+    row = connection.execute(locked).first()
+    if row is None:  # the first reservation ever: a full bucket (unless another just made it)
+        connection.execute(
+            _insert(session, table)
+            .values(name=name, tokens=float(burst), at=now)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        row = connection.execute(locked).one()
+    at = float(row.at)
+    tokens = min(float(burst), float(row.tokens) + max(0.0, now - at) * rate)
+    if until > now:
+        tokens = min(tokens, -(until - now) * rate)
+    connection.execute(
+        sa.update(table).where(table.c.name == name).values(tokens=tokens - count, at=max(now, at))
+    )
+    return now, tokens
+
+
+def _epoch(connection: sa.Connection) -> float:
+    """Now in seconds since the epoch: the database's clock on PostgreSQL (processes on several
+    machines agree on it), the machine's on SQLite (whose processes share one machine)."""
+    if connection.dialect.name == "postgresql":
+        value = connection.exec_driver_sql("SELECT extract(epoch FROM clock_timestamp())")
+        return float(value.scalar_one())
+    return time.time()
 
 
 # --- deletion -----------------------------------------------------------------------------------
