@@ -41,6 +41,7 @@ SETS = {
     "exercise-frozen": ("tests/flows/safety_eval_exercise_frozen.yaml", "messages"),
     "dev": ("tests/flows/safety_dev.yaml", "messages"),
     "exercise-dev": ("tests/flows/safety_exercise_dev.yaml", "messages"),
+    "dev-kinds": ("tests/flows/safety_dev_kinds.yaml", "messages"),
     "regression": ("tests/flows/safety_cases.yaml", "cases"),
 }
 GOALS = {"crisis": 0.85, "helped": 0.95, "fa crisis": 0.05, "fa ask": 0.10}

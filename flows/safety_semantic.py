@@ -40,7 +40,7 @@ CRISIS, ASK, OK = "crisis", "ask", "ok"
 # that is than the nearest ordinary example. Help first needs both high: a paraphrase of a risky
 # example that resembles nothing ordinary. The question needs less. docs/safety.md has the figures.
 CRISIS_RISKY, CRISIS_MARGIN = 0.70, 0.12
-ASK_RISKY, ASK_MARGIN = 0.55, 0.08
+ASK_RISKY, ASK_MARGIN = 0.52, 0.07
 # A sentence that names no risk concept of the rules (flows.safety_rules.EVIDENCE_CONCEPTS) needs
 # a far higher bar, and never gets help first from this layer alone: short ordinary answers to
 # the exercises' questions ("Ze luistert naar me.") lie as close to short risky examples as real
