@@ -240,7 +240,7 @@ def test_an_unregistered_person_is_unreachable_and_their_check_ins_are_held(fake
     assert [s.failure for s in fake.sent if s.recipient == person.uuid][-1] is (
         SendFailure.UNREGISTERED
     )
-    assert "has no Signal account" in coach.output()
+    assert "no Signal account (any more)" in coach.output()
     assert coach.stop() == 0
 
 

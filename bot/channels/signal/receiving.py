@@ -116,7 +116,7 @@ class Receiver:
             content["edit_of"] = message.edit_of
         received_id = await self._keep(message.sender, message.timestamp, content)
         if received_id is None:
-            log.info("message %s from %s seen before; skipped", message.timestamp, message.sender)
+            log.info("message %s seen before; skipped", message.timestamp)
             return
         async with self._handling:
             await self._handle(

@@ -66,6 +66,7 @@ class Outbox(Protocol):
     def retry_later(self, outgoing_id: int, at: datetime) -> bool: ...
     def unreachable(self, address: str) -> int: ...
     def close(self) -> None: ...
+    def holds(self) -> bool: ...
 
 
 def data_uri(data: bytes, mime: str, filename: str) -> str:
@@ -151,6 +152,12 @@ class Sender:
             )
 
     async def _deliver(self, item: Outgoing) -> None:
+        if not self.outbox.holds():
+            # Other processes may think this one's claim dead and send the item: leave it to them
+            # (or to this process, once its claim is renewed).
+            log.warning("outbox claim lapsed; item %d not sent now", item.id)
+            self._wake.set()
+            return
         try:
             await self._send(item)
         except asyncio.CancelledError:
@@ -158,11 +165,10 @@ class Sender:
         except SignalCliError as error:
             await self._failed(item, error)
         except Exception as error:  # a bug here must not stop everyone else's messages
-            log.error(
-                "item %d (%s) for %s could not be sent (%s); tried again later",
+            log.error(  # no address: a phone number is a person's
+                "item %d (%s) could not be sent (%s); tried again later",
                 item.id,
                 kind_of(item.item),
-                item.address,
                 type(error).__name__,
             )
             await self._later(item, RETRY.delay(item.attempts))
@@ -212,7 +218,7 @@ class Sender:
     async def _failed(self, item: Outgoing, error: SignalCliError) -> None:
         code = getattr(error, "code", None)
         if isinstance(error, Unregistered):
-            log.warning("%s has no Signal account (any more): check-ins held", item.address)
+            log.warning("item %d: no Signal account (any more), check-ins held", item.id)
             await asyncio.to_thread(self.outbox.unreachable, item.address)
         elif isinstance(error, ProofRequired):
             log.warning(
@@ -228,9 +234,9 @@ class Sender:
             await self._later(item, delay)
         elif isinstance(error, UntrustedIdentity):
             log.warning(
-                "the safety number of %s changed (signal-cli error %s): the operator trusts it "
-                "again (docs/operating.md, Signal); item %d waits",
-                item.address,
+                "the safety number of person %s changed (signal-cli error %s): the operator "
+                "trusts it again (docs/operating.md, Signal); item %d waits",
+                item.person_id,
                 code,
                 item.id,
             )
@@ -253,9 +259,8 @@ class Sender:
             if not isinstance(error, DaemonUnavailable):
                 kind += f" {code}"
             log.warning(
-                "item %d for %s not sent (%s, attempt %d); again in %.0fs",
+                "item %d not sent (%s, attempt %d); again in %.0fs",
                 item.id,
-                item.address,
                 kind,
                 item.attempts + 1,
                 delay,
