@@ -109,8 +109,10 @@ def overall_limit(config: Config, coach: Coach) -> Rate | SharedBudget | None:
     limit is per bot, not per process. On SQLite (one process) the pacer keeps it in memory."""
     if config.send_rate is None or db.is_sqlite(coach.store.engine):
         return config.send_rate
+    # Per bot: the token's first part is the bot's id (two bots on one database, two budgets).
+    bot_id = (config.telegram_token or "").split(":", 1)[0]
     return SharedBudget(
-        coach.store, "telegram", config.send_rate.per_second, config.send_rate.burst
+        coach.store, f"telegram:{bot_id}", config.send_rate.per_second, config.send_rate.burst
     )
 
 

@@ -244,9 +244,9 @@ class Outbox:
                     item = item_of(row.payload)
                 except (KeyError, TypeError, ValueError) as error:
                     log.error(
-                        "outbox row %s for chat %s cannot be read (%s); dropped",
+                        "outbox row %s of person %s cannot be read (%s); dropped",
                         row.id,
-                        row.address,
+                        row.person_id,  # not the address: on Signal a phone number
                         type(error).__name__,
                     )
                     unreadable.append(row.id)
@@ -292,7 +292,13 @@ class Outbox:
             if person is not None and person.id is not None:
                 store.set_unreachable(session, person, True)
             dropped = store.drop_outgoing_of(session, self.channel, address)
-        log.warning("chat %s unreachable; %d waiting item(s) dropped", address, dropped)
+        # The person's id, not the address: on Signal that is a phone number.
+        log.warning(
+            "person %s unreachable on %s; %d waiting item(s) dropped",
+            person.id if person is not None else "?",
+            self.channel,
+            dropped,
+        )
         return dropped
 
     def next_at(self) -> datetime | None:

@@ -296,8 +296,9 @@ def due_checkins(
 ) -> list[tuple[int, int]]:
     """(check-in id, person id) of up to `limit` due check-ins whose person may receive them
     now (`Person.checkins_from`, the delivery rule's result), oldest first. With `claim` their
-    rows are locked until the transaction ends, passing over those another holds: several
-    processes each take a different part of what is due."""
+    people are locked until the transaction ends, passing over those another holds: several
+    processes each take different people, and all of one person's due check-ins go to the one
+    process that holds them (delivered together, as one conversation, never split in two)."""
     statement = (
         sa.select(col(CheckinRow.id), col(CheckinRow.person_id))
         .join(Person, col(Person.id) == col(CheckinRow.person_id))
@@ -310,7 +311,7 @@ def due_checkins(
         .limit(limit)
     )
     if claim:
-        statement = statement.with_for_update(skip_locked=True, of=_table(CheckinRow))
+        statement = statement.with_for_update(skip_locked=True, of=_table(Person))
     return [(row[0], row[1]) for row in session.execute(statement)]
 
 

@@ -334,6 +334,39 @@ def test_a_passing_fault_delivering_a_checkin_is_tried_again_not_dropped(coach, 
     assert CHECKIN_ATTEMPTS > 1
 
 
+def test_one_persons_broken_checkin_leaves_the_rest_of_the_pass_delivered(
+    coach, clock, monkeypatch
+):
+    """Two people due in one pass (one transaction, a savepoint each): the first one's turn
+    fails, the second still gets their check-in, and the first one's waits for a retry."""
+    first, second = Person(coach, "p1"), Person(coach, "p2")
+    for person in (first, second):
+        person.agree()
+        person.command("time", "20:00")
+        person.take()
+    clock.advance(timedelta(days=1))
+    real_turn = coach._turn
+
+    def broken_for_the_first(session, person, event, now):
+        if person.address == "p1":
+            raise sa.exc.OperationalError("UPDATE", {}, Exception("database is locked"))
+        return real_turn(session, person, event, now)
+
+    monkeypatch.setattr(coach, "_turn", broken_for_the_first)
+    assert coach.deliver_due() == 1
+    assert second.take(), "the second person's check-in arrived"
+    assert first.take() == []
+    with coach.store.engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT p.address, c.status, c.attempts FROM checkin c"
+                " JOIN person p ON p.id = c.person_id WHERE c.kind = 'daily' ORDER BY c.id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows if r[0] == "p1"] == [("p1", "pending", 1)]
+    assert ("p2", "done", 0) in [tuple(r) for r in rows]
+
+
 def test_the_migration_head_in_code_is_alembics_head():
     from alembic.config import Config
     from alembic.script import ScriptDirectory

@@ -64,6 +64,7 @@ class SignalChannel:
         if pruned:
             log.info("%d old received-message key(s) pruned", pruned)
         await self.receiver.sweep()  # what was kept before the last stop goes first
+        handling = asyncio.create_task(self.receiver.run(), name="signal-handler")
         self.scheduler.start()
         self.client.start()
         log.info("signal channel started")
@@ -81,5 +82,8 @@ class SignalChannel:
             await self.sender.stop()
             await sending
             await self.client.aclose()
+            handling.cancel()  # what was kept and not yet handled waits for the next start
+            with contextlib.suppress(asyncio.CancelledError):
+                await handling
         log.info("signal channel stopped")
         return 0

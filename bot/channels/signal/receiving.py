@@ -78,8 +78,14 @@ def event_of(content: Mapping[str, Any], sent_at: int, buttons: Sequence[Button]
 
 
 class Receiver:
-    """Handles envelopes; `shown` holds the buttons each person saw last (the sender fills it),
-    `on_turn` is called after each committed turn (it wakes the sender)."""
+    """Keeps envelopes as they arrive, and handles what it kept; `shown` holds the buttons each
+    person saw last (the sender fills it), `on_turn` is called after each committed turn (it
+    wakes the sender).
+
+    Keeping and handling are apart: signal-cli counts a message delivered once it has written
+    it to the socket, so each is stored the moment it is read, while turns (slower, and waiting
+    when the database is away) take the kept ones in order from `run`. A crash loses nothing
+    kept; the sweep handles it after the restart."""
 
     def __init__(
         self,
@@ -96,7 +102,23 @@ class Receiver:
         self.shown = shown
         self.on_turn = on_turn
         self._handling = asyncio.Lock()  # the live path and the sweep never hold the same row
+        self._kept: asyncio.Queue[Received] = asyncio.Queue()
+        # People one of whose messages could not be handled: their later ones wait for the
+        # sweep too, which takes them in the order they came (never an answer before the one
+        # written first).
+        self._behind: set[str] = set()
         self.handled = 0
+
+    async def run(self) -> None:
+        """Handle what was kept, in the order it came, until cancelled (what is left stays
+        kept, for the sweep)."""
+        while True:
+            received = await self._kept.get()
+            async with self._handling:
+                if received.sender in self._behind:
+                    continue
+                if not await self._handle(received):
+                    self._behind.add(received.sender)
 
     async def on_envelope(self, envelope: Mapping[str, Any]) -> None:
         incoming = classify(envelope, account=self.account)
@@ -118,15 +140,11 @@ class Receiver:
         if received_id is None:
             log.info("message %s seen before; skipped", message.timestamp)
             return
-        async with self._handling:
-            await self._handle(
-                Received(
-                    id=received_id,
-                    sender=message.sender,
-                    sent_at=message.timestamp,
-                    content=content,
-                )
+        self._kept.put_nowait(
+            Received(
+                id=received_id, sender=message.sender, sent_at=message.timestamp, content=content
             )
+        )
 
     async def _keep(self, sender: str, sent_at: int, content: dict[str, Any]) -> int | None:
         """Keep it before anything else; if the database is away, wait for it: signal-cli has
@@ -197,12 +215,18 @@ class Receiver:
         done = 0
         async with self._handling:
             waiting = await asyncio.to_thread(self.inbox.waiting)
+            failed: set[str] = set()
             for received in waiting:
                 if received.sender.startswith(GROUP_PREFIX):
                     await self._notice(received.sender, received.id)  # said once at most
                     continue
+                if received.sender in failed:
+                    continue  # in order: after the one that failed, on the next sweep
                 if await self._handle(received):
                     done += 1
+                else:
+                    failed.add(received.sender)
+            self._behind = failed
         if done:
             log.info("%d kept message(s) handled after a restart or a fault", done)
         return done

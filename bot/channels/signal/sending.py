@@ -56,6 +56,10 @@ RETRY = Backoff(initial=2.0, maximum=600.0)  # passing trouble: 1-2 s, 2-4 s, â€
 OPERATOR_WAIT = timedelta(minutes=10)  # what waits for the operator is looked at again so often
 
 
+class ClaimLapsed(Exception):
+    """This process's hold on the outbox lapsed: what it took may be sent by another."""
+
+
 class Outbox(Protocol):
     """What the channel uses of `bot.outbox.Outbox` (bound to the Signal channel)."""
 
@@ -151,17 +155,20 @@ class Sender:
                 "%d sent item(s) not acknowledged yet (%s)", len(done), type(error).__name__
             )
 
-    async def _deliver(self, item: Outgoing) -> None:
+    def _still_mine(self) -> None:
+        """Asked right before each call to signal-cli: other processes may think this one's
+        claim dead and send the item themselves."""
         if not self.outbox.holds():
-            # Other processes may think this one's claim dead and send the item: leave it to them
-            # (or to this process, once its claim is renewed).
-            log.warning("outbox claim lapsed; item %d not sent now", item.id)
-            self._wake.set()
-            return
+            raise ClaimLapsed
+
+    async def _deliver(self, item: Outgoing) -> None:
         try:
             await self._send(item)
         except asyncio.CancelledError:
             raise
+        except ClaimLapsed:  # left to the others, or to this process once its claim is renewed
+            log.warning("outbox claim lapsed; item %d not sent now", item.id)
+            await asyncio.sleep(self.IDLE)  # its chat stays busy a moment: no tight loop
         except SignalCliError as error:
             await self._failed(item, error)
         except Exception as error:  # a bug here must not stop everyone else's messages
@@ -182,12 +189,14 @@ class Sender:
         address = item.address
         if address.startswith(GROUP_PREFIX):
             words = item.item.plain if isinstance(item.item, Message) else ""
+            self._still_mine()
             await self.client.send_to_group(address.removeprefix(GROUP_PREFIX), words)
             return
         if isinstance(item.item, Message):
             rendered = render(item.item)
             if len(rendered.text) > TYPING_AFTER:
                 await self._typing(address)
+            self._still_mine()
             await self.client.send(address, rendered.text, text_styles=rendered.styles)
             self.shown[address] = numbered.flat(item.item.buttons)
         elif isinstance(item.item, Document):
@@ -195,6 +204,7 @@ class Sender:
             attachment = data_uri(
                 document.content.encode("utf-8"), document.mime, document.filename
             )
+            self._still_mine()
             await self.client.send(address, "", attachments=[attachment])
         elif isinstance(item.item, Chart):
             await self._chart(address, item.item)
@@ -204,9 +214,11 @@ class Sender:
 
         png = await asyncio.to_thread(drawn, chart.as_json())
         if png is None:  # the caption alone: the chat goes on (drawn() logged why)
+            self._still_mine()
             await self.client.send(address, chart.caption)
             return
         image = data_uri(png, "image/png", "balans.png")
+        self._still_mine()
         await self.client.send(address, chart.caption, attachments=[image])
 
     async def _typing(self, address: str) -> None:

@@ -87,8 +87,11 @@ class Pacer:
         overall: tuple[float, int] | Limiter | None = OVERALL,
     ):
         self.chat_limit = chat
-        # Messages a second over all chats, where known (a Limiter of its own says nothing).
-        self.rate: float | None = overall[0] if isinstance(overall, tuple) else None
+        # Messages a second over all chats, where known (a Limiter may say it as `rate`): how
+        # much the sender takes ahead of sending depends on it.
+        self.rate: float | None = (
+            overall[0] if isinstance(overall, tuple) else getattr(overall, "rate", None)
+        )
         self.overall: Limiter | None = (
             _Bucket(overall[0], overall[1], time.monotonic())
             if isinstance(overall, tuple)
@@ -123,7 +126,10 @@ class Pacer:
                 await asyncio.sleep(wait + self.MARGIN)
         if self.overall is not None:
             now = time.monotonic()
-            wait = self.overall.reserve(now)
+            if isinstance(self.overall, _Bucket):
+                wait = self.overall.reserve(now)
+            else:  # a budget of its own may ask the database: never on the event loop
+                wait = await asyncio.to_thread(self.overall.reserve, now)
             if wait > 0:
                 await asyncio.sleep(wait + self.MARGIN)
 

@@ -28,6 +28,12 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("chosen", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    # A daily check-in is always at the time the person chose (or agreed to), as every new one
+    # is marked: one at 22:30 must not wait for the morning once, just because it was planned
+    # before quiet hours existed.
+    op.execute(
+        sa.text("UPDATE checkin SET chosen = :yes WHERE kind = 'daily'").bindparams(yes=True)
+    )
     with op.batch_alter_table("person", schema=None) as batch_op:
         # NULL: pauses before this had no end (until /hervat), and checkins_from stays right.
         batch_op.add_column(sa.Column("paused_until", sa.DateTime(), nullable=True))
