@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -22,8 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def console_seconds(database: Path) -> tuple[float, float]:
-    """(first message, first reply) in seconds from the start of the process."""
+def console_seconds(database: Path, opening: int = 2) -> tuple[float, float]:
+    """(first message, first reply) in seconds from the start of the process.
+
+    `opening` is how many messages the coach shows by itself at start; the one after them is the
+    reply to the "1" typed the moment the first message shows.
+    """
     env = {**os.environ, "KERN_COACH_DATABASE_URL": f"sqlite:///{database}"}
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -42,13 +47,32 @@ def console_seconds(database: Path) -> tuple[float, float]:
             if len(seen) == 1:
                 process.stdin.write("1\n")  # the first button, at once
                 process.stdin.flush()
-            if len(seen) == 3:  # two opening messages, then the reply
+            if len(seen) == opening + 1:
                 break
-    if len(seen) < 3:
+    if len(seen) < opening + 1:
         raise RuntimeError("the console printed no reply")
     process.stdin.close()
     process.wait(timeout=30)
-    return seen[0], seen[2]
+    return seen[0], seen[opening]
+
+
+def opening_messages(database: Path) -> int:
+    """How many messages the coach shows by itself when started on this database (nothing typed).
+
+    It is asked once, on a copy, so that the timed runs know which message is the reply.
+    """
+    env = {**os.environ, "KERN_COACH_DATABASE_URL": f"sqlite:///{database}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(15)  # long enough for every opening message, even on a busy machine
+    output, _ = process.communicate(timeout=30)  # closes stdin: Ctrl-D, the console stops
+    return sum(line.startswith("coach ›") for line in output.splitlines())
 
 
 def main() -> None:
@@ -57,9 +81,18 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         fresh = [console_seconds(Path(folder) / f"new-{i}.db") for i in range(args.runs)]
-        existing_db = Path(folder) / "existing.db"
-        console_seconds(existing_db)
-        existing = [console_seconds(existing_db) for _ in range(args.runs)]
+        # The everyday case: someone who stopped at the consent question comes back. Each run
+        # starts from a copy of that same database, so each types "1" at the same question.
+        saved = Path(folder) / "saved.db"
+        console_seconds(saved)
+        probe = Path(folder) / "probe.db"
+        shutil.copy(saved, probe)
+        opening = opening_messages(probe)
+        existing = []
+        for i in range(args.runs):
+            run = Path(folder) / f"existing-{i}.db"
+            shutil.copy(saved, run)
+            existing.append(console_seconds(run, opening))
     for label, runs in (("new database", fresh), ("existing database", existing)):
         for what, times in (
             ("first message", [r[0] for r in runs]),
