@@ -8,11 +8,7 @@ up in the flows' own labels, as a person reads the words."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +20,7 @@ import yaml
 
 from flows.model import SCALE, WHEN_PRESETS, Library
 from tests.fakes.signal_cli import FakeSignalCli, SentMessage
+from tests.journeys.processes import CoachProcess, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60.0  # seconds; generous on a loaded machine
@@ -37,46 +34,20 @@ COMMON = {
 }
 
 
-class CoachProcess:
-    """`python -m bot signal` with the fake as its signal-cli, its log in a file."""
+class SignalProcess(CoachProcess):
+    """`python -m bot signal` with the fake as its signal-cli."""
 
     def __init__(
         self, fake: FakeSignalCli, directory: Path, database_url: str, *, clock_offset: str = ""
     ):
-        self.log_path = directory / f"coach-{time.monotonic_ns()}.log"
-        env = {
-            **os.environ,
-            "SIGNAL_CLI_URL": fake.url,
-            "SIGNAL_ACCOUNT": fake.account,
-            "KERN_COACH_DATABASE_URL": database_url,
-            "KERN_COACH_FORGOTTEN_FILE": str(directory / "kern-coach.forgotten"),
-            "KERN_COACH_CLOCK_OFFSET": clock_offset,
-            "KERN_COACH_LOG_LEVEL": "DEBUG",
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("KERN_COACH_HEALTH_PORT", None)
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "signal"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        super().__init__(
+            ["bot", "signal"],
+            database_url,
+            directory,
+            SIGNAL_CLI_URL=fake.url,
+            SIGNAL_ACCOUNT=fake.account,
+            KERN_COACH_CLOCK_OFFSET=clock_offset,
         )
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=WAIT)
-        self.log.close()
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=WAIT)
-        self.log.close()
-        return code
-
-    def output(self) -> str:
-        return self.log_path.read_text()
 
 
 def labels_by_option(library: Library, lang: str = "nl") -> dict[str, set[str]]:
@@ -159,13 +130,7 @@ class Person:
         return at["step"] if at else None
 
     def wait(self, predicate: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"no {what} within {timeout}s")
+        return wait_for(predicate, what, timeout)
 
     def settle(self, seen_before: int | None = None) -> None:
         """Until what they sent last is committed and every reply to it is out."""

@@ -10,11 +10,6 @@ process. Every wait is bounded; everything listens on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -33,10 +28,10 @@ from flows.messages import Message, Span
 from flows.tokens import option_of
 from tests.databases import postgres_schema, reader
 from tests.fakes.telegram_api import FakeBotAPI
+from tests.journeys.processes import WAIT, CoachProcess, free_port, wait_for
 from tests.seed import seed_checkins
 
 ROOT = Path(__file__).resolve().parents[2]
-WAIT = 60.0  # seconds, for anything to happen; generous on a busy two-core machine
 TOKEN = "123:TEST"
 SECRET = "s3cret"
 PUBLIC_URL = "https://coach.example/telegram"
@@ -44,65 +39,7 @@ CHAT = 5151
 CHECKINS = 1_000
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Process:
-    """A coach process of this test, its output in a file."""
-
-    def __init__(self, args: list[str], url: str, directory: Path, **env: str):
-        self.log_path = directory / f"process-{time.monotonic_ns()}.log"
-        environment = {
-            **os.environ,
-            "KERN_COACH_DATABASE_URL": url,
-            "KERN_COACH_FORGOTTEN_FILE": str(directory / "kern-coach.forgotten"),
-            "KERN_COACH_LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-            **env,
-        }
-        environment.pop("KERN_COACH_HEALTH_PORT", None)
-        environment.pop("KERN_COACH_CLOCK_OFFSET", None)
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", *args],
-            cwd=ROOT,
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        return self.log_path.read_text()
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=WAIT)
-        self.log.close()
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=WAIT)
-        self.log.close()
-        return code
-
-
-class Webhook(Process):
+class Webhook(CoachProcess):
     """`kern-coach telegram --webhook-url …` on a port of its own, the fake as its Telegram."""
 
     def __init__(self, fake: FakeBotAPI, url: str, directory: Path, **env: str):
@@ -120,6 +57,7 @@ class Webhook(Process):
             ],
             url,
             directory,
+            log_level="INFO",  # a thousand check-ins at DEBUG would be a log to wade through
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_API_URL=fake.base_url,
             TELEGRAM_WEBHOOK_SECRET=SECRET,
@@ -143,11 +81,11 @@ class Webhook(Process):
             return int(error.code)
 
 
-class Dispatcher(Process):
+class Dispatcher(CoachProcess):
     """The check-in dispatcher alone (`tests/dispatcher_process.py`)."""
 
     def __init__(self, url: str, directory: Path):
-        super().__init__(["tests.dispatcher_process"], url, directory)
+        super().__init__(["tests.dispatcher_process"], url, directory, log_level="INFO")
 
     def delivered(self) -> int:
         """How many check-ins it says it delivered."""
@@ -169,16 +107,6 @@ def looker(database_url) -> Iterator[sa.Engine]:
     engine = reader(database_url)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    """What a test starts; whatever still runs at its end is killed."""
-    started: list[Process] = []
-    yield started
-    for process in started:
-        if process.alive():
-            process.kill()
 
 
 @pytest.fixture

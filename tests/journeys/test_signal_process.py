@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.databases import reader
 from tests.fakes.signal_cli import FakeSignalCli, SendFailure, TypingSent
-from tests.journeys.signal_harness import ANSWERS, CoachProcess, Person, do_exercise
+from tests.journeys.signal_harness import ANSWERS, Person, SignalProcess, do_exercise
 
 
 @pytest.fixture
@@ -22,25 +21,14 @@ def fake():
 
 
 @pytest.fixture
-def database(database_url):
-    engine = reader(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def launch(fake, tmp_path, database_url):
+def launch(fake, tmp_path, database_url, processes):
     """Starts coach processes; whatever still runs when the test ends is killed."""
-    started: list[CoachProcess] = []
 
-    def start(**options: Any) -> CoachProcess:
-        started.append(CoachProcess(fake, tmp_path, database_url, **options))
-        return started[-1]
+    def start(**options: Any) -> SignalProcess:
+        processes.append(SignalProcess(fake, tmp_path, database_url, **options))
+        return processes[-1]
 
-    yield start
-    for process in started:
-        if process.process.poll() is None:
-            process.kill()
+    return start
 
 
 @pytest.fixture

@@ -6,11 +6,6 @@ SQLite file and on PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -22,8 +17,8 @@ import sqlalchemy as sa
 import yaml
 
 from flows.tokens import Token, option_of
-from tests.databases import reader
 from tests.fakes.telegram_api import FakeBotAPI
+from tests.journeys.processes import CoachProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 90.0  # seconds; generous: the bot paces itself to one message a second per chat
@@ -31,8 +26,8 @@ ANSWERS = yaml.safe_load((ROOT / "tests/golden/answers-oefening-1.yaml").read_te
 CHAT = 4242
 
 
-class BotProcess:
-    """`python -m bot telegram` with the fake as its Telegram, its log in a file."""
+class BotProcess(CoachProcess):
+    """`python -m bot telegram` (polling) with the fake as its Telegram."""
 
     def __init__(
         self,
@@ -43,42 +38,16 @@ class BotProcess:
         clock_offset: str = "",
         health_port: int | None = None,
     ):
-        self.log_path = directory / f"bot-{time.monotonic_ns()}.log"
-        env = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": "123:TEST",
-            "TELEGRAM_API_URL": fake.base_url,
-            "KERN_COACH_DATABASE_URL": database_url,
-            "KERN_COACH_FORGOTTEN_FILE": str(directory / "kern-coach.forgotten"),
-            "KERN_COACH_CLOCK_OFFSET": clock_offset,
-            "KERN_COACH_LOG_LEVEL": "DEBUG",
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("KERN_COACH_HEALTH_PORT", None)
-        if health_port is not None:
-            env["KERN_COACH_HEALTH_PORT"] = str(health_port)
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "telegram"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        health = {} if health_port is None else {"KERN_COACH_HEALTH_PORT": str(health_port)}
+        super().__init__(
+            ["bot", "telegram"],
+            database_url,
+            directory,
+            TELEGRAM_BOT_TOKEN="123:TEST",
+            TELEGRAM_API_URL=fake.base_url,
+            KERN_COACH_CLOCK_OFFSET=clock_offset,
+            **health,
         )
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=WAIT)
-        self.log.close()
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=WAIT)
-        self.log.close()
-        return code
-
-    def output(self) -> str:
-        return self.log_path.read_text()
 
 
 class Chat:
@@ -193,38 +162,21 @@ def fake():
 
 
 @pytest.fixture
-def database(database_url):
-    """The bot's database, for the test to see what it committed."""
-    engine = reader(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def launch(fake, tmp_path, database_url):
+def launch(fake, tmp_path, database_url, processes):
     """Starts bot processes; whatever still runs when the test ends is killed."""
-    started: list[BotProcess] = []
 
     def start(**options: Any) -> BotProcess:
-        started.append(BotProcess(fake, tmp_path, database_url, **options))
-        return started[-1]
+        processes.append(BotProcess(fake, tmp_path, database_url, **options))
+        return processes[-1]
 
-    yield start
-    for process in started:
-        if process.process.poll() is None:
-            process.kill()
+    return start
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(database, fake, launch):
+def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(
+    database, fake, launch, processes
+):
     chat = Chat(fake, database)
     bot = launch()
-    processes = [bot]
     chat.says("/start")
     chat.chooses("_next")
     chat.chooses("ja")
@@ -234,7 +186,6 @@ def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(database,
     chat.wait(lambda: fake.was_delivered(update), "the update fetched")
     bot.kill()
     bot = launch()
-    processes.append(bot)
     chat.settle(0)
     chat.chooses("oefening-1")
     chat.chooses("_next")
@@ -248,7 +199,6 @@ def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(database,
     )
     bot.kill()
     bot = launch()
-    processes.append(bot)
     chat.settle(0)
     chat.chooses("_skip")  # how to call the other
     chat.says(ANSWERS["geven"])
@@ -260,7 +210,6 @@ def test_sigkill_at_any_moment_loses_nothing_and_handles_nothing_twice(database,
         time.sleep(0.005)
     bot.kill()
     bot = launch()
-    processes.append(bot)
     chat.settle(0)
     chat.chooses(ANSWERS["balans"])
     chat.says(ANSWERS["toelichting"])
