@@ -1,24 +1,42 @@
-"""Trying a call again: the pause before each next attempt, and the one loop that does it. Every
-channel's calls to its platform go through `retrying` (Telegram's start-up calls, button answers
-and edits; the Signal channel's requests) instead of a loop of their own."""
+"""Trying a call again: the pause before each next attempt (`Backoff`, the one rule every channel
+pauses by), and the one loop that does it. Every channel's calls to its platform go through
+`retrying` (Telegram's start-up calls, button answers and edits; the Signal channel's requests)
+instead of a loop of their own."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
 
-FIRST, MOST = 1.0, 60.0  # seconds: the first pause after a failure, and the longest
+
+@dataclass(frozen=True)
+class Backoff:
+    """Pauses between attempts: doubling from `initial` up to `maximum`.
+
+    Each pause is drawn between half and all of the doubled value ("equal jitter"), so that
+    processes which failed together do not all come back at the same moment."""
+
+    initial: float = 1.0
+    maximum: float = 60.0
+    factor: float = 2.0
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds before the next attempt, after `attempt` earlier pauses (0 for the first)."""
+        ceiling = min(self.maximum, self.initial * self.factor ** min(attempt, 64))
+        return ceiling / 2 + rand() * ceiling / 2
 
 
-def backoff(attempt: int, first: float = FIRST, most: float = MOST) -> float:
-    """Seconds before attempt number `attempt + 1`: 1, 2, 4 … up to a minute, with jitter (so
-    that processes which failed together do not all come back at the same moment)."""
-    delay = min(most, first * 2 ** max(attempt - 1, 0))
-    return delay * random.uniform(0.8, 1.2)
+PAUSES = Backoff(initial=1.5, maximum=80.0)  # about 1, 2, 4 … seconds, up to a minute on average
+
+
+def backoff(failures: int) -> float:
+    """Seconds before the next attempt after `failures` failures in a row (1 or more)."""
+    return PAUSES.delay(max(failures - 1, 0))
 
 
 async def retrying(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.retry import backoff, retrying
+from bot.retry import Backoff, backoff, retrying
 
 
 class Flaky:
@@ -58,7 +58,17 @@ async def test_attempts_and_a_stop_bound_the_loop():
     assert stopped.calls == 0
 
 
-def test_the_pause_grows_to_a_minute_with_some_jitter():
-    assert 0.8 <= backoff(1) <= 1.2
-    assert 3.2 <= backoff(3) <= 4.8
-    assert 48 <= backoff(30) <= 72
+def test_the_pause_grows_to_about_a_minute_with_some_jitter():
+    assert 0.75 <= backoff(1) <= 1.5
+    assert 3.0 <= backoff(3) <= 6.0
+    assert 40 <= backoff(30) <= 80
+
+
+def test_backoff_doubles_up_to_its_cap_with_jitter_below_each_step():
+    backoff = Backoff(initial=0.5, maximum=30.0)
+    highest = [backoff.delay(n, lambda: 1.0) for n in range(10)]
+    lowest = [backoff.delay(n, lambda: 0.0) for n in range(10)]
+    assert highest[:4] == [0.5, 1.0, 2.0, 4.0]
+    assert max(highest) == 30.0
+    assert lowest[:2] == [0.25, 0.5]
+    assert backoff.delay(10_000, lambda: 1.0) == 30.0

@@ -23,11 +23,11 @@ from bot.channels.signal.errors import (
     UntrustedIdentity,
 )
 from bot.channels.signal.jsonrpc import (
-    Backoff,
     SignalCliClient,
     TextStyle,
     parse_url,
 )
+from bot.retry import Backoff
 from tests.fakes.signal_cli import FAKE_VERSION, FakeSignalCli, SendFailure
 
 ANNA = "8b0c2a47-6a0e-4e59-9b4c-1f6f3e1d2a10"
@@ -330,16 +330,6 @@ async def test_the_client_keeps_trying_until_the_daemon_is_up(fake, inbox):
         fake.start_daemon()
         await patient.wait_connected(WAIT)
         assert await patient.version() == FAKE_VERSION
-
-
-def test_backoff_doubles_up_to_its_cap_with_jitter_below_each_step():
-    backoff = Backoff(initial=0.5, maximum=30.0)
-    highest = [backoff.delay(n, lambda: 1.0) for n in range(10)]
-    lowest = [backoff.delay(n, lambda: 0.0) for n in range(10)]
-    assert highest[:4] == [0.5, 1.0, 2.0, 4.0]
-    assert max(highest) == 30.0
-    assert lowest[:2] == [0.25, 0.5]
-    assert backoff.delay(10_000, lambda: 1.0) == 30.0
 
 
 def test_the_url_must_be_tcp_host_and_port():

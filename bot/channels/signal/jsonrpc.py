@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.channels.keyed_locks import KeyedLocks
+from bot.retry import Backoff
 
 from .errors import (
     ConnectionLost,
@@ -61,23 +62,6 @@ def parse_url(url: str) -> tuple[str, int]:
     if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
         raise ValueError(f"SIGNAL_CLI_URL must look like {DEFAULT_URL}, not {url!r}")
     return parts.hostname, parts.port
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Waits between connection attempts: doubling from ``initial`` up to ``maximum``.
-
-    Each wait is drawn between half and all of the doubled value ("equal jitter"), so that
-    several coaches restarted together do not knock on the daemon in step.
-    """
-
-    initial: float = 0.5
-    maximum: float = 30.0
-    factor: float = 2.0
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        ceiling = min(self.maximum, self.initial * self.factor ** min(attempt, 64))
-        return ceiling / 2 + rand() * ceiling / 2
 
 
 @dataclass(frozen=True)
@@ -143,6 +127,9 @@ class SendResult:
         return cls(result["timestamp"], tuple(parsed))
 
 
+RECONNECT = Backoff(initial=0.5, maximum=30.0)  # the daemon is near: try again soon
+
+
 class SignalCliClient:
     """One connection to signal-cli at a time, kept up for as long as the client runs.
 
@@ -159,7 +146,7 @@ class SignalCliClient:
         heartbeat_timeout: float = 10.0,
         request_timeout: float = 60.0,
         connect_timeout: float = 10.0,
-        backoff: Backoff = Backoff(),  # noqa: B008 - a frozen dataclass, shared safely
+        backoff: Backoff = RECONNECT,
         drain_timeout: float = 10.0,
         rand: Callable[[], float] = random.random,
     ) -> None:

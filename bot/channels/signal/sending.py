@@ -32,6 +32,7 @@ from typing import Protocol
 
 from bot.channels import numbered
 from bot.outbox import Chart, Document, Outgoing, kind_of
+from bot.retry import Backoff
 from flows.messages import Button, Message
 
 from .errors import (
@@ -44,7 +45,7 @@ from .errors import (
     Unregistered,
     UntrustedIdentity,
 )
-from .jsonrpc import Backoff, SignalCliClient
+from .jsonrpc import SignalCliClient
 from .receiving import GROUP_PREFIX
 from .render import render
 
