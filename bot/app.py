@@ -160,8 +160,9 @@ def run_telegram(webhook_url: str | None = None, port: int = 8443, host: str = "
     return code
 
 
-def run_signal() -> int:
-    """`kern-coach signal`: the coach on Signal, through a signal-cli daemon (SIGNAL_CLI_URL)."""
+def run_signal(health_port: int | None = None) -> int:
+    """`kern-coach signal`: the coach on Signal, through a signal-cli daemon (SIGNAL_CLI_URL).
+    `health_port` (else KERN_COACH_HEALTH_PORT) serves /healthz and /metrics."""
     import asyncio
 
     from bot.channels.signal.channel import SignalChannel
@@ -169,5 +170,10 @@ def run_signal() -> int:
     config = Config.from_environment()
     configure_logging(config.log_level, config.log_format)
     coach = build_coach(config)
-    channel = SignalChannel(coach, config.signal_cli_url, config.signal_account)
+    channel = SignalChannel(
+        coach,
+        config.signal_cli_url,
+        config.signal_account,
+        health_port=health_port if health_port is not None else config.health_port,
+    )
     return asyncio.run(channel.run())

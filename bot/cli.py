@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     signal = commands.add_parser(
         "signal", help="serve Signal through a signal-cli daemon (SIGNAL_CLI_URL, SIGNAL_ACCOUNT)"
     )
+    signal.add_argument(
+        "--health-port",
+        type=int,
+        default=None,
+        help="port of /healthz and /metrics (default KERN_COACH_HEALTH_PORT; none if unset)",
+    )
     signal.set_defaults(run=_signal)
 
     flows = commands.add_parser("flows", help="tools for the author: check, transcript, diagram")
@@ -203,7 +209,7 @@ def _telegram(args: argparse.Namespace) -> int:
 def _signal(args: argparse.Namespace) -> int:
     from bot.app import run_signal
 
-    return run_signal()
+    return run_signal(health_port=args.health_port)
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -121,6 +121,9 @@ def test_signal_runs_as_a_compose_profile_and_as_systemd_units_beside_the_coach(
     assert coach["profiles"] == daemon["profiles"] == ["signal"]
     assert coach["command"] == ["kern-coach", "signal"]
     assert coach["environment"]["SIGNAL_CLI_URL"] == "tcp://signal-cli:7583"
+    # The image's HEALTHCHECK asks /healthz on 8080, which the Signal coach serves too.
+    assert coach["environment"]["KERN_COACH_HEALTH_PORT"] == "8080"
+    assert "healthcheck" not in coach
     assert coach["depends_on"]["db"]["condition"] == "service_healthy"
     assert "signal-cli" in coach["depends_on"]
     command = daemon["command"]
@@ -141,6 +144,9 @@ def test_signal_runs_as_a_compose_profile_and_as_systemd_units_beside_the_coach(
         assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
         return service
 
-    assert unit("kern-coach-signal.service")["ExecStart"].endswith("kern-coach signal")
+    # Beside kern-coach.service on one host, from one environment file: a health port of its own.
+    assert unit("kern-coach-signal.service")["ExecStart"].endswith(
+        "kern-coach signal --health-port 8081"
+    )
     start = unit("signal-cli.service")["ExecStart"]
     assert "daemon --tcp 127.0.0.1:7583 --receive-mode=manual" in start

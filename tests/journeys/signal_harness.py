@@ -38,10 +38,17 @@ class SignalProcess(CoachProcess):
     """`python -m bot signal` with the fake as its signal-cli."""
 
     def __init__(
-        self, fake: FakeSignalCli, directory: Path, database_url: str, *, clock_offset: str = ""
+        self,
+        fake: FakeSignalCli,
+        directory: Path,
+        database_url: str,
+        *,
+        clock_offset: str = "",
+        health_port: int | None = None,
     ):
+        health = [] if health_port is None else ["--health-port", str(health_port)]
         super().__init__(
-            ["bot", "signal"],
+            ["bot", "signal", *health],
             database_url,
             directory,
             SIGNAL_CLI_URL=fake.url,

@@ -6,11 +6,15 @@ and /vergeet. On a SQLite file and on PostgreSQL. Logs never hold what was writt
 from __future__ import annotations
 
 import base64
+import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
 
 from tests.fakes.signal_cli import FakeSignalCli, SendFailure, TypingSent
+from tests.journeys.processes import free_port, wait_for
 from tests.journeys.signal_harness import ANSWERS, Person, SignalProcess, do_exercise
 
 
@@ -263,3 +267,39 @@ def test_export_as_attachments_the_chart_as_an_image_and_vergeet(fake, person, l
     assert person.waiting() == 0
     assert coach.stop() == 0
     no_content_in(coach.output(), ANSWERS["geven"], ANSWERS["nemen"])
+
+
+def health(port: int, path: str = "/healthz") -> tuple[int, str]:
+    """The status and body of a GET on the coach's health port; (0, "") while nothing listens."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_healthz_tells_the_operator_when_the_daemon_is_gone_and_when_it_is_back(
+    fake, launch, person
+):
+    port = free_port()
+    coach = launch(health_port=port)
+    status, body = wait_for(lambda: (s := health(port))[0] == 200 and s, "a healthy coach")
+    report = json.loads(body)
+    assert report["database"] == "ok" and report["scheduler"] == "running"
+    assert report["signal_cli"] == "connected"
+
+    fake.stop_daemon()  # signal-cli went away: the coach runs on but cannot reach anyone
+    status, body = wait_for(lambda: (s := health(port))[0] == 503 and s, "the coach unhealthy")
+    assert json.loads(body)["signal_cli"] == "unreachable"
+
+    fake.start_daemon()
+    wait_for(lambda: health(port)[0] == 200, "the coach healthy again")
+    person.says("Hallo")  # and it answers again
+    assert person.received()
+
+    status, metrics = health(port, "/metrics")
+    assert status == 200 and "kern_coach_people" in metrics
+    assert "Hallo" not in metrics and "Hallo" not in health(port)[1]
+    assert coach.stop() == 0

@@ -63,9 +63,10 @@ from bot.channels.telegram.sending import (
 )
 from bot.channels.telegram.updates import Incoming, chosen_label, incoming
 from bot.coach import Coach, Handled
+from bot.health import ChannelHealth, HealthRoutes
 from bot.retry import backoff, retrying
 from bot.scheduler import CheckinScheduler
-from bot.web import Limits, Request, Response, WebServer, database_ok
+from bot.web import Limits, Request, Response, WebServer
 from flows.texts import SOURCE_LANGUAGE
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class TelegramChannel:
         self.db = DatabaseWork(coach.concurrency)
         self.sender = OutboxSender(coach, self.bot, pacer)
         self.scheduler = CheckinScheduler(coach, on_delivered=self._delivered)
+        self.health = HealthRoutes(coach, lambda: self.scheduler.running, self._link_health)
         self.ready = asyncio.Event()  # set once updates are being received
         self.last_poll: datetime | None = None  # the last getUpdates that answered
         self.last_update: datetime | None = None
@@ -606,14 +608,9 @@ class TelegramChannel:
         return Response(404, b"not found\n")
 
     async def _http(self, request: Request) -> Response:
-        if request.method == "GET" and request.path == "/healthz":
-            return await self._health()
-        if request.method == "GET" and request.path == "/metrics":
-            # In a thread of its own: a scrape does not take a turn's place in the queue.
-            text = await asyncio.to_thread(
-                metrics.exposition, self.coach.store.engine, self.coach.clock.now
-            )
-            return Response(200, text, metrics.CONTENT_TYPE)
+        answer = await self.health.handle(request)
+        if answer is not None:
+            return answer
         if self.webhook_url and request.method == "POST":
             return await self._webhook(request)
         return Response(404, b"not found\n")
@@ -644,26 +641,19 @@ class TelegramChannel:
 
     # --- health ----------------------------------------------------------------------------------
 
-    async def _health(self) -> Response:
-        database = await database_ok(self.coach.store.ping)
-        scheduler = self.scheduler.running
-        now = datetime.now(UTC)
-        report: dict[str, Any] = {
-            "database": "ok" if database else "unreachable",
-            "scheduler": "running" if scheduler else "stopped",
-            "mode": "webhook" if self.webhook_url else "polling",
-        }
-        healthy = database and scheduler
+    def _link_health(self) -> ChannelHealth:
+        """Telegram's part of /healthz: in polling mode, a getUpdates answered lately."""
+        report: dict[str, Any] = {"mode": "webhook" if self.webhook_url else "polling"}
+        healthy = True
         if self.webhook_url:
             report["last_update"] = self.last_update.isoformat() if self.last_update else None
         else:
             report["last_poll"] = self.last_poll.isoformat() if self.last_poll else None
-            age = (now - self.last_poll).total_seconds() if self.last_poll else None
+            age = (datetime.now(UTC) - self.last_poll).total_seconds() if self.last_poll else None
             report["last_poll_seconds_ago"] = round(age, 1) if age is not None else None
-            healthy = healthy and age is not None and age <= 2 * self.poll_timeout + 30
+            healthy = age is not None and age <= 2 * self.poll_timeout + 30
         report["messages_sent"] = self.sender.sent_count  # since this process started
-        report["status"] = "ok" if healthy else "unhealthy"
-        return Response.json(200 if healthy else 503, report)
+        return ChannelHealth(healthy, report)
 
 
 # --- the command ---------------------------------------------------------------------------------
