@@ -107,7 +107,7 @@ class Coach:
                 paused=step.state.paused, unreachable=False, held_until=step.state.held_until
             )
         )
-        replies = tuple(m.key for m in step.messages)
+        replies = tuple(key for m in step.messages for key in m.keys)
         return Handled(
             new=True,
             person_id=None if deleted else person.id,

@@ -89,7 +89,7 @@ class Engine:
             turn.update(last_choice=None)  # something happened since that button
         _dispatch(turn, event)
         final = evolve(turn.state, last_event_at=turn.now)
-        return Step(state=final, messages=tuple(turn.messages), effects=tuple(turn.effects))
+        return Step(state=final, messages=turn.composed(), effects=tuple(turn.effects))
 
 
 def _dispatch(turn: Turn, event: Event) -> None:
