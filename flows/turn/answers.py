@@ -281,9 +281,7 @@ def acknowledge(turn: Turn, flow: Flow, step: StepSpec) -> None:
     if group is None or group == NO_ACK:
         return
     # The number of answers in this run: each answer the next one of the group.
-    turn.say_variant(
-        group, len(turn.run().answers), leads=True, **quoting.template_context(turn)
-    )
+    turn.say_variant(group, len(turn.run().answers), leads=True, **quoting.template_context(turn))
 
 
 def apply_option(turn: Turn, flow: Flow, option: Option) -> None:
