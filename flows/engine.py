@@ -111,7 +111,7 @@ def _dispatch(turn: Turn, event: Event) -> None:
     elif isinstance(event, ChoiceMade):
         _on_choice(turn, event.token)
     elif isinstance(event, MediaReceived):
-        turn.say(f"common:media.{event.kind}")
+        turn.say(f"common:media.{event.kind}", leads=True)
         navigation.reask(turn)
     elif isinstance(event, CommandGiven):
         commands.on_command(turn, event.name, event.argument)
@@ -128,13 +128,13 @@ def _on_text(turn: Turn, text: str) -> None:
     if text.startswith("/"):
         command = parse_command(text)
         if command is None:
-            turn.say("common:unknown-command")
+            turn.say("common:unknown-command", leads=True)
             navigation.reask(turn)
         else:
             commands.on_command(turn, command.name, command.argument)
         return
     if answers.is_blank(text):  # only spaces or invisible characters: nothing was said
-        turn.say("common:blank")
+        turn.say("common:blank", leads=True)
         navigation.reask(turn)
         return
     verdict = safety.assess(text, turn.library.safety).verdict

@@ -161,14 +161,14 @@ def own_words(turn: Turn, flow: Flow, step: StepSpec, text: str, *, crisis: bool
     words = flow.steps.get(step.words or "")
     if words is None:
         if keep_note(turn, flow, step, text, crisis=crisis, reply=False):
-            turn.say("common:note.words-noted")
+            turn.say("common:note.words-noted", leads=True)
         return
     previous = turn.run().answers.get(words.id) if at.words else None
     value = f"{previous.value}\n\n{text}" if previous is not None else text
     record(turn, flow, words, value, "text", crisis=crisis or bool(previous and previous.crisis))
     turn.update(at=evolve(turn.position(), words=True))
     if not crisis:
-        turn.say("common:note.words-kept")
+        turn.say("common:note.words-kept", leads=True)
 
 
 def keep_note(
@@ -177,7 +177,7 @@ def keep_note(
     """Words no question asked for, kept with the step and the date (shown in /mijn and
     /export); without consent nothing is kept, and the coach says so."""
     if turn.state.consent != "given":
-        turn.say("common:note.not-kept")
+        turn.say("common:note.not-kept", leads=True)
         return False
     run = turn.run()
     if not run.recorded:
@@ -192,7 +192,7 @@ def keep_note(
     # step's answer never replaces a note, and forgetting that answer leaves the notes.
     save(turn, run, flow, step, text, "note", -counter, crisis=crisis)
     if reply and not crisis:
-        turn.say("common:note.kept")
+        turn.say("common:note.kept", leads=True)
     return True
 
 

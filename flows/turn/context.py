@@ -55,10 +55,12 @@ class Turn:
     def label(self, key: str) -> str:
         return self.texts.label(self.state.lang, key, self.tz)
 
-    def say(self, key: str, buttons: Buttons = (), **context: Any) -> None:
-        self.messages.append(
-            Message(key=key, paragraphs=self.render(key, **context), buttons=buttons)
-        )
+    def say(self, key: str, buttons: Buttons = (), leads: bool = False, **context: Any) -> None:
+        """Say the text `key`; `leads`: see `lead`."""
+        message = Message(key=key, paragraphs=self.render(key, **context), buttons=buttons)
+        self.messages.append(message)
+        if leads:
+            self.lead(message)
 
     def say_variant(
         self, group: str, turn: int, buttons: Buttons = (), leads: bool = False, **context: Any
@@ -84,7 +86,7 @@ class Turn:
         for message in self.messages:
             leads = not message.buttons and any(message is m for m in self.leading)
             if pending is not None:
-                if opens_a_part(message):  # a new part of the exercise begins at the top
+                if stands_apart(message):
                     out.append(pending)
                 else:
                     message = message.after(pending)
@@ -132,10 +134,17 @@ class Turn:
         return flow.needs_consent and self.state.consent == "given"
 
 
-def opens_a_part(message: Message) -> bool:
-    """Whether the message begins with a title of its own ("Stap 2: …", in bold): a new part of
-    an exercise reads best at the top of a message, where it is found again when scrolling back,
-    so nothing is joined before it."""
+# Texts that begin a message of their own whatever came before: the help in a crisis is the
+# first thing read, and the poem is read as a poem.
+STANDS_APART = ("common:crisis.help", "opening:gedicht")
+
+
+def stands_apart(message: Message) -> bool:
+    """Whether nothing is joined before the message: help in a crisis, the poem, and a message
+    that begins with a title of its own ("Stap 2: …", in bold): a new part of an exercise reads
+    best at the top of a message, where it is found again when scrolling back."""
+    if message.key in STANDS_APART:
+        return True
     first = message.paragraphs[0] if message.paragraphs else ()
     return bool(first) and all(isinstance(p, Span) and p.strong for p in first)
 

@@ -141,7 +141,7 @@ def test_a_sticker_is_answered_kindly_and_nothing_is_stored(coach):
     person = Person(coach)
     person.agree()
     replies = person._send(MediaReceived(kind="sticker"))
-    assert replies[0].key == "common:media.sticker"
+    assert replies[0].keys[0] == "common:media.sticker"
     assert answers(coach) == []
 
 
