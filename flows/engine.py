@@ -43,6 +43,7 @@ __all__ = [
     "ENGINE_TEXT_KEYS",
     "Engine",
     "Step",
+    "crisis_checked",
 ]
 
 MEDIA_KINDS = ("sticker", "photo", "voice", "audio", "video", "location", "document", "other")
@@ -121,6 +122,19 @@ def _dispatch(turn: Turn, event: Event) -> None:
         checkins.on_due(turn, event.checkins)
     else:  # a programming error, not a person's odd input
         raise UnknownEvent(f"unknown event {event!r}")
+
+
+def crisis_checked(event: Event) -> str | None:
+    """The text the turn of `event` puts through the crisis check, if any (`_on_text` and the
+    edit branch of `_dispatch`): a shell may check it ahead, outside its transaction, since the
+    check is pure and remembers what it found."""
+    if isinstance(event, TextEdited):
+        return event.text
+    if isinstance(event, TextReceived):
+        text = event.text
+        if not text.startswith("/") and not answers.is_blank(text):
+            return text
+    return None
 
 
 def _on_text(turn: Turn, text: str) -> None:

@@ -440,3 +440,18 @@ def test_a_turn_tells_the_channel_when_the_button_pressed_was_not_the_current_qu
     assert not first.stale_choice
     again = coach.handle(CHANNEL, person.address, ChoiceMade(token=old))  # a second tap
     assert again.stale_choice
+
+
+def test_a_message_checked_ahead_of_its_turn_is_answered_as_without(coach):
+    """Channels run the crisis check before the turn, off the database thread: the turn still
+    decides, and a message about ending one's life still gets the help first."""
+    person = Person(coach)
+    person.agree()
+    words = TextReceived(text="Ik wil niet meer leven.")
+    coach.check_ahead(words)
+    coach.check_ahead(CommandGiven(name="menu"))  # nothing to check; nothing happens
+    person._send(words)
+    assert person.replies[-2].key == "common:crisis.help"
+    ordinary = TextReceived(text="Ik heb vandaag lekker gewandeld.")
+    coach.check_ahead(ordinary)
+    assert "common:crisis.help" not in {m.key for m in person._send(ordinary)}
