@@ -132,9 +132,9 @@ class State:
             "quiet": self.quiet,
             "checkin_time": self.checkin_time,
             "held_until": _iso(self.held_until),
-            "at": _dump_position(self.at) if self.at else None,
-            "suspended": [_dump_position(p) for p in self.suspended],
-            "prompt": _dump_prompt(self.prompt) if self.prompt else None,
+            "at": _flat(self.at) if self.at else None,
+            "suspended": [_flat(p) for p in self.suspended],
+            "prompt": _flat(self.prompt) if self.prompt else None,
             "runs": [_dump_run(r) for r in self.runs],
             "counter": self.counter,
             "last_event_at": _iso(self.last_event_at),
@@ -340,37 +340,15 @@ def _dump_run(run: Run) -> dict[str, Any]:
     return data
 
 
-def _dump_position(position: Position) -> dict[str, Any]:
-    # Field by field rather than `dataclasses.asdict`, which deep-copies: this runs per event.
-    return {
-        "flow": position.flow,
-        "step": position.step,
-        "run": position.run,
-        "entries": position.entries,
-        "words": position.words,
-    }
-
-
-def _dump_prompt(prompt: Prompt) -> dict[str, Any]:
-    return {
-        "kind": prompt.kind,
-        "flow": prompt.flow,
-        "step": prompt.step,
-        "answered": prompt.answered,
-    }
+def _flat(record: Position | Prompt | AnswerRef) -> dict[str, Any]:
+    """The fields of a record of plain values, as `dataclasses.asdict` gives them, without its
+    deep copy (this runs at every event): such a record's `__dict__` holds its fields, in order,
+    and nothing else."""
+    return dict(record.__dict__)
 
 
 def _dump_ref(ref: AnswerRef | None) -> dict[str, Any] | None:
-    if ref is None:
-        return None
-    return {
-        "ref": ref.ref,
-        "run": ref.run,
-        "flow": ref.flow,
-        "step": ref.step,
-        "item": ref.item,
-        "at": _iso(ref.at),
-    }
+    return {**_flat(ref), "at": _iso(ref.at)} if ref is not None else None
 
 
 def _load_ref(data: dict[str, Any] | None) -> AnswerRef | None:
