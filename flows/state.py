@@ -7,7 +7,7 @@ profile, and the recent runs with their answers (so a check-in a month later can
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -340,11 +340,15 @@ def _dump_run(run: Run) -> dict[str, Any]:
     return data
 
 
+_FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in (Position, Prompt, AnswerRef)}
+
+
 def _flat(record: Position | Prompt | AnswerRef) -> dict[str, Any]:
     """The fields of a record of plain values, as `dataclasses.asdict` gives them, without its
-    deep copy (this runs at every event): such a record's `__dict__` holds its fields, in order,
-    and nothing else."""
-    return dict(record.__dict__)
+    deep copy (this runs at every event). By the class's own field names, never the instance's
+    `__dict__`: an attribute set by mistake is not written, so it cannot make the state unreadable
+    at the next read."""
+    return {name: getattr(record, name) for name in _FIELDS[type(record)]}
 
 
 def _dump_ref(ref: AnswerRef | None) -> dict[str, Any] | None:

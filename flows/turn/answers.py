@@ -160,7 +160,8 @@ def own_words(turn: Turn, flow: Flow, step: StepSpec, text: str, *, crisis: bool
     at = turn.position()
     words = flow.steps.get(step.words or "")
     if words is None:
-        if keep_note(turn, flow, step, text, crisis=crisis, reply=False):
+        # In a crisis the help (or the gentle question) is all that is said: no word on the note.
+        if keep_note(turn, flow, step, text, crisis=crisis, reply=False) and not crisis:
             turn.say("common:note.words-noted", leads=True)
         return
     previous = turn.run().answers.get(words.id) if at.words else None
@@ -177,7 +178,8 @@ def keep_note(
     """Words no question asked for, kept with the step and the date (shown in /mijn and
     /export); without consent nothing is kept, and the coach says so."""
     if turn.state.consent != "given":
-        turn.say("common:note.not-kept", leads=True)
+        if not crisis:  # in a crisis, the help (or the gentle question) is all that is said
+            turn.say("common:note.not-kept", leads=True)
         return False
     run = turn.run()
     if not run.recorded:

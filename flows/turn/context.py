@@ -134,9 +134,10 @@ class Turn:
         return flow.needs_consent and self.state.consent == "given"
 
 
-# Texts that begin a message of their own whatever came before: the help in a crisis is the
-# first thing read, and the poem is read as a poem.
-STANDS_APART = ("common:crisis.help", "opening:gedicht")
+# Texts that begin a message of their own whatever came before: the help in a crisis and the
+# gentle question are the first thing read (nothing else is said in front of them: see
+# `answers.own_words` and `keep_note`), and the poem is read as a poem.
+STANDS_APART = ("common:crisis.help", "common:crisis.question", "opening:gedicht")
 
 
 def stands_apart(message: Message) -> bool:

@@ -17,6 +17,7 @@ from flows.errors import FlowLoops, NaiveTime, UnknownEvent, UnknownStateVersion
 from flows.events import TextReceived
 from flows.model import Rule
 from flows.state import STATE_VERSION, Answer, AnswerRef, Position, Prompt, Run, State, evolve
+from flows.turn.context import STANDS_APART
 from tests.conftest import MONDAY_EVENING
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,6 +191,10 @@ def test_the_state_written_field_by_field_holds_every_field_of_its_records():
     assert data["at"] == dataclasses.asdict(position) == data["suspended"][0]
     assert data["prompt"] == dataclasses.asdict(prompt)
     assert data["last_answer"] == {**dataclasses.asdict(ref), "at": at.isoformat()}
+    # An attribute that is no field (a misspelt change) is not written: the state stays readable.
+    object.__setattr__(position, "wrods", True)
+    stored = json.loads(json.dumps(State(at=position).to_json()))
+    assert "wrods" not in stored["at"] and State.from_json(stored).at == position
 
 
 def test_a_run_read_back_and_changed_is_stored_with_its_change():
@@ -202,3 +207,10 @@ def test_a_run_read_back_and_changed_is_stored_with_its_change():
     again = State.from_json(json.loads(json.dumps(read.with_run(answered).to_json())))
     assert again.runs[0].answers["geven"].value == "Ik kook."
     assert State.from_json(json.loads(json.dumps(read.to_json()))).runs[0].answers == {}
+
+
+def test_every_text_that_stands_apart_is_a_text_of_every_language(library):
+    """A renamed poem or crisis text would otherwise be joined to what came before, silently."""
+    for lang in ("nl", "en"):
+        for key in STANDS_APART:
+            assert library.texts.has(lang, key), (lang, key)
