@@ -10,13 +10,19 @@ the first reply. Reported for both bots: updates/second and p50/p99 latency, and
 
 Each bot runs in a process of its own, as in production; this process plays Telegram (the fake
 Bot API on 127.0.0.1) and the people. The coach does far more per update than an echo (a
-database transaction with the engine's turn, the outbox, deleting the sent row) and answers
-each of these messages with two messages. For a fair comparison its pacing is switched off here,
+database transaction with the engine's turn, the outbox, deleting the sent row); it answers
+each of these messages with one message (its note joined to the question asked again), the
+/start with two. For a fair comparison its pacing is switched off here,
 since the echo bot has none; `--paced` adds a run with Telegram's limits enforced by the fake and
 the coach pacing itself (no echo bot there: without a rate limiter it would lose replies to 429s).
 
 `--database-url` runs the coach on that database (an empty PostgreSQL schema, say) instead of
-a new SQLite file. `--whole-reply` measures only the coach, with Telegram's limits (as
+a new SQLite file. `--webhooks N` runs N coach processes in webhook mode
+(`kern-coach telegram --webhook-url …` as an operator runs several behind a proxy) on that
+database: this process plays Telegram's webhook delivery and the proxy at once, posting each
+update to the next process in turn (round-robin per update, as a proxy does), on up to 40
+connections at once (Telegram's default `max_connections`); the echo bot still polls.
+`--whole-reply` measures only the coach, with Telegram's limits (as
 `--paced`): each person writes again only once the whole reply is there (its last message, the
 one with buttons), and the time to the first reply is measured.
 
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -125,14 +132,81 @@ class Load:
 
 
 class WatchedFake(FakeBotAPI):
-    """The fake Bot API, telling the load about every message a bot puts in a chat."""
+    """The fake Bot API, telling the load about every message a bot puts in a chat; with a
+    `proxy`, updates are posted to webhooks instead of waiting for getUpdates."""
 
     load: Load | None = None
+    proxy: Proxy | None = None
 
     def _record_send(self, chat: Any, message: Any, method: str) -> None:
         super()._record_send(chat, message, method)
         if self.load is not None:
             self.load.on_send(chat.id, method, last=bool(getattr(message, "buttons", None)))
+
+    def _push_update(self, update: dict[str, Any]) -> int:
+        if self.proxy is None:
+            return super()._push_update(update)
+        with self._cond:
+            update_id = update["update_id"] = self._next_update_id
+            self._next_update_id += 1
+        self.proxy.post(update)
+        return update_id
+
+
+WEBHOOK_SECRET = "bench-secret"
+MAX_CONNECTIONS = 40  # Telegram's default for a webhook
+
+
+class Proxy:
+    """Telegram's webhook delivery and a round-robin proxy in one: each update is POSTed to the
+    next process in turn, on at most MAX_CONNECTIONS connections at once."""
+
+    def __init__(self, ports: list[int]):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.ports = ports
+        self.next = 0
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(MAX_CONNECTIONS, thread_name_prefix="webhook")
+        self.failed = 0
+
+    def post(self, update: dict[str, Any]) -> None:
+        with self.lock:
+            port = self.ports[self.next % len(self.ports)]
+            self.next += 1
+        self.pool.submit(self._post, port, json.dumps(update).encode())
+
+    def _post(self, port: int, body: bytes) -> None:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/telegram",
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                ok = response.status == 200
+        except (urllib.error.URLError, OSError):
+            ok = False
+        if not ok:
+            with self.lock:
+                self.failed += 1
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 # --- the bots, each in a process of its own ------------------------------------------------------
@@ -151,7 +225,7 @@ def serve_echo(api: str) -> None:
     application.run_polling(poll_interval=0.0, timeout=10, stop_signals=(signal.SIGTERM,))
 
 
-def serve_coach(api: str, database: str, paced: bool) -> None:
+def serve_coach(api: str, database: str, paced: bool, port: int | None = None) -> None:
     from bot.channels.telegram import Pacer, TelegramChannel, build_application
     from bot.clock import Clock
     from bot.coach import Coach
@@ -166,8 +240,16 @@ def serve_coach(api: str, database: str, paced: bool) -> None:
     library.safety.warm()  # as bot.app.build_coach does: before anyone is served
     coach = Coach(library, Store(engine), Clock())
     pacer = Pacer() if paced else Pacer(chat=None, overall=None)
+    webhook: dict[str, Any] = {}
+    if port is not None:
+        webhook = {
+            "webhook_url": "https://coach.example/telegram",
+            "webhook_port": port,
+            "webhook_secret": WEBHOOK_SECRET,
+            "webhook_host": "127.0.0.1",
+        }
     channel = TelegramChannel(
-        coach, build_application("123:TEST", api), poll_timeout=10, pacer=pacer
+        coach, build_application("123:TEST", api), poll_timeout=10, pacer=pacer, **webhook
     )
 
     async def main() -> None:
@@ -185,12 +267,18 @@ def measure(
     paced: bool = False,
     database_url: str | None = None,
     whole_reply: bool = False,
+    webhooks: int = 0,
 ) -> dict[str, Any]:
-    """Start the bot, let the people write, stop the bot; the figures."""
+    """Start the bot (`webhooks` coach processes in webhook mode, else one polling), let the
+    people write, stop the bot; the figures."""
     with tempfile.TemporaryDirectory() as directory, WatchedFake() as fake:
         database = database_url or f"sqlite:///{Path(directory) / 'coach.db'}"
         if database_url and which == "coach":
             clear(database_url)
+            if webhooks:  # migrated once here, not raced by the processes starting
+                from bot.storage import migrations
+
+                migrations.upgrade(database_url)
         if paced:
             fake.enforce_chat_rate(1.0, burst=3)
             fake.enforce_global_rate(30.0, burst=30)
@@ -204,9 +292,19 @@ def measure(
             "--database",
             database,
         ] + (["--paced"] if paced else [])
-        bot = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        ports = [free_port() for _ in range(webhooks)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        bots = [
+            subprocess.Popen(command + ["--port", str(port)], cwd=ROOT, env=env) for port in ports
+        ] or [subprocess.Popen(command, cwd=ROOT, env=env)]
         try:
-            fake.wait_for(lambda: fake.is_polling, 60, "a waiting getUpdates")
+            if ports:
+                fake.wait_for(
+                    lambda: len(fake.calls("setWebhook")) >= len(ports), 120, "every webhook set"
+                )
+                fake.proxy = Proxy(ports)
+            else:
+                fake.wait_for(lambda: fake.is_polling, 60, "a waiting getUpdates")
             load = fake.load = Load(fake, chats, messages, whole_reply=whole_reply)
             load.start()
             load.done.wait(TIME_LIMIT)
@@ -218,13 +316,18 @@ def measure(
                 figures["left_in_outbox"] = waiting(database)
             figures["replies"] = load.replies
             figures["refused_429"] = sum(1 for r in fake.requests if r.status == 429)
+            figures["webhook_failures"] = fake.proxy.failed if fake.proxy else 0
         finally:
-            bot.send_signal(signal.SIGTERM)
-            try:
-                bot.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                bot.kill()
-                bot.wait()
+            if fake.proxy is not None:
+                fake.proxy.close()
+            for bot in bots:
+                bot.send_signal(signal.SIGTERM)
+            for bot in bots:
+                try:
+                    bot.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    bot.kill()
+                    bot.wait()
     return figures
 
 
@@ -276,7 +379,14 @@ def main() -> int:
         action="store_true",
         help="only the coach, paced: each person waits for the whole reply before writing again",
     )
+    parser.add_argument(
+        "--webhooks",
+        type=int,
+        default=0,
+        help="this many coach processes in webhook mode, round-robin (needs --database-url)",
+    )
     parser.add_argument("--serve", choices=["echo", "coach"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -286,8 +396,10 @@ def main() -> int:
         serve_echo(args.api)
         return 0
     if args.serve == "coach":
-        serve_coach(args.api, args.database, args.paced)
+        serve_coach(args.api, args.database, args.paced, args.port)
         return 0
+    if args.webhooks and not args.database_url:
+        parser.error("--webhooks needs --database-url: several processes share one PostgreSQL")
 
     print(
         f"{args.chats} chats x {args.messages} messages, closed loop; fake Bot API on "
@@ -302,14 +414,23 @@ def main() -> int:
             paced=True,
             database_url=args.database_url,
             whole_reply=True,
+            webhooks=args.webhooks,
         )
         show("kern-coach, paced, whole reply", whole)
         print(f"{'':<20} 429 answers from the fake: {whole['refused_429']}")
         return 0 if whole["complete"] and not whole["left_in_outbox"] else 1
     echo = measure("echo", args.chats, args.messages)
     show("echo bot (PTB)", echo)
-    coach = measure("coach", args.chats, args.messages, database_url=args.database_url)
-    show("kern-coach", coach)
+    coach = measure(
+        "coach",
+        args.chats,
+        args.messages,
+        database_url=args.database_url,
+        webhooks=args.webhooks,
+    )
+    show(f"kern-coach ({args.webhooks} webhooks)" if args.webhooks else "kern-coach", coach)
+    if coach["webhook_failures"]:
+        print(f"{coach['webhook_failures']} webhook post(s) not answered 200")
     throughput = coach["per_second"] / echo["per_second"]
     p99 = coach["p99_ms"] / echo["p99_ms"]
     print(

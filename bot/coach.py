@@ -20,7 +20,7 @@ from bot.forgotten import DeletionList
 from bot.outbox import Item, Outbox, encode
 from bot.storage import db, store
 from bot.storage.models import Person, checkin_of
-from flows import defaults, delivery
+from flows import defaults, delivery, safety
 from flows.effects import (
     CancelCheckins,
     CheckinsSettled,
@@ -34,7 +34,7 @@ from flows.effects import (
     ScheduleCheckin,
     ShowAnswers,
 )
-from flows.engine import ALREADY_CHOSEN, Engine, Step
+from flows.engine import ALREADY_CHOSEN, Engine, Step, crisis_checked
 from flows.events import CheckinDue, CheckinsDue, Event
 from flows.messages import Message
 from flows.model import Library
@@ -107,7 +107,7 @@ class Coach:
                 paused=step.state.paused, unreachable=False, held_until=step.state.held_until
             )
         )
-        replies = tuple(m.key for m in step.messages)
+        replies = tuple(key for m in step.messages for key in m.keys)
         return Handled(
             new=True,
             person_id=None if deleted else person.id,
@@ -302,6 +302,16 @@ class Coach:
         )
         self._turn(session, person, event, now)
         return True
+
+    def check_ahead(self, event: Event) -> None:
+        """The crisis check of the event's text, before its turn and outside any transaction:
+        the check is pure and remembers what it found (`flows.memo`), so the turn finds the
+        finding ready. The model's milliseconds are then not spent on the database thread
+        that every chat's turn waits for (one on SQLite), nor while the person's row is locked.
+        The turn decides as it always did; this only moves when the work is done."""
+        text = crisis_checked(event)
+        if text is not None:
+            safety.assess(text, self.library.safety)
 
     def next_due_at(self) -> datetime | None:
         with self.store.transaction() as session:

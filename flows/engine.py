@@ -43,6 +43,7 @@ __all__ = [
     "ENGINE_TEXT_KEYS",
     "Engine",
     "Step",
+    "crisis_checked",
 ]
 
 MEDIA_KINDS = ("sticker", "photo", "voice", "audio", "video", "location", "document", "other")
@@ -89,7 +90,7 @@ class Engine:
             turn.update(last_choice=None)  # something happened since that button
         _dispatch(turn, event)
         final = evolve(turn.state, last_event_at=turn.now)
-        return Step(state=final, messages=tuple(turn.messages), effects=tuple(turn.effects))
+        return Step(state=final, messages=turn.composed(), effects=tuple(turn.effects))
 
 
 def _dispatch(turn: Turn, event: Event) -> None:
@@ -111,7 +112,7 @@ def _dispatch(turn: Turn, event: Event) -> None:
     elif isinstance(event, ChoiceMade):
         _on_choice(turn, event.token)
     elif isinstance(event, MediaReceived):
-        turn.say(f"common:media.{event.kind}")
+        turn.say(f"common:media.{event.kind}", leads=True)
         navigation.reask(turn)
     elif isinstance(event, CommandGiven):
         commands.on_command(turn, event.name, event.argument)
@@ -123,18 +124,31 @@ def _dispatch(turn: Turn, event: Event) -> None:
         raise UnknownEvent(f"unknown event {event!r}")
 
 
+def crisis_checked(event: Event) -> str | None:
+    """The text the turn of `event` puts through the crisis check, if any (`_on_text` and the
+    edit branch of `_dispatch`): a shell may check it ahead, outside its transaction, since the
+    check is pure and remembers what it found."""
+    if isinstance(event, TextEdited):
+        return event.text
+    if isinstance(event, TextReceived):
+        text = event.text
+        if not text.startswith("/") and not answers.is_blank(text):
+            return text
+    return None
+
+
 def _on_text(turn: Turn, text: str) -> None:
     """A command, a crisis, the answer to the engine's own question, or to the step."""
     if text.startswith("/"):
         command = parse_command(text)
         if command is None:
-            turn.say("common:unknown-command")
+            turn.say("common:unknown-command", leads=True)
             navigation.reask(turn)
         else:
             commands.on_command(turn, command.name, command.argument)
         return
     if answers.is_blank(text):  # only spaces or invisible characters: nothing was said
-        turn.say("common:blank")
+        turn.say("common:blank", leads=True)
         navigation.reask(turn)
         return
     verdict = safety.assess(text, turn.library.safety).verdict

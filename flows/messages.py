@@ -53,6 +53,23 @@ class Message:
     key: str  # the text key it was rendered from, for tests and transcripts
     paragraphs: tuple[Paragraph, ...]
     buttons: tuple[tuple[Button, ...], ...] = field(default=())
+    # The keys of short texts said first, as its opening paragraphs (an acknowledgement before
+    # the next question): one message on the phone where two would read no better.
+    lead: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every text key it says, in reading order."""
+        return (*self.lead, self.key)
+
+    def after(self, first: Message) -> Message:
+        """This message with `first` (which has no buttons) said as its opening paragraphs."""
+        return Message(
+            key=self.key,
+            paragraphs=first.paragraphs + self.paragraphs,
+            buttons=self.buttons,
+            lead=first.keys + self.lead,
+        )
 
     @property
     def quotes(self) -> bool:
@@ -64,18 +81,22 @@ class Message:
         return plain_words(self.paragraphs)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "key": self.key,
             "paragraphs": [[_part_json(part) for part in p] for p in self.paragraphs],
             "buttons": [
                 [{"label": b.label, "token": b.token} for b in row] for row in self.buttons
             ],
         }
+        if self.lead:
+            data["lead"] = list(self.lead)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Message:
         paragraphs = tuple(tuple(_part_of(part) for part in p) for p in data["paragraphs"])
-        return cls(key=data["key"], paragraphs=paragraphs, buttons=buttons_of(data))
+        lead = tuple(str(key) for key in data.get("lead", ()))
+        return cls(key=data["key"], paragraphs=paragraphs, buttons=buttons_of(data), lead=lead)
 
 
 def buttons_of(data: dict[str, Any]) -> tuple[tuple[Button, ...], ...]:

@@ -6,9 +6,8 @@ profile, and the recent runs with their answers (so a check-in a month later can
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -133,9 +132,9 @@ class State:
             "quiet": self.quiet,
             "checkin_time": self.checkin_time,
             "held_until": _iso(self.held_until),
-            "at": dataclasses.asdict(self.at) if self.at else None,
-            "suspended": [dataclasses.asdict(p) for p in self.suspended],
-            "prompt": dataclasses.asdict(self.prompt) if self.prompt else None,
+            "at": _flat(self.at) if self.at else None,
+            "suspended": [_flat(p) for p in self.suspended],
+            "prompt": _flat(self.prompt) if self.prompt else None,
             "runs": [_dump_run(r) for r in self.runs],
             "counter": self.counter,
             "last_event_at": _iso(self.last_event_at),
@@ -148,6 +147,7 @@ class State:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> State:
         """The state as `to_json` wrote it, in this or any earlier layout."""
+        current = data.get("version") == STATE_VERSION
         data = migrate(data)
         return State(
             lang=data["lang"],
@@ -161,7 +161,7 @@ class State:
             at=Position(**data["at"]) if data["at"] else None,
             suspended=tuple(Position(**p) for p in data["suspended"]),
             prompt=Prompt(**data["prompt"]) if data["prompt"] else None,
-            runs=tuple(_load_run(r) for r in data["runs"]),
+            runs=tuple(_load_run(r, keep=current) for r in data["runs"]),
             counter=data["counter"],
             last_event_at=_when(data["last_event_at"]),
             last_answer=_load_ref(data["last_answer"]),
@@ -262,7 +262,16 @@ def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _load_run(data: dict[str, Any]) -> Run:
+# A run's JSON, kept on the run (in its `__dict__`, outside its fields): a state holds its recent
+# runs with all their answers, and most events change none of them, so each is written out once
+# and read back as it was stored. `evolve` drops it from the changed copy; nothing else changes a
+# run (they are frozen), and the JSON is only ever serialised, never changed.
+_JSON = "_json"
+
+
+def _load_run(data: dict[str, Any], *, keep: bool = False) -> Run:
+    """The run `data` describes; `keep`: `data` is in the current layout, and is this run's
+    JSON from now on."""
     answers = {
         step: Answer(
             value=a["value"],
@@ -272,7 +281,7 @@ def _load_run(data: dict[str, Any]) -> Run:
         )
         for step, a in data["answers"].items()
     }
-    return Run(
+    run = Run(
         id=data["id"],
         flow=data["flow"],
         version=data["version"],
@@ -283,6 +292,9 @@ def _load_run(data: dict[str, Any]) -> Run:
         scheduled={step: tuple(ids) for step, ids in data["scheduled"].items()},
         meant_for=_when(data["meant_for"]),
     )
+    if keep:
+        run.__dict__[_JSON] = data
+    return run
 
 
 _Record = TypeVar("_Record")
@@ -294,6 +306,7 @@ def evolve(record: _Record, **changes: Any) -> _Record:
     new: _Record = object.__new__(type(record))
     new.__dict__.update(record.__dict__)
     new.__dict__.update(changes)
+    new.__dict__.pop(_JSON, None)  # a changed run is written out anew
     return new
 
 
@@ -302,7 +315,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _dump_run(run: Run) -> dict[str, Any]:
-    return {
+    kept: dict[str, Any] | None = run.__dict__.get(_JSON)
+    if kept is not None:
+        return kept
+    data = run.__dict__[_JSON] = {
         "id": run.id,
         "flow": run.flow,
         "version": run.version,
@@ -321,10 +337,22 @@ def _dump_run(run: Run) -> dict[str, Any]:
         "scheduled": {step: list(ids) for step, ids in run.scheduled.items()},
         "meant_for": _iso(run.meant_for),
     }
+    return data
+
+
+_FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in (Position, Prompt, AnswerRef)}
+
+
+def _flat(record: Position | Prompt | AnswerRef) -> dict[str, Any]:
+    """The fields of a record of plain values, as `dataclasses.asdict` gives them, without its
+    deep copy (this runs at every event). By the class's own field names, never the instance's
+    `__dict__`: an attribute set by mistake is not written, so it cannot make the state unreadable
+    at the next read."""
+    return {name: getattr(record, name) for name in _FIELDS[type(record)]}
 
 
 def _dump_ref(ref: AnswerRef | None) -> dict[str, Any] | None:
-    return {**dataclasses.asdict(ref), "at": _iso(ref.at)} if ref is not None else None
+    return {**_flat(ref), "at": _iso(ref.at)} if ref is not None else None
 
 
 def _load_ref(data: dict[str, Any] | None) -> AnswerRef | None:

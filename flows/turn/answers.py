@@ -160,15 +160,16 @@ def own_words(turn: Turn, flow: Flow, step: StepSpec, text: str, *, crisis: bool
     at = turn.position()
     words = flow.steps.get(step.words or "")
     if words is None:
-        if keep_note(turn, flow, step, text, crisis=crisis, reply=False):
-            turn.say("common:note.words-noted")
+        # In a crisis the help (or the gentle question) is all that is said: no word on the note.
+        if keep_note(turn, flow, step, text, crisis=crisis, reply=False) and not crisis:
+            turn.say("common:note.words-noted", leads=True)
         return
     previous = turn.run().answers.get(words.id) if at.words else None
     value = f"{previous.value}\n\n{text}" if previous is not None else text
     record(turn, flow, words, value, "text", crisis=crisis or bool(previous and previous.crisis))
     turn.update(at=evolve(turn.position(), words=True))
     if not crisis:
-        turn.say("common:note.words-kept")
+        turn.say("common:note.words-kept", leads=True)
 
 
 def keep_note(
@@ -177,7 +178,8 @@ def keep_note(
     """Words no question asked for, kept with the step and the date (shown in /mijn and
     /export); without consent nothing is kept, and the coach says so."""
     if turn.state.consent != "given":
-        turn.say("common:note.not-kept")
+        if not crisis:  # in a crisis, the help (or the gentle question) is all that is said
+            turn.say("common:note.not-kept", leads=True)
         return False
     run = turn.run()
     if not run.recorded:
@@ -192,7 +194,7 @@ def keep_note(
     # step's answer never replaces a note, and forgetting that answer leaves the notes.
     save(turn, run, flow, step, text, "note", -counter, crisis=crisis)
     if reply and not crisis:
-        turn.say("common:note.kept")
+        turn.say("common:note.kept", leads=True)
     return True
 
 
@@ -281,7 +283,7 @@ def acknowledge(turn: Turn, flow: Flow, step: StepSpec) -> None:
     if group is None or group == NO_ACK:
         return
     # The number of answers in this run: each answer the next one of the group.
-    turn.say_variant(group, len(turn.run().answers), **quoting.template_context(turn))
+    turn.say_variant(group, len(turn.run().answers), leads=True, **quoting.template_context(turn))
 
 
 def apply_option(turn: Turn, flow: Flow, option: Option) -> None:

@@ -68,7 +68,7 @@ def on_checkin(turn: Turn, due: Checkin, folded: Sequence[Checkin] = ()) -> None
     expected = delivery.expected_at(due, turn.tz, delivery.QuietHours.parse(turn.state.quiet))
     if turn.now - expected > LATE_AFTER and not _for_an_earlier_day(turn, due):
         turn.late = True
-        turn.say("common:late")
+        turn.say("common:late", leads=True)
     for reminder in folded:  # its plan is looked back on now, in the evaluation
         when = moments.format_moment(reminder.meant_for, turn.state.lang, turn.tz)
         turn.say("common:folded-reminder", moment=when)

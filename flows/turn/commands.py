@@ -49,7 +49,7 @@ def on_start(turn: Turn, language: str | None, flow: str | None = None) -> None:
     elif turn.state.at is not None:
         last = turn.state.last_event_at
         if last is None or turn.now - last > STILL_HERE:
-            turn.say("common:welcome-back")
+            turn.say("common:welcome-back", leads=True)
         navigation.present(turn, again=True)
     else:
         navigation.enter_flow(turn, MENU)

@@ -162,7 +162,7 @@ STALE_BUTTON = "common:stale-button"
 
 
 def stale(turn: Turn) -> None:
-    turn.say(STALE_BUTTON)
+    turn.say(STALE_BUTTON, leads=True)
     reask(turn)
 
 
@@ -204,7 +204,7 @@ def end_flow(turn: Turn) -> None:
         *rest, resumed = turn.state.suspended
         turn.update(at=resumed, suspended=tuple(rest))
         if turn.flow(resumed.flow).kind != "menu":  # the menu's question says it all
-            turn.say_variant("common:back-where-you-were", turn.state.counter)
+            turn.say_variant("common:back-where-you-were", turn.state.counter, leads=True)
         present(turn, again=True)
     elif flow.after is not None:
         enter_flow(turn, flow.after)
@@ -226,7 +226,7 @@ def back(turn: Turn) -> None:
     at = turn.state.at
     run = turn.state.run(at.run) if at else None
     if at is None or run is None or not run.history:
-        turn.say("common:nothing-to-go-back-to")
+        turn.say("common:nothing-to-go-back-to", leads=True)
         reask(turn)
         return
     previous = run.history[-1]
@@ -243,7 +243,7 @@ def skip(turn: Turn) -> None:
         reask(turn)
         return
     if current is None or not current[1].waits:
-        turn.say("common:nothing-to-skip")
+        turn.say("common:nothing-to-skip", leads=True)
         reask(turn)
         return
     flow, step = current

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from bot.coach import Coach
 from bot.outbox import Document
 from bot.storage.store import Store
+from flows import safety as flows_safety
 from flows.events import ChoiceMade, CommandGiven, MediaReceived, Started, TextReceived
 from flows.messages import Message
 from flows.tokens import option_of
@@ -141,7 +142,7 @@ def test_a_sticker_is_answered_kindly_and_nothing_is_stored(coach):
     person = Person(coach)
     person.agree()
     replies = person._send(MediaReceived(kind="sticker"))
-    assert replies[0].key == "common:media.sticker"
+    assert replies[0].keys[0] == "common:media.sticker"
     assert answers(coach) == []
 
 
@@ -440,3 +441,40 @@ def test_a_turn_tells_the_channel_when_the_button_pressed_was_not_the_current_qu
     assert not first.stale_choice
     again = coach.handle(CHANNEL, person.address, ChoiceMade(token=old))  # a second tap
     assert again.stale_choice
+
+
+def test_a_message_checked_ahead_of_its_turn_is_answered_as_without(coach, monkeypatch):
+    """Channels run the crisis check before the turn, off the database thread: the turn then
+    finds the finding ready (the check does not run again in it), and still decides. A text
+    checked ahead that is not the one sent changes nothing: each finding belongs to one text."""
+    checked: list[str] = []
+    real = flows_safety._assess
+
+    def counting(text, check, **options):
+        checked.append(text)
+        return real(text, check, **options)
+
+    monkeypatch.setattr(flows_safety, "_assess", counting)
+    person = Person(coach)
+    person.agree()
+    words = TextReceived(text="Ik wil niet meer leven.")
+    coach.check_ahead(words)
+    coach.check_ahead(CommandGiven(name="menu"))  # nothing to check; nothing happens
+    assert checked == [words.text]
+    person._send(words)
+    assert checked == [words.text], "the turn found the finding ready"
+    assert person.replies[-2].key == "common:crisis.help"
+
+    ordinary = TextReceived(text="Ik heb vandaag lekker gewandeld.")
+    coach.check_ahead(ordinary)
+    assert "common:crisis.help" not in {m.key for m in person._send(ordinary)}
+
+    # Checked ahead, then another text sent: the sent one is what the turn judges.
+    coach.check_ahead(TextReceived(text="Het was een rustige dag met mijn zus."))
+    assert "common:crisis.help" in {
+        m.key for m in person._send(TextReceived(text="Ik wil er niet meer zijn."))
+    }
+    coach.check_ahead(TextReceived(text="Ik wil mezelf van het leven beroven."))
+    assert "common:crisis.help" not in {
+        m.key for m in person._send(TextReceived(text="We hebben samen gekookt."))
+    }

@@ -105,7 +105,7 @@ class Conversation:
 
     @property
     def keys(self) -> list[str]:
-        return [m.key for m in self.last]
+        return [key for m in self.last for key in m.keys]
 
     @property
     def position(self) -> tuple[str, str] | None:

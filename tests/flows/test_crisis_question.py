@@ -91,3 +91,39 @@ def test_an_unsure_edit_gets_the_question_and_is_not_stored_as_another_answer(li
     talk.send(TextEdited(text=UNSURE, ref="m1"))
     assert talk.keys == ["common:crisis.question"]
     assert talk.saved() == before
+
+
+def at_a_choice(library, consent: str | None = "given") -> Conversation:
+    """In exercise 1, at "Kies een relatie…", a question with buttons."""
+    talk = Conversation(library, MONDAY_EVENING, State(consent=consent))
+    talk.start(flow="oefening-1")
+    talk.press_option("_next")
+    assert talk.position == ("oefening-1", "relatie")
+    return talk
+
+
+def test_words_at_a_choice_in_a_crisis_get_the_help_or_the_question_with_nothing_before_it(
+    library,
+):
+    for text, first, opening in (
+        (UNSURE, "common:crisis.question", "Ik lees iets wat zwaar klinkt."),
+        (SURE, "common:crisis.help", "Wat je schrijft klinkt zwaar."),
+    ):
+        talk = at_a_choice(library)
+        talk.say(text)
+        assert talk.keys[0] == first, text
+        assert talk.texts[0].startswith(opening), "nothing about the note before the help"
+        assert "common:note.words-noted" not in talk.keys
+        assert text in [s.value for s in talk.saved()], "what they wrote is kept all the same"
+
+
+def test_without_consent_a_crisis_message_is_not_told_it_was_not_saved_before_the_help(library):
+    for text, opening in (
+        (UNSURE, "Ik lees iets wat zwaar klinkt."),
+        (SURE, "Wat je schrijft klinkt zwaar."),
+    ):
+        talk = Conversation(library, MONDAY_EVENING, State())
+        talk.start()  # the opening, before the question of consent
+        talk.say(text)
+        assert talk.texts[0].startswith(opening), text
+        assert "common:note.not-kept" not in talk.keys

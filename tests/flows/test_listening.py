@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from flows.events import COMMAND_ALIASES, COMMANDS
-from flows.messages import spans_of
+from flows.messages import plain_words, spans_of
 from flows.state import State
 from flows.transcript import elapsed
 from tests.conftest import MONDAY_EVENING
@@ -84,7 +84,7 @@ def test_the_name_comes_back_in_the_questions_the_reminder_and_the_evaluation(li
     talk = consented(library)
     to_the_name(talk)
     talk.say("Marieke")
-    assert "Dank je. Dan heb ik het vanaf nu over Marieke." in talk.texts
+    assert talk.texts[-1].startswith("Dank je. Dan heb ik het vanaf nu over Marieke.\n\n")
     assert "Wat geef je aan Marieke" in talk.texts[-1]
     walk_to(talk, "evaluatie-moment", {"plan": "Ik zeg vaker nee.", "wanneer": "morgen"})
     talk.press_option("week")
@@ -153,12 +153,49 @@ def test_each_written_answer_gets_a_short_word_and_never_the_same_twice_in_a_row
             talk.press_option({"continue": "_next", "scale": "geef-veel"}[step.expect])
             step = talk.library.flows["oefening-1"].steps[talk.position[1]]
         talk.say(answer)
-        ack = [m for m in talk.last if m.key == "common:ack.text"]
-        assert len(ack) == 1, "one acknowledgement per written answer"
-        acks.append(ack[0].plain)
+        acks.append(acknowledgement(talk))
     assert all(a != b for a, b in zip(acks, acks[1:], strict=False)), acks
     assert not any(a.startswith("Goed") for a in acks)
     assert all(len(a) < 60 for a in acks), "short"
+
+
+def acknowledgement(talk: Conversation) -> str:
+    """The short word after the last answer: the first paragraph of the one message that
+    carries it and the next question (a message of its own only before a new part)."""
+    replies = [m for m in talk.last if "common:ack.text" in m.keys]
+    assert len(replies) == 1, "one acknowledgement per written answer"
+    assert replies[0].keys[0] == "common:ack.text", "said first"
+    assert replies[0].lead or talk.last[1].plain.startswith("Stap "), "joined to the question"
+    return plain_words(replies[0].paragraphs[:1])
+
+
+def test_the_acknowledgement_and_the_next_question_come_as_one_message(library):
+    talk = consented(library)
+    to_the_name(talk)
+    talk.say("mijn zus")
+    [reply] = talk.last
+    assert reply.keys == ("oefening-1:naam.ack", "oefening-1:geven")
+    assert reply.plain.startswith("Dank je. Dan heb ik het vanaf nu over je zus.\n\nHoe geef jij")
+    assert [b.label for b in talk.buttons()] == ["Overslaan"], "the question's buttons stay"
+    talk.say("Ik kook voor haar.")
+    [reply] = talk.last
+    assert reply.plain.startswith(acknowledgement(talk) + "\n\nHoe neem jij")
+
+
+def test_a_new_part_of_the_exercise_still_begins_a_message_of_its_own(library):
+    """An acknowledgement before "Stap 2: …" stays apart: the part's title heads its message."""
+    talk = consented(library)
+    to_the_name(talk)
+    talk.press_option("_skip")
+    while talk.position != ("oefening-1", "toelichting"):
+        step = talk.library.flows["oefening-1"].steps[talk.position[1]]
+        if step.expect == "text":
+            talk.say("Ik kook.")
+        else:
+            talk.press_option({"continue": "_next", "scale": "geef-veel"}[step.expect])
+    talk.say("Het voelt zwaar.")
+    assert [m.keys for m in talk.last] == [("common:ack.text",), ("oefening-1:voelen",)]
+    assert talk.last[1].plain.startswith("Stap 2:")
 
 
 def test_the_acknowledgement_never_repeats_what_was_written(library):
@@ -166,9 +203,9 @@ def test_the_acknowledgement_never_repeats_what_was_written(library):
     to_the_name(talk)
     talk.press_option("_skip")
     talk.say("Ik doe alles voor haar en krijg niets terug.")
-    ack = next(m for m in talk.last if m.key == "common:ack.text")
-    assert not any(s.theirs for s in spans_of(ack.paragraphs))
-    assert "niets" not in ack.plain and "alles" not in ack.plain
+    reply = next(m for m in talk.last if "common:ack.text" in m.lead)
+    assert not any(s.theirs for s in spans_of(reply.paragraphs[:1]))
+    assert "niets" not in acknowledgement(talk) and "alles" not in acknowledgement(talk)
 
 
 def test_the_same_journey_gets_the_same_acknowledgements(library):
@@ -213,7 +250,7 @@ def test_after_a_checkin_the_menu_comes_back_without_a_machine_line(library):
     walk_to(talk, "kies")
     talk.wait(timedelta(days=1))
     (reminder,) = talk.deliver_due()
-    assert "common:back-where-you-were" not in [m.key for m in reminder]
+    assert "common:back-where-you-were" not in [key for m in reminder for key in m.keys]
     assert reminder[-1].key == "menu:kies.vraag"
 
 

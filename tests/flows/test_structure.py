@@ -4,8 +4,10 @@ caller's mistakes named, so a newcomer can find their way and a bug says what it
 from __future__ import annotations
 
 import ast
+import dataclasses
+import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,8 @@ from flows.engine import Engine
 from flows.errors import FlowLoops, NaiveTime, UnknownEvent, UnknownStateVersion
 from flows.events import TextReceived
 from flows.model import Rule
-from flows.state import STATE_VERSION, State
+from flows.state import STATE_VERSION, Answer, AnswerRef, Position, Prompt, Run, State, evolve
+from flows.turn.context import STANDS_APART
 from tests.conftest import MONDAY_EVENING
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,3 +178,39 @@ def test_a_link_cannot_open_one_of_the_engines_own_questions(library):
     step = Engine(library).advance(State(consent="given"), Started(flow="vergeten"), MONDAY_EVENING)
     assert step.state.prompt is None and step.state.at is not None
     assert step.state.at.flow == "menu"
+
+
+def test_the_state_written_field_by_field_holds_every_field_of_its_records():
+    """`State.to_json` writes positions, prompts and answer refs out by hand (it runs at every
+    event): a field added to one of them and not to the JSON would be lost in storage."""
+    at = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
+    position = Position(flow="oefening-1", step="geven", run="r1", entries=2, words=True)
+    prompt = Prompt(kind="crisis", flow="oefening-1", step="vraag", answered=True)
+    ref = AnswerRef(ref="7", run="r1", flow="oefening-1", step="geven", item=1, at=at)
+    data = State(at=position, suspended=(position,), prompt=prompt, last_answer=ref).to_json()
+    assert data["at"] == dataclasses.asdict(position) == data["suspended"][0]
+    assert data["prompt"] == dataclasses.asdict(prompt)
+    assert data["last_answer"] == {**dataclasses.asdict(ref), "at": at.isoformat()}
+    # An attribute that is no field (a misspelt change) is not written: the state stays readable.
+    object.__setattr__(position, "wrods", True)
+    stored = json.loads(json.dumps(State(at=position).to_json()))
+    assert "wrods" not in stored["at"] and State.from_json(stored).at == position
+
+
+def test_a_run_read_back_and_changed_is_stored_with_its_change():
+    """A run read from storage keeps its JSON for the next write, until it changes."""
+    at = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
+    run = Run(id="r1", flow="oefening-1", version=1, started_at=at)
+    stored = json.loads(json.dumps(State(runs=(run,)).to_json()))
+    read = State.from_json(stored)
+    answered = evolve(read.runs[0], answers={"geven": Answer(value="Ik kook.", at=at, kind="text")})
+    again = State.from_json(json.loads(json.dumps(read.with_run(answered).to_json())))
+    assert again.runs[0].answers["geven"].value == "Ik kook."
+    assert State.from_json(json.loads(json.dumps(read.to_json()))).runs[0].answers == {}
+
+
+def test_every_text_that_stands_apart_is_a_text_of_every_language(library):
+    """A renamed poem or crisis text would otherwise be joined to what came before, silently."""
+    for lang in ("nl", "en"):
+        for key in STANDS_APART:
+            assert library.texts.has(lang, key), (lang, key)

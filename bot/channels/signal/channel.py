@@ -62,9 +62,11 @@ class SignalChannel:
     def stop(self) -> None:
         self._stop.set()
 
-    def _after_turn(self) -> None:
+    def _after_turn(self, plans_changed: bool) -> None:
         self.sender.wake()
-        if self._rearm is None or self._rearm.done():  # a turn may have scheduled a check-in
+        # Only a turn that scheduled, cancelled or paused check-ins moves the next one due: the
+        # re-arm query is skipped after the others (most turns), as the Telegram channel does.
+        if plans_changed and (self._rearm is None or self._rearm.done()):
             self._rearm = asyncio.get_running_loop().create_task(self.scheduler.rearm())
 
     async def _delivered(self) -> None:

@@ -80,7 +80,7 @@ def event_of(content: Mapping[str, Any], sent_at: int, buttons: Sequence[Button]
 class Receiver:
     """Keeps envelopes as they arrive, and handles what it kept; `shown` holds the buttons each
     person saw last (the sender fills it), `on_turn` is called after each committed turn (it
-    wakes the sender).
+    wakes the sender), told whether the turn changed what is planned (a check-in to re-arm).
 
     Keeping and handling are apart: signal-cli counts a message delivered once it has written
     it to the socket, so each is stored the moment it is read, while turns (slower, and waiting
@@ -94,7 +94,7 @@ class Receiver:
         *,
         account: str | None,
         shown: Mapping[str, Sequence[Button]],
-        on_turn: Callable[[], None],
+        on_turn: Callable[[bool], None],
     ) -> None:
         self.coach = coach
         self.inbox = inbox
@@ -181,7 +181,7 @@ class Receiver:
                 await asyncio.sleep(pause)
                 continue
             self.handled += 1
-            self.on_turn()
+            self.on_turn(handled.plans_changed)
             return True
         return False
 
@@ -208,7 +208,7 @@ class Receiver:
             log.error("group line not queued (%s)", type(error).__name__)
             return
         log.info("a group wrote to the coach; told it once that the coach works in private")
-        self.on_turn()
+        self.on_turn(False)
 
     async def sweep(self) -> int:
         """Handle what was kept and not handled (the process ended in between); how many."""

@@ -475,6 +475,8 @@ class TelegramChannel:
             handled = None
             if meaning.event is not None:
                 started = time.monotonic()
+                # Beside the database thread, not on it: see Coach.check_ahead.
+                await asyncio.to_thread(self.coach.check_ahead, meaning.event)
                 handled = await self.db.run(
                     functools.partial(
                         self.coach.handle,
