@@ -5,8 +5,8 @@
 Without --set: the two frozen evaluation sets (tests/flows/safety_eval_frozen.yaml, messages of
 every kind; tests/flows/safety_eval_exercise_frozen.yaml, answers to the exercises' questions; the
 figures in docs/performance.md) and the regression set (tests/flows/safety_cases.yaml, whose every
-risky message must still be helped). The development sets (`dev`, `dev-kinds`, `exercise-dev`, `exercise-dev-kinds`,
-`en-lookalike`) are for tuning.
+risky message must still be helped). The development sets (`dev`, `dev-kinds`, `exercise-dev`,
+`exercise-dev-kinds`, `en-lookalike`) are for tuning.
 Per language and layer it prints:
 
     crisis     share of risky messages that get help first          (goal >= 85%)

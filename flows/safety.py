@@ -269,6 +269,16 @@ def semantic_score(text: str, rules: SafetyRules, semantic: SemanticLayer) -> Se
             units += [
                 " ".join(words[i : i + _UNIT_WORDS]) for i in range(0, len(words) - step, step)
             ]
+    # A risky clause inside a long sentence ("Het was fijn, maar ik weet dat het de laatste keer
+    # was") is diluted by its neighbours in the sentence's embedding; the clause alone is not.
+    # Only clauses that name a risk concept are added (the model's time grows with every unit),
+    # and none of a sentence that names a context (`SafetyRules.pieces`).
+    for clause in rules.pieces(text):
+        words = rules.without_idioms(clause).split()
+        piece = " ".join(words)
+        fits = _MIN_WORDS <= len(words) <= _UNIT_WORDS
+        if fits and piece not in units and rules.has_evidence(piece):
+            units.append(piece)
     return semantic.score(units, [rules.has_evidence(unit) for unit in units])
 
 

@@ -63,6 +63,29 @@ EVIDENCE_CONCEPTS = frozenset(
         "risk-hint",  # in the rule files for this alone
     }
 )
+# The context concepts: what, in the rules' `unless` and `ask_if`, makes a risky-sounding clause
+# ordinary or uncertain (a film, long ago, a relationship being ended, a job, the kitchen). The
+# semantic layer scores a clause cut from a sentence only when the sentence names none of them:
+# in "Ik maak er vanavond een einde aan, aan die vriendschap" the context is the other clause.
+CONTEXT_CONCEPTS = frozenset(
+    {
+        "long-ago",
+        "fiction",
+        "work-life",
+        "harmless",
+        "relationship",
+        "death-of-other",
+        "living-how",
+        "like-this",
+        "last-to-other",
+        "not-danger",
+        "joking",
+        "for-something",
+        "by-doing",
+        "committed",
+        "ordinary-wake",
+    }
+)
 WITHIN_WORDS = 12  # the concepts of an `all` rule lie within this many words (unless `within`)
 
 FILE_FIELDS = ("spec_version", "spellings", "not_if", "clause_breaks", "concepts", "rules")
@@ -80,6 +103,9 @@ RULE_FIELDS = (
     "examples",
 )
 
+# Where a sentence falls into clauses for the semantic layer (`SafetyRules.pieces`): a comma, a
+# colon, a dash between spaces; not a comma inside a number ("1,5").
+_CLAUSE_MARKS = re.compile(r"(?<!\d),|,(?!\d)|:| [-\u2013\u2014] ")
 _RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present; same marks
 
@@ -138,6 +164,7 @@ class SafetyRules:
     clause_breaks: frozenset[str] = field(default=frozenset(), repr=False)
     _idioms: Matcher | None = field(default=None, repr=False)
     _evidence: Matcher | None = field(default=None, repr=False)  # EVIDENCE_CONCEPTS, all files
+    _context: Matcher | None = field(default=None, repr=False)  # CONTEXT_CONCEPTS, all files
 
     def clauses(self, text: str) -> list[str]:
         """The message's clauses, normalised: split at sentence ends and at `clause_breaks`
@@ -150,6 +177,25 @@ class SafetyRules:
         padded = f" {normalise_text(text, self.spellings)} "
         return [s.strip() for _, _, s in split_clauses(padded, frozenset()) if s.strip()]
 
+    def pieces(self, text: str) -> list[str]:
+        """The clauses of the message's sentences, normalised: each sentence split at commas,
+        colons and dashes, and at `clause_breaks`. What the semantic layer scores besides whole
+        sentences, so that one risky clause is not diluted by the rest of a long sentence. A
+        sentence that names a context concept (CONTEXT_CONCEPTS) is not split: its context may
+        be in the other clause ("Ik maak er vanavond een einde aan, aan die vriendschap")."""
+        sentences = self.sentences(text)
+        ordinary = {i for i, sentence in enumerate(sentences) if self.has_context(sentence)}
+        owner = [i for i, sentence in enumerate(sentences) for _ in sentence.split()]
+        found: list[str] = []
+        position = 0
+        for piece in self.sentences(_CLAUSE_MARKS.sub(" ; ", text)):
+            words = len(piece.split())
+            if position < len(owner) and owner[position] not in ordinary:
+                parts = split_clauses(f" {piece} ", self.clause_breaks)
+                found += [part.strip() for _, _, part in parts if part.strip()]
+            position += words
+        return [piece for piece in dict.fromkeys(found) if piece not in sentences]
+
     def without_idioms(self, clause: str) -> str:
         """`clause` with the words of every idiom in it left out ("ik schaam me dood als..."
         becomes "ik als..."): the semantic layer must not read an idiom as a wish to die."""
@@ -161,6 +207,10 @@ class SafetyRules:
             return clause
         kept = [c for i, c in enumerate(padded) if not any(a <= i < b for a, b in spans)]
         return " ".join("".join(kept).split())
+
+    def has_context(self, sentence: str) -> bool:
+        """Whether `sentence` (normalised) names a concept of CONTEXT_CONCEPTS."""
+        return self._context is not None and bool(self._context.starts(f" {sentence} "))
 
     def has_evidence(self, sentence: str) -> bool:
         """Whether `sentence` (normalised, idioms left out) names a concept of EVIDENCE_CONCEPTS."""
@@ -249,9 +299,11 @@ def build(
     seen: dict[str, RawRule] = {}
     compiled: list[CompiledRule] = []
     evidence: list[Matcher] = []
+    context: list[Matcher] = []
     for raw_file in raw_files:
         concepts = _compile_concepts(raw_file, spellings, problems)
         evidence += [c.matcher for name, c in concepts.items() if name in EVIDENCE_CONCEPTS]
+        context += [c.matcher for name, c in concepts.items() if name in CONTEXT_CONCEPTS]
         for raw in raw_file.rules:
             if raw.id.value in seen:
                 other = seen[raw.id.value]
@@ -273,14 +325,18 @@ def build(
 
     rules = _assemble(compiled, spellings, breaks, idiom_matcher if idioms else None)
     if evidence:
-        rules = replace(
-            rules,
-            _evidence=Matcher(
-                regexes=tuple(r for m in evidence for r in m.regexes),
-                passes=tuple(p for m in evidence for p in m.passes),
-            ),
-        )
+        rules = replace(rules, _evidence=_joined(evidence))
+    if context:
+        rules = replace(rules, _context=_joined(context))
     return rules, problems, [raw for raw_file in raw_files for raw in raw_file.rules]
+
+
+def _joined(matchers: list[Matcher]) -> Matcher:
+    """One matcher for the phrases of several concepts."""
+    return Matcher(
+        regexes=tuple(r for m in matchers for r in m.regexes),
+        passes=tuple(p for m in matchers for p in m.passes),
+    )
 
 
 def _assemble(
