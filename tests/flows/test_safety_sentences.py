@@ -185,3 +185,80 @@ def test_a_semantic_example_labelled_both_ways_is_a_problem():
     _, problems = read_examples({"flows/safety/semantic/nl.yaml": text})
     assert [p.line for p in problems] == [7]
     assert "labelled the other way" in problems[0].message
+
+
+# --- long exercise answers: one clause inside a long sentence (issue 11, second round) -----------
+
+
+def test_a_risky_clause_is_scored_apart_from_the_rest_of_its_sentence():
+    text = (
+        "We hebben samen boodschappen gedaan en daarna koffie gedronken bij haar thuis, het zou "
+        "voor iedereen fijner zijn als ik er nooit meer was."
+    )
+    assert assess(text, RULES).verdict == OK, "a rule catches this now: pick another paraphrase"
+    sentences = [" ".join(RULES.without_idioms(s).split()) for s in RULES.sentences(text)]
+    whole = SEMANTIC.score(sentences, [RULES.has_evidence(s) for s in sentences])
+    assert whole is not None and whole.verdict == OK, "the whole sentence alone now suffices"
+    assert verdict(text) == CRISIS
+
+
+def test_a_sentence_that_names_its_context_is_not_cut_into_clauses():
+    text = "Ik maak er vanavond een einde aan, aan die eeuwige ruzie met mijn broer."
+    assert RULES.pieces(text) == []
+    assert verdict(text) == OK
+
+
+def test_a_near_copy_of_a_risky_example_gets_help_first_without_a_risk_word():
+    text = "Ik weet nu precies hoe ik het ga doen en wanneer."
+    assert assess(text, RULES).verdict == OK, "a rule catches this now: pick another one"
+    assert verdict(text) == CRISIS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hij zei dat hij mijn broertje iets aandoet als ik het aan iemand vertel.",
+        "Ik heb afscheid van mijn vader genomen zonder dat hij het wist.",
+        "Ik ben er eigenlijk liever niet meer.",
+        "Ik denk dat ik mijn leven wil beëindigen.",
+        "Ik denk dat ik niet lang meer hier ben.",
+        "Als ik voorgoed verdwijn, hebben mijn ouders het makkelijker.",
+        "Mijn ex staat voor de deur en hij heeft een honkbalknuppel bij zich, hij wil me pakken.",
+        "Soms bonk ik met mijn hoofd tegen de kast tot het stopt.",
+        "Ik heb mijn spullen verdeeld en een brief aan mijn zus geschreven.",
+        "I'd rather be dead than keep letting my son down.",
+        "He texted that he's going to make me pay tonight.",
+    ],
+)
+def test_long_answer_wordings_of_the_second_round_get_help_first(text):
+    assert verdict(text) == CRISIS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ik heb de houtskool in de slaapkamer gezet en de kieren dichtgeplakt.",
+        "Ik loop 's avonds naar het spoor en kijk hoe laat de trein langskomt.",
+        "The car is in the garage with the engine running.",
+        "I told my sister I love her, I won't be seeing any of you again.",
+    ],
+)
+def test_uncertain_preparations_are_not_let_pass(text):
+    assert verdict(text) != OK
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm on the roof cleaning the gutters.",
+        "We're going bungee jumping off a bridge in June.",
+        "I'm tired of living out of a suitcase.",
+        "I'm writing an article about suicide rates among young men.",
+        "I slit the envelope open with a knife.",
+        "I'd rather be dead than go to that party.",
+        "I'm saying goodbye to my old bike today, sold it at last.",
+        "Ik heb een afscheidsbrief geschreven voor het personeelsblad.",
+    ],
+)
+def test_ordinary_sentences_that_look_risky_stay_ordinary(text):
+    assert verdict(text) == OK
