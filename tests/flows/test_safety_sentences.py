@@ -228,6 +228,12 @@ def test_a_near_copy_of_a_risky_example_gets_help_first_without_a_risk_word():
         "Ik heb mijn spullen verdeeld en een brief aan mijn zus geschreven.",
         "I'd rather be dead than keep letting my son down.",
         "He texted that he's going to make me pay tonight.",
+        "Ik weet dat ik er vaak aan denk om van het dak te springen.",  # the verb last
+        "Nog een paar weken en dan hoef ik niemand meer tot last te zijn.",
+        "Ik heb besloten dat ik na de kerst stop, niet met sporten maar met alles.",
+        "A few more weeks and nobody will have to worry about me.",
+        "I decided I'm going to stop, not working, everything.",
+        "I scratched my wrist with a pin until it bled.",
     ],
 )
 def test_long_answer_wordings_of_the_second_round_get_help_first(text):
@@ -258,6 +264,7 @@ def test_uncertain_preparations_are_not_let_pass(text):
         "I'd rather be dead than go to that party.",
         "I'm saying goodbye to my old bike today, sold it at last.",
         "Ik heb een afscheidsbrief geschreven voor het personeelsblad.",
+        "Ik stop met alles wat me energie kost, zoals dat ene clubje.",
     ],
 )
 def test_ordinary_sentences_that_look_risky_stay_ordinary(text):
