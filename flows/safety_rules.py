@@ -63,27 +63,39 @@ EVIDENCE_CONCEPTS = frozenset(
         "risk-hint",  # in the rule files for this alone
     }
 )
-# The context concepts: what, in the rules' `unless` and `ask_if`, makes a risky-sounding clause
-# ordinary or uncertain (a film, long ago, a job, the kitchen), and `clause-context` in each rule
-# file (a relationship being ended, "met hem", "niet meer zo"). The semantic layer scores a
-# clause cut from a sentence only when the sentence names none of them: in "Ik maak er vanavond
-# een einde aan, aan die vriendschap" the context is the other clause. Not the broad concepts
-# ("met mijn", "voor de", "zo", "gelukkig"): exercise answers name them in nearly every sentence.
+# The context concepts: a sentence that names one of these is not cut into clauses for the
+# semantic layer (`SafetyRules.pieces`), because the context may sit in the other clause: in "Ik
+# maak er vanavond een einde aan, aan die vriendschap" the friendship is what ends. Only the
+# narrow ones: a work of fiction, long ago, someone else's death, and `clause-context` in each rule
+# file (a relationship being ended, "met hem", "niet meer zo"). Not a job, a party, a birthday or
+# the kitchen (`work-life`, `harmless`): "na het gesprek met mijn moeder" or "op haar
+# verjaardag" sits in nearly every exercise answer, and says nothing of the other clause.
 CONTEXT_CONCEPTS = frozenset(
     {
         "long-ago",
         "fiction",
+        "death-of-other",
+        "clause-context",  # in the rule files for this alone
+    }
+)
+# The broader context concepts: a clause that names one of these is not scored apart (its
+# sentence still is, whole), but the other clauses of its sentence are. "Ik heb me gesneden aan
+# een blikje" is the kitchen; "koffie gedronken op haar verjaardag" says nothing of the clause
+# after the comma.
+CLAUSE_CONTEXT_CONCEPTS = frozenset(
+    {
         "work-life",
         "harmless",
-        "death-of-other",
         "living-how",
         "last-to-other",
         "joking",
         "committed",
         "ordinary-wake",
-        "clause-context",  # in the rule files for this alone
     }
 )
+# At most this many clauses of a message are scored apart (`SafetyRules.pieces`): the model's
+# time grows with every one, and a message of hundreds of distinct clauses must not take seconds.
+MAX_PIECES = 32
 WITHIN_WORDS = 12  # the concepts of an `all` rule lie within this many words (unless `within`)
 
 FILE_FIELDS = ("spec_version", "spellings", "not_if", "clause_breaks", "concepts", "rules")
@@ -163,6 +175,7 @@ class SafetyRules:
     _idioms: Matcher | None = field(default=None, repr=False)
     _evidence: Matcher | None = field(default=None, repr=False)  # EVIDENCE_CONCEPTS, all files
     _context: Matcher | None = field(default=None, repr=False)  # CONTEXT_CONCEPTS, all files
+    _clause_context: Matcher | None = field(default=None, repr=False)  # CLAUSE_CONTEXT_CONCEPTS
 
     def clauses(self, text: str) -> list[str]:
         """The message's clauses, normalised: split at sentence ends and at `clause_breaks`
@@ -180,7 +193,9 @@ class SafetyRules:
         colons and dashes, and at `clause_breaks`. What the semantic layer scores besides whole
         sentences, so that one risky clause is not diluted by the rest of a long sentence. A
         sentence that names a context concept (CONTEXT_CONCEPTS) is not split: its context may
-        be in the other clause ("Ik maak er vanavond een einde aan, aan die vriendschap")."""
+        be in the other clause ("Ik maak er vanavond een einde aan, aan die vriendschap"); a
+        clause that names a broader one (CLAUSE_CONTEXT_CONCEPTS) is left out. At most
+        MAX_PIECES clauses."""
         sentences = self.sentences(text)
         ordinary = {i for i, sentence in enumerate(sentences) if self.has_context(sentence)}
         owner = [i for i, sentence in enumerate(sentences) for _ in sentence.split()]
@@ -190,9 +205,13 @@ class SafetyRules:
             words = len(piece.split())
             if position < len(owner) and owner[position] not in ordinary:
                 parts = split_clauses(f" {piece} ", self.clause_breaks)
-                found += [part.strip() for _, _, part in parts if part.strip()]
+                found += [
+                    part.strip()
+                    for _, _, part in parts
+                    if part.strip() and not _names(self._clause_context, part)
+                ]
             position += words
-        return [piece for piece in dict.fromkeys(found) if piece not in sentences]
+        return [piece for piece in dict.fromkeys(found) if piece not in sentences][:MAX_PIECES]
 
     def without_idioms(self, clause: str) -> str:
         """`clause` with the words of every idiom in it left out ("ik schaam me dood als..."
@@ -208,11 +227,11 @@ class SafetyRules:
 
     def has_context(self, sentence: str) -> bool:
         """Whether `sentence` (normalised) names a concept of CONTEXT_CONCEPTS."""
-        return self._context is not None and bool(self._context.starts(f" {sentence} "))
+        return _names(self._context, sentence)
 
     def has_evidence(self, sentence: str) -> bool:
         """Whether `sentence` (normalised, idioms left out) names a concept of EVIDENCE_CONCEPTS."""
-        return self._evidence is not None and bool(self._evidence.starts(f" {sentence} "))
+        return _names(self._evidence, sentence)
 
     def normalise(self, text: str) -> str:
         """The message as the patterns see it: words separated by single spaces, sentences by
@@ -224,6 +243,11 @@ class SafetyRules:
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+
+def _names(matcher: Matcher | None, text: str) -> bool:
+    """Whether one of `matcher`'s phrases is in `text` (normalised)."""
+    return matcher is not None and bool(matcher.starts(f" {text.strip()} "))
 
 
 # --- reading and compiling -----------------------------------------------------------------------
@@ -298,10 +322,14 @@ def build(
     compiled: list[CompiledRule] = []
     evidence: list[Matcher] = []
     context: list[Matcher] = []
+    clause_context: list[Matcher] = []
     for raw_file in raw_files:
         concepts = _compile_concepts(raw_file, spellings, problems)
         evidence += [c.matcher for name, c in concepts.items() if name in EVIDENCE_CONCEPTS]
         context += [c.matcher for name, c in concepts.items() if name in CONTEXT_CONCEPTS]
+        clause_context += [
+            c.matcher for name, c in concepts.items() if name in CLAUSE_CONTEXT_CONCEPTS
+        ]
         for raw in raw_file.rules:
             if raw.id.value in seen:
                 other = seen[raw.id.value]
@@ -326,6 +354,8 @@ def build(
         rules = replace(rules, _evidence=_joined(evidence))
     if context:
         rules = replace(rules, _context=_joined(context))
+    if clause_context:
+        rules = replace(rules, _clause_context=_joined(clause_context))
     return rules, problems, [raw for raw_file in raw_files for raw in raw_file.rules]
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from bot.content import load_library
 from flows.safety import ASK, CRISIS, OK, assess, check_safety_rules, parts, semantic_score
+from flows.safety_rules import MAX_PIECES
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK = load_library().safety
@@ -209,8 +210,78 @@ def test_a_sentence_that_names_its_context_is_not_cut_into_clauses():
 
 
 def test_a_near_copy_of_a_risky_example_gets_help_first_without_a_risk_word():
-    text = "Ik weet nu precies hoe ik het ga doen en wanneer."
+    text = "Jullie horen niets meer van me, ik wil iedereen bedanken."
     assert assess(text, RULES).verdict == OK, "a rule catches this now: pick another one"
+    assert not RULES.has_evidence(RULES.normalise(text)), "it names a risk word now"
+    assert verdict(text) == CRISIS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ik weet nu precies hoe ik het ga doen en wanneer.",
+        "I know exactly how I'm going to do it and when.",
+    ],
+)
+def test_knowing_how_one_will_do_it_gets_the_question_not_the_alarm(text):
+    """The common answer about planning a talk with a sister; also a plan to die."""
+    assert verdict(text) == ASK
+
+
+def test_a_plan_that_names_what_it_is_stays_ordinary():
+    text = "Ik weet al hoe ik het ga doen: ik schrijf hem een brief en die geef ik zaterdag."
+    assert verdict(text) == OK
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a party or a talk in one clause says nothing of the next (review of branch safety)
+        "We hebben samen boodschappen gedaan en daarna koffie gedronken op haar verjaardag, het "
+        "zou voor iedereen fijner zijn als ik er nooit meer was.",
+        "Na het gesprek met mijn moeder voelde ik me leeg, het zou voor iedereen fijner zijn als "
+        "ik er nooit meer was.",
+    ],
+)
+def test_an_ordinary_occasion_in_one_clause_does_not_hide_the_next(text):
+    assert assess(text, RULES).verdict == OK, "a rule catches this now: pick another paraphrase"
+    assert verdict(text) == CRISIS
+
+
+def test_a_kitchen_cut_in_its_own_clause_is_not_scored_apart():
+    text = "Ik heb me gesneden aan een blikje, dom."
+    assert "ik heb me gesneden aan een blikje" not in RULES.pieces(text)
+    assert verdict(text) == OK
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "long ago I tried, and tonight I will again",
+        "Years ago I tried to end it, and tonight I will try again.",
+        "Vroeger heb ik het geprobeerd, en vanavond doe ik het weer.",
+        "Vroeger heb ik het geprobeerd, en nu ga ik het weer doen.",
+    ],
+)
+def test_an_attempt_long_ago_and_again_now_is_not_let_pass(text):
+    assert verdict(text) != OK
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My last chemo is on Friday, then it will all be over.",
+        "Tomorrow it will be over, the surgery I mean.",
+        "Vroeger heb ik geprobeerd te stoppen met roken, en nu probeer ik het weer.",
+    ],
+)
+def test_treatment_and_old_habits_stay_ordinary(text):
+    assert verdict(text) == OK
+
+
+def test_a_message_of_many_risky_clauses_scores_a_bounded_number_of_them():
+    text = ", ".join(f"ik heb de pillen nummer {i} liggen" for i in range(600))
+    assert len(RULES.pieces(text)) == MAX_PIECES
     assert verdict(text) == CRISIS
 
 
