@@ -5,7 +5,8 @@
 Without --set: the two frozen evaluation sets (tests/flows/safety_eval_frozen.yaml, messages of
 every kind; tests/flows/safety_eval_exercise_frozen.yaml, answers to the exercises' questions; the
 figures in docs/performance.md) and the regression set (tests/flows/safety_cases.yaml, whose every
-risky message must still be helped). The development sets (`dev`, `exercise-dev`) are for tuning.
+risky message must still be helped). The development sets (`dev`, `dev-kinds`, `exercise-dev`,
+`exercise-dev-kinds`, `en-lookalike`) are for tuning.
 Per language and layer it prints:
 
     crisis     share of risky messages that get help first          (goal >= 85%)
@@ -42,6 +43,8 @@ SETS = {
     "dev": ("tests/flows/safety_dev.yaml", "messages"),
     "exercise-dev": ("tests/flows/safety_exercise_dev.yaml", "messages"),
     "dev-kinds": ("tests/flows/safety_dev_kinds.yaml", "messages"),
+    "exercise-dev-kinds": ("tests/flows/safety_exercise_dev_kinds.yaml", "messages"),
+    "en-lookalike": ("tests/flows/safety_en_lookalike_dev.yaml", "messages"),
     "regression": ("tests/flows/safety_cases.yaml", "cases"),
 }
 GOALS = {"crisis": 0.85, "helped": 0.95, "fa crisis": 0.05, "fa ask": 0.10}

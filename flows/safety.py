@@ -258,18 +258,32 @@ def semantic_score(text: str, rules: SafetyRules, semantic: SemanticLayer) -> Se
     """
     semantic.warm(rules.normalise)
     units: list[str] = []
+    evidence: list[bool] = []
     for sentence in rules.sentences(text):
         words = rules.without_idioms(sentence).split()
         if len(words) < _MIN_WORDS:
             continue
         if len(words) <= _UNIT_WORDS:
-            units.append(" ".join(words))
+            found = [" ".join(words)]
         else:  # a long run-on chat sentence: overlapping pieces, so one risky part stands out
             step = _UNIT_WORDS // 2
-            units += [
+            found = [
                 " ".join(words[i : i + _UNIT_WORDS]) for i in range(0, len(words) - step, step)
             ]
-    return semantic.score(units, [rules.has_evidence(unit) for unit in units])
+        units += found
+        evidence += [rules.has_evidence(unit) for unit in found]
+    # A risky clause inside a long sentence ("Het was fijn, maar ik weet dat het de laatste keer
+    # was") is diluted by its neighbours in the sentence's embedding; the clause alone is not.
+    # Only clauses that name a risk concept are added (the model's time grows with every unit),
+    # and none of a sentence that names a context (`SafetyRules.pieces`).
+    for clause in rules.pieces(text):
+        words = rules.without_idioms(clause).split()
+        piece = " ".join(words)
+        fits = _MIN_WORDS <= len(words) <= _UNIT_WORDS
+        if fits and piece not in units and rules.has_evidence(piece):
+            units.append(piece)
+            evidence.append(True)
+    return semantic.score(units, evidence)
 
 
 _UNIT_WORDS = 16

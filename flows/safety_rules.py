@@ -63,6 +63,39 @@ EVIDENCE_CONCEPTS = frozenset(
         "risk-hint",  # in the rule files for this alone
     }
 )
+# The context concepts: a sentence that names one of these is not cut into clauses for the
+# semantic layer (`SafetyRules.pieces`), because the context may sit in the other clause: in "Ik
+# maak er vanavond een einde aan, aan die vriendschap" the friendship is what ends. Only the
+# narrow ones: a work of fiction, long ago, someone else's death, and `clause-context` in each rule
+# file (a relationship being ended, "met hem", "niet meer zo"). Not a job, a party, a birthday or
+# the kitchen (`work-life`, `harmless`): "na het gesprek met mijn moeder" or "op haar
+# verjaardag" sits in nearly every exercise answer, and says nothing of the other clause.
+CONTEXT_CONCEPTS = frozenset(
+    {
+        "long-ago",
+        "fiction",
+        "death-of-other",
+        "clause-context",  # in the rule files for this alone
+    }
+)
+# The broader context concepts: a clause that names one of these is not scored apart (its
+# sentence still is, whole), but the other clauses of its sentence are. "Ik heb me gesneden aan
+# een blikje" is the kitchen; "koffie gedronken op haar verjaardag" says nothing of the clause
+# after the comma.
+CLAUSE_CONTEXT_CONCEPTS = frozenset(
+    {
+        "work-life",
+        "harmless",
+        "living-how",
+        "last-to-other",
+        "joking",
+        "committed",
+        "ordinary-wake",
+    }
+)
+# At most this many clauses of a message are scored apart (`SafetyRules.pieces`): the model's
+# time grows with every one, and a message of hundreds of distinct clauses must not take seconds.
+MAX_PIECES = 32
 WITHIN_WORDS = 12  # the concepts of an `all` rule lie within this many words (unless `within`)
 
 FILE_FIELDS = ("spec_version", "spellings", "not_if", "clause_breaks", "concepts", "rules")
@@ -80,6 +113,9 @@ RULE_FIELDS = (
     "examples",
 )
 
+# Where a sentence falls into clauses for the semantic layer (`SafetyRules.pieces`): a comma, a
+# colon, a dash between spaces; not a comma inside a number ("1,5").
+_CLAUSE_MARKS = re.compile(r"(?<!\d),|,(?!\d)|:| [-\u2013\u2014] ")
 _RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present; same marks
 
@@ -138,6 +174,8 @@ class SafetyRules:
     clause_breaks: frozenset[str] = field(default=frozenset(), repr=False)
     _idioms: Matcher | None = field(default=None, repr=False)
     _evidence: Matcher | None = field(default=None, repr=False)  # EVIDENCE_CONCEPTS, all files
+    _context: Matcher | None = field(default=None, repr=False)  # CONTEXT_CONCEPTS, all files
+    _clause_context: Matcher | None = field(default=None, repr=False)  # CLAUSE_CONTEXT_CONCEPTS
 
     def clauses(self, text: str) -> list[str]:
         """The message's clauses, normalised: split at sentence ends and at `clause_breaks`
@@ -149,6 +187,31 @@ class SafetyRules:
         """The message's sentences, normalised (what the semantic layer compares)."""
         padded = f" {normalise_text(text, self.spellings)} "
         return [s.strip() for _, _, s in split_clauses(padded, frozenset()) if s.strip()]
+
+    def pieces(self, text: str) -> list[str]:
+        """The clauses of the message's sentences, normalised: each sentence split at commas,
+        colons and dashes, and at `clause_breaks`. What the semantic layer scores besides whole
+        sentences, so that one risky clause is not diluted by the rest of a long sentence. A
+        sentence that names a context concept (CONTEXT_CONCEPTS) is not split: its context may
+        be in the other clause ("Ik maak er vanavond een einde aan, aan die vriendschap"); a
+        clause that names a broader one (CLAUSE_CONTEXT_CONCEPTS) is left out. At most
+        MAX_PIECES clauses."""
+        sentences = self.sentences(text)
+        ordinary = {i for i, sentence in enumerate(sentences) if self.has_context(sentence)}
+        owner = [i for i, sentence in enumerate(sentences) for _ in sentence.split()]
+        found: list[str] = []
+        position = 0
+        for piece in self.sentences(_CLAUSE_MARKS.sub(" ; ", text)):
+            words = len(piece.split())
+            if position < len(owner) and owner[position] not in ordinary:
+                parts = split_clauses(f" {piece} ", self.clause_breaks)
+                found += [
+                    part.strip()
+                    for _, _, part in parts
+                    if part.strip() and not _names(self._clause_context, part)
+                ]
+            position += words
+        return [piece for piece in dict.fromkeys(found) if piece not in sentences][:MAX_PIECES]
 
     def without_idioms(self, clause: str) -> str:
         """`clause` with the words of every idiom in it left out ("ik schaam me dood als..."
@@ -162,9 +225,13 @@ class SafetyRules:
         kept = [c for i, c in enumerate(padded) if not any(a <= i < b for a, b in spans)]
         return " ".join("".join(kept).split())
 
+    def has_context(self, sentence: str) -> bool:
+        """Whether `sentence` (normalised) names a concept of CONTEXT_CONCEPTS."""
+        return _names(self._context, sentence)
+
     def has_evidence(self, sentence: str) -> bool:
         """Whether `sentence` (normalised, idioms left out) names a concept of EVIDENCE_CONCEPTS."""
-        return self._evidence is not None and bool(self._evidence.starts(f" {sentence} "))
+        return _names(self._evidence, sentence)
 
     def normalise(self, text: str) -> str:
         """The message as the patterns see it: words separated by single spaces, sentences by
@@ -176,6 +243,11 @@ class SafetyRules:
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+
+def _names(matcher: Matcher | None, text: str) -> bool:
+    """Whether one of `matcher`'s phrases is in `text` (normalised)."""
+    return matcher is not None and bool(matcher.starts(f" {text.strip()} "))
 
 
 # --- reading and compiling -----------------------------------------------------------------------
@@ -249,9 +321,15 @@ def build(
     seen: dict[str, RawRule] = {}
     compiled: list[CompiledRule] = []
     evidence: list[Matcher] = []
+    context: list[Matcher] = []
+    clause_context: list[Matcher] = []
     for raw_file in raw_files:
         concepts = _compile_concepts(raw_file, spellings, problems)
         evidence += [c.matcher for name, c in concepts.items() if name in EVIDENCE_CONCEPTS]
+        context += [c.matcher for name, c in concepts.items() if name in CONTEXT_CONCEPTS]
+        clause_context += [
+            c.matcher for name, c in concepts.items() if name in CLAUSE_CONTEXT_CONCEPTS
+        ]
         for raw in raw_file.rules:
             if raw.id.value in seen:
                 other = seen[raw.id.value]
@@ -273,14 +351,20 @@ def build(
 
     rules = _assemble(compiled, spellings, breaks, idiom_matcher if idioms else None)
     if evidence:
-        rules = replace(
-            rules,
-            _evidence=Matcher(
-                regexes=tuple(r for m in evidence for r in m.regexes),
-                passes=tuple(p for m in evidence for p in m.passes),
-            ),
-        )
+        rules = replace(rules, _evidence=_joined(evidence))
+    if context:
+        rules = replace(rules, _context=_joined(context))
+    if clause_context:
+        rules = replace(rules, _clause_context=_joined(clause_context))
     return rules, problems, [raw for raw_file in raw_files for raw in raw_file.rules]
+
+
+def _joined(matchers: list[Matcher]) -> Matcher:
+    """One matcher for the phrases of several concepts."""
+    return Matcher(
+        regexes=tuple(r for m in matchers for r in m.regexes),
+        passes=tuple(p for m in matchers for p in m.passes),
+    )
 
 
 def _assemble(

@@ -42,10 +42,15 @@ CRISIS, ASK, OK = "crisis", "ask", "ok"
 CRISIS_RISKY, CRISIS_MARGIN = 0.70, 0.12
 ASK_RISKY, ASK_MARGIN = 0.52, 0.07
 # A sentence that names no risk concept of the rules (flows.safety_rules.EVIDENCE_CONCEPTS) needs
-# a far higher bar, and never gets help first from this layer alone: short ordinary answers to
-# the exercises' questions ("Ze luistert naar me.") lie as close to short risky examples as real
-# paraphrases do. Tuned on tests/flows/safety_exercise_dev.yaml (docs/safety.md).
+# a far higher bar, and gets help first from this layer alone only as a near copy (below): short
+# ordinary answers to the exercises' questions ("Ze luistert naar me.") lie as close to short
+# risky examples as real paraphrases do. Tuned on tests/flows/safety_exercise_dev.yaml
+# (docs/safety.md).
 BARE_RISKY, BARE_MARGIN = 0.75, 0.12
+# Such a sentence gets help first only when it is all but a copy of a risky example and far from
+# every ordinary one ("I'm sitting in the car in the garage with the engine running"): on the
+# development sets no ordinary sentence without a risk concept came within 0.24 of this margin.
+BARE_CRISIS_MARGIN = 0.25
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -98,6 +103,8 @@ def verdict_for(risky: float, ordinary: float, *, evidence: bool = True) -> str:
     """The verdict for one sentence; `evidence`: whether it names a risk concept of the rules."""
     margin = risky - ordinary
     if not evidence:
+        if risky >= BARE_RISKY and margin >= BARE_CRISIS_MARGIN:
+            return CRISIS
         return ASK if risky >= BARE_RISKY and margin >= BARE_MARGIN else OK
     if risky >= CRISIS_RISKY and margin >= CRISIS_MARGIN:
         return CRISIS

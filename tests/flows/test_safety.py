@@ -22,6 +22,7 @@ from flows.safety import (
     explain,
     parse_safety_rules,
 )
+from flows.safety_rules import MAX_PIECES
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_FILE = Path(__file__).with_name("safety_cases.yaml")
@@ -374,7 +375,27 @@ def test_parse_raises_with_every_problem():
 # --- never raises, whatever a person sends -------------------------------------------------------
 
 VOCABULARY = sorted({word for case in CASES for word in case["text"].split()})
-PUNCTUATION = [".", ",", "!", "?", "'", "’", "...", "\n", "😢", "-", "(", ")", "[", "*", "\\"]
+PUNCTUATION = [
+    ".",
+    ",",
+    "!",
+    "?",
+    "'",
+    "’",
+    "...",
+    "\n",
+    "😢",
+    "-",
+    "(",
+    ")",
+    "[",
+    "*",
+    "\\",
+    ":",
+    " — ",
+    " - ",
+    "1,5",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -390,6 +411,18 @@ def test_assess_never_raises_on_messages_made_of_real_words(words):
     result = assess(" ".join(words), RULES)
     assert result.is_crisis == bool(result.rule_ids)
     assert set(result.kinds) <= set(KINDS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.lists(st.sampled_from(VOCABULARY + PUNCTUATION), max_size=60)))
+def test_pieces_never_raise_and_stay_within_their_sentences(text_or_words):
+    """The clauses the semantic layer scores apart: any text, at most MAX_PIECES of them, each
+    one words of a sentence of the message."""
+    text = text_or_words if isinstance(text_or_words, str) else " ".join(text_or_words)
+    pieces = RULES.pieces(text)
+    assert len(pieces) <= MAX_PIECES
+    sentences = [f" {s} " for s in RULES.sentences(text)]
+    assert all(any(f" {p} " in s for s in sentences) for p in pieces)
 
 
 def test_a_risky_message_inside_an_ordinary_answer_still_fires():
