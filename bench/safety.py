@@ -15,14 +15,18 @@ Per language and layer it prints:
     fa ask     share of ordinary messages that get the question     (goal <= 10%)
 
 and the time per message (both layers, p50 and p95 over every message, each timed alone).
-`--list` prints the misses and false alarms of the development and regression sets, with what
-decided them; it refuses the frozen sets, which must never be used to tune (see its header).
+`--unseen` measures each frozen set once more without the messages that a rule file, an example
+or a development set repeats word for word (by count, never by text), so that a figure is not
+helped by a message the check was tuned with. `--list` prints the misses and false alarms of the
+development and regression sets, with what decided them; it refuses the frozen sets, which must
+never be used to tune (see its header).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -53,6 +57,39 @@ GOALS = {"crisis": 0.85, "helped": 0.95, "fa crisis": 0.05, "fa ask": 0.10}
 def load_set(name: str) -> list[dict]:
     path, key = SETS[name]
     return yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))[key]
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.sub(r"\W+", " ", text.casefold()).split())
+
+
+def tuning_texts() -> set[str]:
+    """Every text the check is tuned with, normalised: the rule and flow files (their examples,
+    semantic examples and labels) and every set that is not frozen."""
+    found: set[str] = set()
+
+    def collect(value: object) -> None:
+        if isinstance(value, str):
+            found.add(_normal(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    tuned = [ROOT / path for name, (path, _) in SETS.items() if not name.endswith("frozen")]
+    for path in [*sorted((ROOT / "flows").rglob("*.yaml")), *tuned]:
+        collect(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return found
+
+
+def unseen(messages: list[dict]) -> tuple[list[dict], int]:
+    """The messages of a frozen set that no tuning text repeats word for word (`--unseen`), and
+    how many were left out. Counts only: which ones is never printed."""
+    known = tuning_texts()
+    kept = [m for m in messages if _normal(m["text"]) not in known]
+    return kept, len(messages) - len(kept)
 
 
 def layers(check: SafetyCheck) -> dict[str, Callable[[str], str]]:
@@ -138,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", choices=sorted(SETS), action="append")
     parser.add_argument("--list", action="store_true", help="print misses and false alarms")
     parser.add_argument("--repeat", type=int, default=5, help="timing passes over the set (5)")
+    parser.add_argument(
+        "--unseen",
+        action="store_true",
+        help="also measure each frozen set without the messages a tuning text repeats verbatim",
+    )
     args = parser.parse_args(argv)
     chosen = args.set or ["frozen", "exercise-frozen", "regression"]
     if args.list and any(name.endswith("frozen") for name in chosen):
@@ -154,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         messages = load_set(name)
         report(name, messages, check)
+        if args.unseen and name.endswith("frozen"):
+            kept, left_out = unseen(messages)
+            print(f"-- {name} unseen: {left_out} message(s) a tuning text repeats left out")
+            report(name, kept, check)
         if args.list:
             list_errors(name, messages, check)
         if name == "regression":
