@@ -455,6 +455,7 @@ def test_a_message_checked_ahead_of_its_turn_is_answered_as_without(coach, monke
         return real(text, check, **options)
 
     monkeypatch.setattr(flows_safety, "_assess", counting)
+    coach.library.safety.clear_memo()  # the library is shared: another test may have said this
     person = Person(coach)
     person.agree()
     words = TextReceived(text="Ik wil niet meer leven.")
