@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel import Session
+
 from bot.clock import Clock
 from bot.storage import store
 from flows import markup
@@ -194,6 +196,18 @@ class Outbox:
             except Exception as error:  # the database is away: try again in a second
                 log.warning("outbox claim not renewed (%s)", type(error).__name__)
 
+    def _renew_in(self, session: Session, claim: int) -> None:
+        """Renew the claim in a transaction the sender makes anyway, once the last renewal is
+        `RENEW_EVERY` old: a busy database (on SQLite, a dispatcher's passes one after another)
+        can keep the renewing thread waiting, but not a sender that gets to write."""
+        started = time.monotonic()
+        if started < self._holds_until - CLAIM_LIFE.total_seconds() + CLOCK_MARGIN + RENEW_EVERY:
+            return
+        if store.renew_claim(session, claim, self.clock.real() + CLAIM_LIFE):
+            self._holds_until = max(
+                self._holds_until, started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
+            )
+
     def _renew(self) -> None:
         claim = self._claim
         if claim is None:
@@ -203,7 +217,9 @@ class Outbox:
         with self.store.transaction() as session:
             alive = store.renew_claim(session, claim, now + CLAIM_LIFE)
         if alive:
-            self._holds_until = started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
+            self._holds_until = max(
+                self._holds_until, started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
+            )
             return
         # Cleared as dead: what it held may be another's by now. A new claim takes only what
         # is free, so nothing is sent twice by our mistake.
@@ -218,23 +234,37 @@ class Outbox:
             self._holds_until = started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
 
     def take(
-        self, limit: int, exclude: Collection[str] = (), *, sent: Collection[int] = ()
+        self,
+        limit: int,
+        exclude: Collection[str] = (),
+        *,
+        sent: Collection[int] = (),
+        release: Collection[int] = (),
+        skip_held: bool = False,
     ) -> list[Outgoing]:
         """Up to `limit` items ready now, oldest first, the first waiting one of each chat only;
-        not for the chats in `exclude` (those the caller is busy with). `sent`: rows delivered
-        since the last take, acknowledged in the same transaction. A row that cannot be read is
-        logged (its id and the error's kind) and dropped."""
+        not for the chats in `exclude` (those the caller is busy with). `skip_held` (with a
+        lease): what this process holds already is left out instead, so a sender with many
+        chats in flight need not name them; it then `release`s what it took and kept (to be
+        tried again), so that it is taken again. `sent`: rows delivered since the last take,
+        acknowledged in the same transaction. A row that cannot be read is logged (its id and
+        the error's kind) and dropped."""
         if self.lease and self._claim is None:
             self.open()
         now = self.clock.now()
         with self.store.transaction() as session:
             if sent:
                 store.sent(session, list(sent))
+            claim = self._claim
+            if release and claim is not None:
+                store.release(session, list(release), claim)
+            if claim is not None and limit:
+                self._renew_in(session, claim)
             if not limit or not self.holds():
                 return []
             hold = None
-            if self._claim is not None:
-                hold = store.Hold(claim=self._claim, alive_at=self.clock.real())
+            if claim is not None:
+                hold = store.Hold(claim=claim, alive_at=self.clock.real(), skip_own=skip_held)
             rows = store.ready_outgoing(
                 session, self.channel, now, limit, exclude=exclude, hold=hold
             )
@@ -264,7 +294,7 @@ class Outbox:
                 store.sent(session, unreadable)
         if unreadable:  # the chats of dropped rows may have a next one ready
             busy = [*exclude, *(o.address for o in taken)]
-            taken += self.take(limit - len(taken), busy)
+            taken += self.take(limit - len(taken), busy, skip_held=skip_held)
         return taken
 
     def sent(self, ids: Collection[int]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,10 +34,21 @@ from flows import delivery
 from flows.checkin import Checkin
 from flows.state import State
 
+# On SQLite, how long a transaction waits for the process's other writers before it goes on
+# to SQLite's own busy handler anyway (as long as that handler's timeout, `bot.storage.db`).
+WRITER_WAIT = 30.0
+
 
 class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
+        # SQLite has one writer at a time, and its busy handler lets a waiting thread sleep and
+        # look again: a thread that writes back to back (a dispatcher's passes of 10,000 due
+        # check-ins) kept the outbox's claim from being renewed for 30 s, and the sender from
+        # acknowledging what it sent. Writers of one process queue on a lock instead, which
+        # wakes the next of them the moment the one before it commits. Between processes
+        # SQLite's own lock still decides.
+        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def ping(self) -> None:
         """A query that only shows the database answers (raises when it does not)."""
@@ -45,8 +57,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        queued = self._writer is not None and self._writer.acquire(timeout=WRITER_WAIT)
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        finally:
+            if queued:
+                assert self._writer is not None
+                self._writer.release()
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -447,6 +465,7 @@ class Hold:
 
     claim: int
     alive_at: datetime
+    skip_own: bool = False  # leave out what this claim holds already (a sender's busy chats)
 
 
 def ready_outgoing(
@@ -461,7 +480,10 @@ def ready_outgoing(
     chat's messages go out in order even when one of them has to wait. `exclude`: addresses
     the caller is busy with already. `hold`: the rows become the caller's claim's, so other
     processes sharing the database leave them alone while that claim lives; rows of a dead
-    claim (its `alive_until` before `hold.alive_at`) are free again."""
+    claim (its `alive_until` before `hold.alive_at`) are free again. With `hold.skip_own`, rows
+    the caller's own claim holds are left out too: those are the chats a sender is busy with,
+    so it need not name them all (`exclude`) at every look; it lets go of a row it keeps
+    (`release`) for it to be taken again."""
     # The head of each chat: no earlier row for the same address. Asked per candidate through
     # the index (channel, address, id), in id order, so a pass reads about `limit` rows however
     # long the outbox is: grouping the whole outbox by chat at every pass made 10,000 check-ins
@@ -489,8 +511,11 @@ def ready_outgoing(
     if exclude:
         statement = statement.where(col(OutboxRow.address).not_in(list(exclude)))
     if hold is not None:
+        alive = col(OutboxClaim.alive_until) >= hold.alive_at
         living = sa.select(col(OutboxClaim.id)).where(
-            col(OutboxClaim.alive_until) >= hold.alive_at, col(OutboxClaim.id) != hold.claim
+            sa.or_(alive, col(OutboxClaim.id) == hold.claim)
+            if hold.skip_own
+            else sa.and_(alive, col(OutboxClaim.id) != hold.claim)
         )
         statement = statement.where(
             sa.or_(col(OutboxRow.claim).is_(None), col(OutboxRow.claim).not_in(living))
@@ -543,6 +568,17 @@ def _outgoing(row: OutboxRow) -> Outgoing:
         address=row.address,
         payload=json.loads(row.payload),
         attempts=row.attempts,
+    )
+
+
+def release(session: Session, outgoing_ids: Collection[int], claim: int) -> None:
+    """Rows this claim took and did not deliver (to be tried again) are no longer held by it,
+    so that it (or another process) takes them again; rows another claim holds by now stay."""
+    table = _table(OutboxRow)
+    session.connection().execute(
+        sa.update(table)
+        .where(table.c.id.in_(list(outgoing_ids)), table.c.claim == claim)
+        .values(claim=None)
     )
 
 

@@ -163,7 +163,11 @@ class CallLimit:
     """How many Bot API calls may be under way at once: as many as it takes to send Telegram's
     30 messages a second at the round-trip time we measure, and no more: every open connection
     costs the HTTP client work on each request (on loopback one at a time is fastest; to
-    Telegram, a 100 ms round trip, four)."""
+    Telegram, a 100 ms round trip, four).
+
+    Callers wait in line, first come first served, and a finished call hands its place to the
+    first of them only: with thousands of chats waiting, waking them all at every finished call
+    (a condition's `notify_all`) made each message cost work in proportion to the backlog."""
 
     def __init__(
         self, rate: float = SEND_RATE, least: int = 1, most: int = 16, round_trip: float = 0.1
@@ -171,25 +175,46 @@ class CallLimit:
         self.rate, self.least, self.most = rate, least, most
         self.round_trip = round_trip  # seconds, a moving average
         self.active = 0
-        self._changed = asyncio.Condition()
+        self._line: deque[asyncio.Future[None]] = deque()
 
     @property
     def limit(self) -> int:
         return max(self.least, min(self.most, math.ceil(self.rate * self.round_trip) + 1))
 
+    @property
+    def waiting(self) -> int:
+        """Callers in line for a place."""
+        return sum(1 for f in self._line if not f.done())
+
     @contextlib.asynccontextmanager
     async def call(self) -> AsyncIterator[None]:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.active < self.limit)
+        if self.active < self.limit and not self._line:
             self.active += 1
+        else:
+            place = asyncio.get_running_loop().create_future()
+            self._line.append(place)
+            try:
+                await place
+            except asyncio.CancelledError:
+                if place.done() and not place.cancelled():  # handed a place, then cancelled
+                    self._release()
+                raise
         started = time.monotonic()
         try:
             yield
         finally:
             self.round_trip += 0.1 * (time.monotonic() - started - self.round_trip)
-            async with self._changed:
-                self.active -= 1
-                self._changed.notify_all()
+            self._release()
+
+    def _release(self) -> None:
+        """A call ended: its place goes to the first in line (the limit may have moved with
+        the round trip, so as many as fit now)."""
+        self.active -= 1
+        while self._line and self.active < self.limit:
+            place = self._line.popleft()
+            if not place.done():  # a cancelled waiter left its future behind
+                self.active += 1
+                place.set_result(None)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
