@@ -336,11 +336,19 @@ def due_checkins(
 def claim_due_checkins(session: Session, person_id: int, now: datetime) -> list[CheckinRow]:
     """Every pending check-in of this person that is due by `now`, locked (rows another process
     holds are left to it): they are delivered together, as one conversation."""
+    # On SQLite `|| ''` keeps the planner on the person's index: without statistics it took
+    # ix_checkin_due and walked every pending check-in due by now to find this person's few
+    # (with 10,000 due at once, a third of the dispatcher's time). PostgreSQL chooses well.
+    status = (
+        col(CheckinRow.status) + ""
+        if session.get_bind().dialect.name == "sqlite"
+        else col(CheckinRow.status)
+    )
     statement = (
         select(CheckinRow)
         .where(
             CheckinRow.person_id == person_id,
-            CheckinRow.status == "pending",
+            status == "pending",
             col(CheckinRow.due_at) <= now,
         )
         .order_by(col(CheckinRow.due_at), col(CheckinRow.id))

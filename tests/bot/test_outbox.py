@@ -193,3 +193,24 @@ def test_a_stopped_process_leaves_no_claim_and_nothing_held(coach):
     with coach.store.transaction() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(OutboxClaim)).scalar() == 0
         assert session.execute(sa.select(OutboxRow.claim)).scalars().all() == [None]
+
+
+def test_a_sender_is_not_offered_what_it_holds_until_it_lets_go_of_it(coach):
+    put(coach, "1", message("a", "een"), message("b", "twee"))
+    put(coach, "2", message("c", "drie"))
+    put(coach, "3", message("d", "vier"))
+    outbox, other = coach.outbox(CHANNEL), coach.outbox(CHANNEL)  # as two processes
+    first = outbox.take(2, skip_held=True)
+    assert [o.address for o in first] == ["1", "2"]
+    # What it holds is its busy chats: it need not name them to be offered only the others.
+    again = outbox.take(10, skip_held=True)
+    assert [o.address for o in again] == ["3"]
+    assert outbox.take(10, skip_held=True) == []
+    # Chat 1's first message delivered, chat 2's kept to try again: let go of, offered anew,
+    # and not to the other process while this one holds it again.
+    one, two = first
+    offered = outbox.take(10, sent=[one.id], release=[two.id], skip_held=True)
+    assert sorted((o.address, o.item.key) for o in offered) == [("1", "b"), ("2", "c")]
+    assert other.take(10) == [], "everything is held by the first process"
+    # Without skip_held a process is offered what it holds (and excludes by name).
+    assert [o.address for o in outbox.take(10, exclude=["2", "3"])] == ["1"]
