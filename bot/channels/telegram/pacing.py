@@ -12,6 +12,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -42,6 +43,11 @@ class Limiter(Protocol):
         """Telegram said 429 for the bot as a whole: nothing goes out until `moment`."""
         ...
 
+    def reserve_at_hand(self, now: float) -> float | None:
+        """`reserve` when that needs neither the database nor a wait for another thread; None
+        otherwise (then `reserve` is called from a thread of the pacer's own)."""
+        ...
+
 
 class _Bucket:
     """A token bucket that hands out reservations: `reserve()` says how long to wait."""
@@ -62,6 +68,9 @@ class _Bucket:
         self.refill(now)
         self.tokens -= 1
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def reserve_at_hand(self, now: float) -> float:
+        return self.reserve(now)  # in memory: always at hand
 
     def empty_until(self, moment: float) -> None:
         """After a 429: nothing is left until `moment`."""
@@ -97,6 +106,9 @@ class Pacer:
             if isinstance(overall, tuple)
             else overall
         )
+        # A limiter that asks the database does so from one thread of its own: never on the
+        # event loop, and never in the queue of the default threads the dispatcher runs on.
+        self._asking: ThreadPoolExecutor | None = None
         self.chats: dict[int, _Bucket] = {}
         self.chat_paused: dict[int, float] = {}
         self.paused_until = 0.0
@@ -126,12 +138,17 @@ class Pacer:
                 await asyncio.sleep(wait + self.MARGIN)
         if self.overall is not None:
             now = time.monotonic()
-            if isinstance(self.overall, _Bucket):
-                wait = self.overall.reserve(now)
-            else:  # a budget of its own may ask the database: never on the event loop
-                wait = await asyncio.to_thread(self.overall.reserve, now)
+            at_hand = self.overall.reserve_at_hand(now)
+            wait = at_hand if at_hand is not None else await self._ask(now)
             if wait > 0:
                 await asyncio.sleep(wait + self.MARGIN)
+
+    async def _ask(self, now: float) -> float:
+        assert self.overall is not None
+        if self._asking is None:
+            self._asking = ThreadPoolExecutor(1, thread_name_prefix="kern-coach-budget")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._asking, self.overall.reserve, now)
 
     def _chat(self, chat_id: int, now: float) -> _Bucket:
         bucket = self.chats.get(chat_id)
