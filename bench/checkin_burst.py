@@ -16,12 +16,17 @@ itself is measured); the per-chat limit is production's. Achieved rate: messages
 accepted, divided by the time from the first to the last. Lost: a check-in not done, a message
 left in the outbox, a person who got fewer messages than the others; doubled: a person who got
 more. Several processes need PostgreSQL: one SQLite file is for one process.
+
+`--outbox-only`: the check-ins are done already and their two messages each wait in the outbox
+(as the dispatcher leaves them), so the rate is the sender's alone, without the dispatcher's
+engine turns beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -94,6 +99,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def fill_outbox(engine: sa.Engine, people: int) -> None:
+    """Every check-in done, its two messages waiting for the person (what a dispatch leaves)."""
+    from bot.outbox import encode
+    from flows.messages import Message, Span
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    insert = sa.text(
+        "INSERT INTO outbox (person_id, channel, address, payload, attempts, next_attempt_at, "
+        "created_at) VALUES (NULL, 'telegram', :address, :payload, 0, :at, :at)"
+    )
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE checkin SET status = 'done'"))
+        for n in range(2):
+            rows = [
+                {
+                    "address": str(1 + i),
+                    "payload": json.dumps(
+                        encode(Message(key="bench", paragraphs=((Span(text=f"{i}-{n}"),),)))
+                    ),
+                    "at": now,
+                }
+                for i in range(people)
+            ]
+            connection.execute(insert, rows)
+
+
 def count(engine: sa.Engine, sql: str) -> int:
     with engine.connect() as connection:
         return int(connection.execute(sa.text(sql)).scalar() or 0)
@@ -105,6 +136,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--outbox-only", action="store_true")
     parser.add_argument(
         "--serve", nargs=4, metavar=("DB", "API", "FOLDER", "PORT"), help=argparse.SUPPRESS
     )
@@ -123,6 +155,8 @@ def main() -> None:
         )
         engine = sa.create_engine(url)
         seed_checkins(engine, args.people, datetime.now(UTC))
+        if args.outbox_only:
+            fill_outbox(engine, args.people)
         polling = sa.make_url(url).get_backend_name() == "sqlite"
         children = [
             subprocess.Popen(
@@ -172,7 +206,7 @@ def main() -> None:
             f"({usual} per person) in {span:.1f} s: {achieved:.1f} messages/s against a limit "
             f"of {args.rate:.0f} ({achieved / args.rate:.3f}x), most in one second {peak}; "
             f"lost {lost}, doubled {doubled}; database {sa.make_url(url).get_backend_name()}, "
-            f"{args.processes} process(es)"
+            f"{args.processes} process(es){', outbox only' if args.outbox_only else ''}"
         )
         engine.dispose()
 

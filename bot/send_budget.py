@@ -10,8 +10,10 @@ docs/operating.md.
 
 `SharedBudget` is a `Limiter` for the Telegram channel's pacer: `reserve(now)` takes one
 message's place and says how long to wait for it, `empty_until(moment)` holds everyone back
-after a 429. A process reserves a few places at a time (`block`, about 50 ms of the rate), so at
-200 a second the row is written 20 times a second, not 200, and at 30 a second once per message.
+after a 429. A process reserves a few places at a time (`block`, about 50 ms of the rate, whatever
+the burst), so at 200 a second the row is written 20 times a second, not 200, and at 30 a second
+every other message. The places of a block are handed out on the event loop
+(`reserve_at_hand`); only an empty hand asks the database.
 The bucket may go into debt: places reserved ahead lie in the future, and whoever reserves next,
 in any process, waits behind them. Places a process reserved and did not use by their time are
 dropped, so together the processes never exceed the rate and burst by more than a block each.
