@@ -115,10 +115,15 @@ class Pacer:
         self.floods: deque[tuple[float, int]] = deque()
 
     async def turn(
-        self, chat_id: int, while_waiting: Callable[[], Awaitable[None]] | None = None
+        self,
+        chat_id: int,
+        while_waiting: Callable[[], Awaitable[None]] | None = None,
+        *,
+        overall: bool = True,
     ) -> None:
         """Wait until a message to this chat may go out; `while_waiting` is called first when
-        that takes a noticeable while (to show "typing…" meanwhile)."""
+        that takes a noticeable while (to show "typing…" meanwhile). `overall=False`: the limit
+        over all chats is left to `overall_turn`, for a caller that takes it later."""
         announced = while_waiting is None
         while True:
             now = time.monotonic()
@@ -136,6 +141,14 @@ class Pacer:
                 if not announced and wait >= NOTICEABLE:
                     await while_waiting()  # type: ignore[misc]
                 await asyncio.sleep(wait + self.MARGIN)
+        if overall:
+            await self.overall_turn()
+
+    async def overall_turn(self) -> None:
+        """Wait for this message's moment within the limit over all chats. Taken right before
+        the call (with a place among the calls under way): a moment taken earlier, while calls
+        were slow, would have passed by the time the message got its place, and the messages
+        so delayed would go out together, above the rate."""
         if self.overall is not None:
             now = time.monotonic()
             at_hand = self.overall.reserve_at_hand(now)
@@ -176,6 +189,19 @@ class Pacer:
                 self.overall.empty_until(until)
 
 
+class _Timing:
+    """When a call began, for the round trip: a caller that waits for something else first,
+    holding its place, says when the call itself begins (`begin`)."""
+
+    __slots__ = ("started",)
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def begin(self) -> None:
+        self.started = time.monotonic()
+
+
 class CallLimit:
     """How many Bot API calls may be under way at once: as many as it takes to send Telegram's
     30 messages a second at the round-trip time we measure, and no more: every open connection
@@ -204,7 +230,7 @@ class CallLimit:
         return sum(1 for f in self._line if not f.done())
 
     @contextlib.asynccontextmanager
-    async def call(self) -> AsyncIterator[None]:
+    async def call(self) -> AsyncIterator[_Timing]:
         if self.active < self.limit and not self._line:
             self.active += 1
         else:
@@ -216,11 +242,11 @@ class CallLimit:
                 if place.done() and not place.cancelled():  # handed a place, then cancelled
                     self._release()
                 raise
-        started = time.monotonic()
+        timing = _Timing()
         try:
-            yield
+            yield timing
         finally:
-            self.round_trip += 0.1 * (time.monotonic() - started - self.round_trip)
+            self.round_trip += 0.1 * (time.monotonic() - timing.started - self.round_trip)
             self._release()
 
     def _release(self) -> None:

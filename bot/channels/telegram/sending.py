@@ -379,10 +379,16 @@ class OutboxSender:
             part = parts[done]
             try:
                 await self.pacer.turn(
-                    chat_id, functools.partial(self._typing, chat_id) if part.long else None
+                    chat_id,
+                    functools.partial(self._typing, chat_id) if part.long else None,
+                    overall=False,
                 )
                 self._calling.add(row.address)
-                async with self.calls.call():
+                async with self.calls.call() as timing:
+                    # The overall moment with a place in hand, so that slow calls do not let
+                    # moments pass and then send their messages together (above the rate).
+                    await self.pacer.overall_turn()
+                    timing.begin()
                     if not self.outbox.holds():
                         # Others may think our claim dead and send this row: leave it to them.
                         log.warning("outbox claim lapsed; chat %s not sent to now", row.address)
