@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
+from bot.storage import db
 from bot.storage.models import (
     AnswerRow,
     CheckinRow,
@@ -339,11 +340,7 @@ def claim_due_checkins(session: Session, person_id: int, now: datetime) -> list[
     # On SQLite `|| ''` keeps the planner on the person's index: without statistics it took
     # ix_checkin_due and walked every pending check-in due by now to find this person's few
     # (with 10,000 due at once, a third of the dispatcher's time). PostgreSQL chooses well.
-    status = (
-        col(CheckinRow.status) + ""
-        if session.get_bind().dialect.name == "sqlite"
-        else col(CheckinRow.status)
-    )
+    status = col(CheckinRow.status) + "" if _on_sqlite(session) else col(CheckinRow.status)
     statement = (
         select(CheckinRow)
         .where(
@@ -506,7 +503,7 @@ def ready_outgoing(
     # then sorted): walking the ids in order stops after `limit`. SQLite has no statistics to
     # choose by; PostgreSQL's planner, with them, walks the ids by itself, and would not with
     # the expression (its estimate of it is wrong).
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    sqlite = _on_sqlite(session)
     of_channel = (
         (col(OutboxRow.channel) + "") == channel if sqlite else col(OutboxRow.channel) == channel
     )
@@ -551,11 +548,26 @@ def open_claim(
     return claim.id
 
 
-def renew_claim(session: Session, claim: int, until: datetime) -> bool:
-    """Still alive until `until`; False when the claim is gone (cleared as dead)."""
+def _on_sqlite(session: Session) -> bool:
+    return db.is_sqlite(session.get_bind())
+
+
+def renew_claim(session: Session, claim: int, until: datetime, alive_at: datetime) -> bool:
+    """Still alive until `until` (never less than before: of two renewals racing, the later
+    write does not shorten the earlier one's). False when the claim is gone, or was dead by
+    `alive_at` (the caller's moment plus what other clocks may run ahead): others may have
+    taken its rows, so it is not revived, and the caller opens a new one."""
     table = _table(OutboxClaim)
+    moment = sa.literal(until, type_=table.c.alive_until.type)
+    longest = (
+        sa.func.max(table.c.alive_until, moment)
+        if _on_sqlite(session)
+        else sa.func.greatest(table.c.alive_until, moment)
+    )
     result = session.connection().execute(
-        sa.update(table).where(table.c.id == claim).values(alive_until=until)
+        sa.update(table)
+        .where(table.c.id == claim, table.c.alive_until >= alive_at)
+        .values(alive_until=longest)
     )
     return result.rowcount > 0
 

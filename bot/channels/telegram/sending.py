@@ -217,7 +217,9 @@ class OutboxSender:
         # deliveries that ended: (address, row id, whether it is done with: deleted, else kept
         # and let go of, so that it is taken again)
         self._ended: list[tuple[str, int, bool]] = []
-        self._let_go: list[int] = []  # rows taken for a chat already in flight: not ours to keep
+        # Rows taken for a chat in flight with another row (the one in flight was deleted
+        # meanwhile, e.g. the person forgotten, and a new one written): no task has them.
+        self._not_started: list[int] = []
         self._calling: set[str] = set()  # chats whose delivery waits for Telegram's answer
         self._before: dict[str, asyncio.Task[Any]] = {}  # address → an edit that goes first
         self._stopping = False
@@ -249,17 +251,19 @@ class OutboxSender:
             while not self._stopping:
                 self._wake.clear()
                 ended, self._ended = self._ended, []
-                let_go, self._let_go = self._let_go, []
+                not_started, self._not_started = self._not_started, []
                 room = max(0, self.most_in_flight - len(self._in_flight) + len(ended))
                 busy: list[str] = []
                 if not self.outbox.lease:  # no claim leaves out the chats in flight: by name
                     ending = {a for a, _, _ in ended}
                     busy = [a for a in self._in_flight if a not in ending]
                 try:
-                    rows = await self.db.run(self._look, ended, let_go, min(self.BATCH, room), busy)
+                    rows = await self.db.run(
+                        self._look, ended, not_started, min(self.BATCH, room), busy
+                    )
                 except Exception as error:  # the database is away: keep what we know, wait
                     self._ended = ended + self._ended
-                    self._let_go = let_go + self._let_go
+                    self._not_started = not_started + self._not_started
                     log.warning("cannot read the outbox (%s); trying again", type(error).__name__)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.IDLE)
@@ -267,8 +271,14 @@ class OutboxSender:
                 for address, _, _ in ended:
                     self._in_flight.pop(address, None)
                 for row in rows:
-                    if row.address in self._in_flight:  # its claim lapsed and came back anew
-                        self._let_go.append(row.id)
+                    flying = self._in_flight.get(row.address)
+                    if flying is not None:
+                        # Taken again under a new claim while its delivery under the lapsed one
+                        # is still under way (that delivery sends nothing now, `holds`): it
+                        # stays held, so no one else is offered it, and when the delivery ends
+                        # it is let go of and taken again. No second task for the chat.
+                        if flying.get_name() != f"send-{row.id}":
+                            self._not_started.append(row.id)
                         continue
                     self._in_flight[row.address] = asyncio.create_task(
                         self._deliver(row), name=f"send-{row.id}"
@@ -318,16 +328,20 @@ class OutboxSender:
             await asyncio.to_thread(self.db.close)
 
     def _look(
-        self, ended: list[tuple[str, int, bool]], let_go: list[int], limit: int, busy: list[str]
+        self,
+        ended: list[tuple[str, int, bool]],
+        not_started: list[int],
+        limit: int,
+        busy: list[str],
     ) -> list[Outgoing]:
-        """Acknowledge what was delivered and let go of what was kept, then take what is ready
-        now: one transaction. The chats in flight are left out by the claim that holds their
-        rows (or, without a lease, `busy`)."""
+        """Acknowledge what was delivered and let go of what was kept (and of rows no delivery
+        has), then take what is ready now: one transaction. The chats in flight are left out by
+        the claim that holds their rows (or, without a lease, `busy`)."""
         return self.outbox.take(
             limit,
             busy,
             sent=[i for _, i, done in ended if done],
-            release=[*let_go, *(i for _, i, done in ended if not done)],
+            release=[*not_started, *(i for _, i, done in ended if not done)],
             skip_held=True,
         )
 
@@ -389,8 +403,9 @@ class OutboxSender:
                     # moments pass and then send their messages together (above the rate).
                     await self.pacer.overall_turn()
                     timing.begin()
-                    if not self.outbox.holds():
-                        # Others may think our claim dead and send this row: leave it to them.
+                    if not self.outbox.holds(row.claim):
+                        # Others may think the claim it was taken under dead and send this row:
+                        # leave it to them (or to this process's next look, under a new claim).
                         log.warning("outbox claim lapsed; chat %s not sent to now", row.address)
                         return False
                     started = time.monotonic()
