@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from bot.channels.telegram import Pacer
 from bot.channels.telegram.pacing import CallLimit
 from bot.outbox import encode
 from bot.storage import store
+from bot.storage.models import OutboxClaim
 from flows.messages import Message, Span
 from tests.bot.test_telegram_harness import Harness, Person, original, wait_until
 from tests.fakes.telegram_api import FakeBotAPI
@@ -208,6 +211,72 @@ async def test_a_backlog_of_many_chats_goes_out_once_in_order_never_all_held_at_
         assert [m.text for m in fake.messages(chat)] == texts, f"chat {chat}"
     assert max(held) <= bound, f"held {max(held)} at once, more than {bound}"
     assert max(held) >= bound // 2, "the sender took hardly anything ahead"
+
+
+async def test_a_message_being_delivered_when_its_claim_lapsed_arrives_once(
+    tmp_path, database_url, fake
+):
+    """The sender stalled while a chat's message waited its turn: its claim lapsed in others'
+    eyes, another process took the row and stopped before sending it. The delivery under the
+    lapsed claim sends nothing; the row, taken again under a new claim while that delivery is
+    still under way, stays held (no other process is offered it), and the person gets the
+    message once."""
+    harness = Harness(tmp_path, fake, url=database_url)
+    async with harness:
+        assert harness.channel is not None
+        sender = harness.channel.sender
+        outbox = sender.outbox
+        looks = 0
+        look = sender._look
+
+        def counted(*args):  # type: ignore[no-untyped-def]
+            nonlocal looks
+            looks += 1
+            return look(*args)
+
+        sender._look = counted  # type: ignore[method-assign]
+        gate = asyncio.Event()
+        sender.first_do("8001", asyncio.create_task(gate.wait()))  # it waits for its turn
+        with harness.coach.store.transaction() as session:
+            store.add_outgoing(
+                session,
+                person_id=None,
+                channel="telegram",
+                address="8001",
+                payloads=[encode(Message(key="test:lapse", paragraphs=((Span(text="een"),),)))],
+                now=harness.coach.clock.now(),
+            )
+        sender.wake()
+        await wait_until(lambda: "8001" in sender._in_flight, what="the delivery")
+        lapsed = outbox._claim
+        other, third = harness.coach.outbox("telegram"), harness.coach.outbox("telegram")
+        try:
+            with harness.coach.store.transaction() as session:
+                session.execute(
+                    sa.update(OutboxClaim)
+                    .where(OutboxClaim.id == lapsed)
+                    .values(alive_until=harness.coach.clock.real() - timedelta(seconds=1))
+                )
+            assert [o.address for o in other.take(10)] == ["8001"], "free in others' eyes"
+            other.close()
+            await wait_until(lambda: outbox._claim != lapsed, what="a new claim")
+            sender.wake()
+            await wait_until(
+                lambda: harness.rows("SELECT claim FROM outbox") == [(outbox._claim,)],
+                what="the row taken again",
+            )
+            for _ in range(3):  # the looks that follow keep it while the delivery runs
+                seen = looks
+                sender.wake()
+                await wait_until(lambda: looks > seen, what="a look")  # noqa: B023
+                assert third.take(10) == [], "offered to another process while in flight"
+            assert "8001" in sender._in_flight and fake.messages(8001) == []
+            gate.set()
+            await harness.settled()
+        finally:
+            other.close()
+            third.close()
+    assert [m.text for m in fake.messages(8001)] == ["een"]
 
 
 async def test_calls_start_in_the_order_they_asked_never_more_than_the_limit():
