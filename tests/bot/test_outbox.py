@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.outbox import CLAIM_LIFE, Chart, Document, Outbox, encode, item_of
 from bot.storage import store
@@ -221,7 +222,7 @@ def lapse(coach, outbox: Outbox) -> None:
     with coach.store.transaction() as session:
         session.execute(
             sa.update(OutboxClaim)
-            .where(OutboxClaim.id == outbox._claim)
+            .where(col(OutboxClaim.id) == outbox._claim)
             .values(alive_until=coach.clock.real() - timedelta(seconds=1))
         )
 

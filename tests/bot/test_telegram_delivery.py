@@ -229,12 +229,12 @@ async def test_a_message_being_delivered_when_its_claim_lapsed_arrives_once(
         looks = 0
         look = sender._look
 
-        def counted(*args):  # type: ignore[no-untyped-def]
+        def counted(*args):
             nonlocal looks
             looks += 1
             return look(*args)
 
-        sender._look = counted  # type: ignore[method-assign]
+        sender._look = counted
         gate = asyncio.Event()
         sender.first_do("8001", asyncio.create_task(gate.wait()))  # it waits for its turn
         with harness.coach.store.transaction() as session:
