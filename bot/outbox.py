@@ -16,8 +16,9 @@ lives. A process killed -9 stops renewing, and `CLAIM_LIFE` later its rows are f
 process sends them within seconds. A process whose claim could not be renewed in time
 (`holds()` false) sends nothing more under it: the claim is not revived (a renewal that gets
 through late fails), a new one is opened, and what was taken under the old one is not sent
-(`holds(claim)`) but taken again only if it is still free, so two processes never believe they
-hold the same row. A renewal is believed only once committed, and never shortens the claim. The one window left (`docs/operating.md`): a row the platform accepted and whose
+(`holds(claim)`) but taken again like any free row, so two processes never believe they hold
+the same row. A renewal is believed only once committed, and never shortens the claim. The one
+window left (`docs/operating.md`): a row the platform accepted and whose
 deletion was not yet committed when the process died is sent again.
 """
 

@@ -46,10 +46,12 @@ class Store:
         # SQLite has one writer at a time, and its busy handler lets a waiting thread sleep and
         # look again: a thread that writes back to back (a dispatcher's passes of 10,000 due
         # check-ins) kept the outbox's claim from being renewed for 30 s, and the sender from
-        # acknowledging what it sent. Writers of one process queue on a lock instead, which
-        # wakes the next of them the moment the one before it commits. Between processes
-        # SQLite's own lock still decides.
-        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # acknowledging what it sent. Writers of one process wait on a lock instead, which
+        # lets one of them go the moment the one before it commits (usually the one waiting
+        # longest: a threading.Lock promises no order, so a writer may be passed over now and
+        # then, never for the busy handler's sleeps). Between processes SQLite's own lock
+        # still decides.
+        self._writer = threading.Lock() if db.is_sqlite(engine) else None
 
     def ping(self) -> None:
         """A query that only shows the database answers (raises when it does not)."""

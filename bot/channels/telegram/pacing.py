@@ -163,6 +163,13 @@ class Pacer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._asking, self.overall.reserve, now)
 
+    def close(self) -> None:
+        """The sender stopped: the thread that asks the shared budget ends (a pacer used again
+        starts a new one)."""
+        asking, self._asking = self._asking, None
+        if asking is not None:
+            asking.shutdown(wait=True)
+
     def _chat(self, chat_id: int, now: float) -> _Bucket:
         bucket = self.chats.get(chat_id)
         if bucket is None:

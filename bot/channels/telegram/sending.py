@@ -324,6 +324,7 @@ class OutboxSender:
             await self.db.run(self.outbox.close)
         except Exception as error:  # what it held is free once its claim runs out
             log.warning("outbox not released (%s)", type(error).__name__)
+        await asyncio.to_thread(self.pacer.close)
         if self._own_db:
             await asyncio.to_thread(self.db.close)
 
