@@ -198,6 +198,15 @@ def main() -> None:
         lost += sum(usual - n for n in per_chat.values() if n < usual)
         lost += (args.people - len(per_chat)) * usual
         doubled = sum(n - usual for n in per_chat.values() if n > usual)
+        # The counts per chat miss a message sent twice in place of the next: with the outbox
+        # filled here every text is known, so each chat's texts are checked, in order.
+        wrong = ""
+        if args.outbox_only:
+            astray = sum(
+                [m.text for m in fake.messages(1 + i)] != [f"{i}-0", f"{i}-1"]
+                for i in range(args.people)
+            )
+            wrong = f", chats not given exactly their two texts in order {astray}"
         span = sends[-1].at - sends[0].at if len(sends) > 1 else float("nan")
         achieved = (len(sends) - 1) / span
         peak = max(Counter(int(s.at - sends[0].at) for s in sends).values(), default=0)
@@ -205,7 +214,8 @@ def main() -> None:
             f"{args.people:,} check-ins due at once, {len(sends):,} messages "
             f"({usual} per person) in {span:.1f} s: {achieved:.1f} messages/s against a limit "
             f"of {args.rate:.0f} ({achieved / args.rate:.3f}x), most in one second {peak}; "
-            f"lost {lost}, doubled {doubled}; database {sa.make_url(url).get_backend_name()}, "
+            f"lost {lost}, doubled {doubled}{wrong}; "
+            f"database {sa.make_url(url).get_backend_name()}, "
             f"{args.processes} process(es){', outbox only' if args.outbox_only else ''}"
         )
         engine.dispose()
