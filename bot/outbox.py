@@ -295,7 +295,7 @@ class Outbox:
                 store.release(session, list(release), claim)
             renewed = self._renew_in(session, claim) if claim is not None and limit else None
             # The renewal and the rows taken commit together: within this transaction it holds.
-            holding = self.holds() or bool(renewed and time.monotonic() < renewed)
+            holding = self.holds(claim) or bool(renewed and time.monotonic() < renewed)
             if limit and renewed != 0.0 and holding:
                 hold = None
                 if claim is not None:

@@ -164,23 +164,26 @@ async def test_a_429_makes_that_chat_wait_and_many_of_them_make_everyone_wait():
     assert time.monotonic() - started >= 0.3
 
 
-BACKLOG_CHATS, BACKLOG_EACH, BACKLOG_RATE = 150, 2, 40.0
+BACKLOG_EACH = 2
 
 
+# At 100 a second the bound (200) is more than a look takes (BATCH, 100): the sender looks again
+# at once while it has room, instead of waiting for a delivery to end.
+@pytest.mark.parametrize(("chats", "rate"), [(150, 40.0), (320, 100.0)])
 async def test_a_backlog_of_many_chats_goes_out_once_in_order_never_all_held_at_once(
-    tmp_path, database_url, fake
+    tmp_path, database_url, fake, chats, rate
 ):
     """Far more chats waiting than the rate sends in two seconds (check-ins due at once): the
     sender holds no more than that at a time (what a killed process would keep from others),
     and every chat still gets each of its messages once, in order."""
     harness = Harness(
-        tmp_path, fake, pacer=Pacer(chat=(20.0, 10), overall=(BACKLOG_RATE, 1)), url=database_url
+        tmp_path, fake, pacer=Pacer(chat=(20.0, 10), overall=(rate, 1)), url=database_url
     )
     expected: dict[int, list[str]] = {}
     now = harness.coach.clock.now()  # the coach's clock runs on a Monday evening
     with harness.coach.store.transaction() as session:
         for n in range(BACKLOG_EACH):
-            for chat in range(BACKLOG_CHATS):
+            for chat in range(chats):
                 text = f"bericht {chat}-{n}"
                 expected.setdefault(7000 + chat, []).append(text)
                 store.add_outgoing(
@@ -193,8 +196,8 @@ async def test_a_backlog_of_many_chats_goes_out_once_in_order_never_all_held_at_
                     ],
                     now=now,
                 )
-    bound = int(BACKLOG_RATE * 2)  # what the rate sends in two seconds
-    assert 1.5 * bound < BACKLOG_CHATS, "the backlog must be larger than the bound"
+    bound = int(rate * 2)  # what the rate sends in two seconds
+    assert 1.5 * bound < chats, "the backlog must be larger than the bound"
     held: list[int] = []
 
     def held_now() -> int:
