@@ -14,8 +14,11 @@ Several processes may send from one database. A process holds what it took throu
 renews every `RENEW_EVERY` from a thread of its own; others leave those rows alone while the claim
 lives. A process killed -9 stops renewing, and `CLAIM_LIFE` later its rows are free: another
 process sends them within seconds. A process whose claim could not be renewed in time
-(`holds()` false) sends nothing more until it can, so two processes never believe they hold the
-same row. The one window left (`docs/operating.md`): a row the platform accepted and whose
+(`holds()` false) sends nothing more under it: the claim is not revived (a renewal that gets
+through late fails), a new one is opened, and what was taken under the old one is not sent
+(`holds(claim)`) but taken again like any free row, so two processes never believe they hold
+the same row. A renewal is believed only once committed, and never shortens the claim. The one
+window left (`docs/operating.md`): a row the platform accepted and whose
 deletion was not yet committed when the process died is sent again.
 """
 
@@ -31,6 +34,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.storage import store
@@ -129,6 +134,7 @@ class Outgoing:
     address: str
     item: Item
     attempts: int  # failed attempts so far (a retry's pause grows with them, across restarts)
+    claim: int | None = None  # the claim it was taken under: sent only while that one holds
 
 
 class Outbox:
@@ -143,7 +149,8 @@ class Outbox:
         self.lease = lease
         self._claim: int | None = None
         self._holds_until = 0.0  # time.monotonic() by which our claim must be renewed
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # opening and replacing the claim
+        self._belief = threading.Lock()  # the claim and `_holds_until`, changed together
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -155,13 +162,7 @@ class Outbox:
         with self._lock:
             if self._claim is not None:
                 return
-            started = time.monotonic()
-            now = self.clock.real()
-            with self.store.transaction() as session:
-                self._claim = store.open_claim(
-                    session, self.channel, socket.gethostname(), os.getpid(), now, now + CLAIM_LIFE
-                )
-            self._holds_until = started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
+            self._open_claim()
             self._stop.clear()
             self._renewer = threading.Thread(
                 target=self._renew_while_open, name=f"outbox-claim-{self.channel}", daemon=True
@@ -171,7 +172,7 @@ class Outbox:
 
     def close(self) -> None:
         """The process stops: what it took and did not send is free for others at once."""
-        with self._lock:
+        with self._lock, self._belief:
             claim, self._claim = self._claim, None
             self._holds_until = 0.0
             self._stop.set()
@@ -182,10 +183,16 @@ class Outbox:
             with self.store.transaction() as session:
                 store.close_claim(session, claim)
 
-    def holds(self) -> bool:
+    def holds(self, claim: int | None = None) -> bool:
         """Whether what this process took is still its own in every process's eyes: a sender
-        asks before each call to the platform and sends nothing while this is false."""
-        return not self.lease or time.monotonic() < self._holds_until
+        asks before each call to the platform and sends nothing while this is false. With
+        `claim` (the one a row was taken under, `Outgoing.claim`): whether that claim is still
+        the one this process holds; a row taken under a claim that lapsed may be another's."""
+        if not self.lease:
+            return True
+        if claim is not None and claim != self._claim:
+            return False
+        return time.monotonic() < self._holds_until
 
     def _renew_while_open(self) -> None:
         while not self._stop.wait(RENEW_EVERY):
@@ -194,77 +201,140 @@ class Outbox:
             except Exception as error:  # the database is away: try again in a second
                 log.warning("outbox claim not renewed (%s)", type(error).__name__)
 
+    def _renew_in(self, session: Session, claim: int) -> float | None:
+        """Renew the claim in a transaction the sender makes anyway, once the last renewal is
+        `RENEW_EVERY` old: a busy database (on SQLite, a dispatcher's passes one after another)
+        can keep the renewing thread waiting, but not a sender that gets to write. Returns the
+        `time.monotonic()` by which the claim must be renewed again if the renewal holds: the
+        caller believes it only once the transaction committed (`_believe`). 0.0 when the claim
+        lapsed (`_replace`); None when no renewal was due."""
+        started = time.monotonic()
+        if started < self._holds_until - CLAIM_LIFE.total_seconds() + CLOCK_MARGIN + RENEW_EVERY:
+            return None
+        return self._renewal(session, claim, started)
+
+    def _renewal(self, session: Session, claim: int, started: float) -> float:
+        """The renewal itself, its moments taken inside the transaction that writes it (after
+        any wait for the database): the deadline believed if it commits, or 0.0 when the claim
+        is gone or lapsed already in the eyes of a process whose clock runs ahead."""
+        if not self.holds(claim):  # we stopped sending: others may have taken its rows already
+            return 0.0
+        now = self.clock.real()
+        margin = timedelta(seconds=CLOCK_MARGIN)
+        if not store.renew_claim(session, claim, now + CLAIM_LIFE, now + margin):
+            return 0.0
+        return started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
+
+    def _believe(self, claim: int, until: float) -> None:
+        """A committed renewal: held until `until`, unless the claim was replaced meanwhile;
+        never less than an earlier renewal's (both were written, the database keeps the later
+        moment)."""
+        with self._belief:
+            if self._claim == claim:
+                self._holds_until = max(self._holds_until, until)
+
     def _renew(self) -> None:
         claim = self._claim
         if claim is None:
             return
-        started = time.monotonic()
-        now = self.clock.real()
         with self.store.transaction() as session:
-            alive = store.renew_claim(session, claim, now + CLAIM_LIFE)
-        if alive:
-            self._holds_until = started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
-            return
-        # Cleared as dead: what it held may be another's by now. A new claim takes only what
-        # is free, so nothing is sent twice by our mistake.
-        log.warning("outbox claim %d was given up as dead; taking a new one", claim)
+            until = self._renewal(session, claim, time.monotonic())
+        if until:
+            self._believe(claim, until)
+        else:
+            self._replace(claim)
+
+    def _replace(self, claim: int) -> None:
+        """The claim lapsed (or was cleared as dead): what it held may be another's by now, and
+        is not sent under it any more (`holds(claim)`). A new claim takes only what is free, so
+        nothing is sent twice by our mistake."""
+        log.warning("outbox claim %d lapsed; taking a new one", claim)
         with self._lock:
-            if self._claim != claim:
-                return
-            with self.store.transaction() as session:
-                self._claim = store.open_claim(
-                    session, self.channel, socket.gethostname(), os.getpid(), now, now + CLAIM_LIFE
-                )
+            if self._claim == claim:
+                self._open_claim()
+
+    def _open_claim(self) -> None:
+        """A new claim (with `_lock` held), its moments taken inside the transaction that
+        writes it, believed once committed."""
+        with self.store.transaction() as session:
+            started = time.monotonic()
+            now = self.clock.real()
+            new = store.open_claim(
+                session, self.channel, socket.gethostname(), os.getpid(), now, now + CLAIM_LIFE
+            )
+        with self._belief:
+            self._claim = new
             self._holds_until = started + CLAIM_LIFE.total_seconds() - CLOCK_MARGIN
 
     def take(
-        self, limit: int, exclude: Collection[str] = (), *, sent: Collection[int] = ()
+        self,
+        limit: int,
+        exclude: Collection[str] = (),
+        *,
+        sent: Collection[int] = (),
+        release: Collection[int] = (),
+        skip_held: bool = False,
     ) -> list[Outgoing]:
         """Up to `limit` items ready now, oldest first, the first waiting one of each chat only;
-        not for the chats in `exclude` (those the caller is busy with). `sent`: rows delivered
-        since the last take, acknowledged in the same transaction. A row that cannot be read is
-        logged (its id and the error's kind) and dropped."""
+        not for the chats in `exclude` (those the caller is busy with). `skip_held` (with a
+        lease): what this process holds already is left out instead, so a sender with many
+        chats in flight need not name them; it then `release`s what it took and kept (to be
+        tried again), so that it is taken again. `sent`: rows delivered since the last take,
+        acknowledged in the same transaction. A row that cannot be read is logged (its id and
+        the error's kind) and dropped."""
         if self.lease and self._claim is None:
             self.open()
         now = self.clock.now()
+        taken: list[Outgoing] = []
+        unreadable: list[int] = []
         with self.store.transaction() as session:
             if sent:
                 store.sent(session, list(sent))
-            if not limit or not self.holds():
-                return []
-            hold = None
-            if self._claim is not None:
-                hold = store.Hold(claim=self._claim, alive_at=self.clock.real())
-            rows = store.ready_outgoing(
-                session, self.channel, now, limit, exclude=exclude, hold=hold
-            )
-            taken, unreadable = [], []
-            for row in rows:
-                try:
-                    item = item_of(row.payload)
-                except (KeyError, TypeError, ValueError) as error:
-                    log.error(
-                        "outbox row %s of person %s cannot be read (%s); dropped",
-                        row.id,
-                        row.person_id,  # not the address: on Signal a phone number
-                        type(error).__name__,
-                    )
-                    unreadable.append(row.id)
-                    continue
-                taken.append(
-                    Outgoing(
-                        id=row.id,
-                        person_id=row.person_id,
-                        address=row.address,
-                        item=item,
-                        attempts=row.attempts,
-                    )
+            claim = self._claim
+            if release and claim is not None:
+                store.release(session, list(release), claim)
+            renewed = self._renew_in(session, claim) if claim is not None and limit else None
+            # The renewal and the rows taken commit together: within this transaction it holds.
+            holding = self.holds(claim) or bool(renewed and time.monotonic() < renewed)
+            if limit and renewed != 0.0 and holding:
+                hold = None
+                if claim is not None:
+                    hold = store.Hold(claim=claim, alive_at=self.clock.real(), skip_own=skip_held)
+                rows = store.ready_outgoing(
+                    session, self.channel, now, limit, exclude=exclude, hold=hold
                 )
-            if unreadable:
-                store.sent(session, unreadable)
+                for row in rows:
+                    try:
+                        item = item_of(row.payload)
+                    except (KeyError, TypeError, ValueError) as error:
+                        log.error(
+                            "outbox row %s of person %s cannot be read (%s); dropped",
+                            row.id,
+                            row.person_id,  # not the address: on Signal a phone number
+                            type(error).__name__,
+                        )
+                        unreadable.append(row.id)
+                        continue
+                    taken.append(
+                        Outgoing(
+                            id=row.id,
+                            person_id=row.person_id,
+                            address=row.address,
+                            item=item,
+                            attempts=row.attempts,
+                            claim=claim,
+                        )
+                    )
+                if unreadable:
+                    store.sent(session, unreadable)
+        # Committed: only now is the renewal believed (a look that failed renewed nothing).
+        if claim is not None and renewed == 0.0:
+            self._replace(claim)
+        elif claim is not None and renewed:
+            self._believe(claim, renewed)
         if unreadable:  # the chats of dropped rows may have a next one ready
             busy = [*exclude, *(o.address for o in taken)]
-            taken += self.take(limit - len(taken), busy)
+            taken += self.take(limit - len(taken), busy, skip_held=skip_held)
         return taken
 
     def sent(self, ids: Collection[int]) -> None:

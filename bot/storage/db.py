@@ -71,7 +71,7 @@ def reading(engine: sa.Engine) -> Session:
     return Session(engine.execution_options(**{READ_ONLY: True}))
 
 
-def is_sqlite(engine: sa.Engine) -> bool:
+def is_sqlite(engine: sa.Engine | sa.Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 

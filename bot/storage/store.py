@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
+from bot.storage import db
 from bot.storage.models import (
     AnswerRow,
     CheckinRow,
@@ -33,10 +35,23 @@ from flows import delivery
 from flows.checkin import Checkin
 from flows.state import State
 
+# On SQLite, how long a transaction waits for the process's other writers before it goes on
+# to SQLite's own busy handler anyway (as long as that handler's timeout, `bot.storage.db`).
+WRITER_WAIT = 30.0
+
 
 class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
+        # SQLite has one writer at a time, and its busy handler lets a waiting thread sleep and
+        # look again: a thread that writes back to back (a dispatcher's passes of 10,000 due
+        # check-ins) kept the outbox's claim from being renewed for 30 s, and the sender from
+        # acknowledging what it sent. Writers of one process wait on a lock instead, which
+        # lets one of them go the moment the one before it commits (usually the one waiting
+        # longest: a threading.Lock promises no order, so a writer may be passed over now and
+        # then, never for the busy handler's sleeps). Between processes SQLite's own lock
+        # still decides.
+        self._writer = threading.Lock() if db.is_sqlite(engine) else None
 
     def ping(self) -> None:
         """A query that only shows the database answers (raises when it does not)."""
@@ -45,8 +60,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        queued = self._writer is not None and self._writer.acquire(timeout=WRITER_WAIT)
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        finally:
+            if queued:
+                assert self._writer is not None
+                self._writer.release()
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -318,11 +339,15 @@ def due_checkins(
 def claim_due_checkins(session: Session, person_id: int, now: datetime) -> list[CheckinRow]:
     """Every pending check-in of this person that is due by `now`, locked (rows another process
     holds are left to it): they are delivered together, as one conversation."""
+    # On SQLite `|| ''` keeps the planner on the person's index: without statistics it took
+    # ix_checkin_due and walked every pending check-in due by now to find this person's few
+    # (with 10,000 due at once, a third of the dispatcher's time). PostgreSQL chooses well.
+    status = col(CheckinRow.status) + "" if _on_sqlite(session) else col(CheckinRow.status)
     statement = (
         select(CheckinRow)
         .where(
             CheckinRow.person_id == person_id,
-            CheckinRow.status == "pending",
+            status == "pending",
             col(CheckinRow.due_at) <= now,
         )
         .order_by(col(CheckinRow.due_at), col(CheckinRow.id))
@@ -447,6 +472,7 @@ class Hold:
 
     claim: int
     alive_at: datetime
+    skip_own: bool = False  # leave out what this claim holds already (a sender's busy chats)
 
 
 def ready_outgoing(
@@ -461,7 +487,10 @@ def ready_outgoing(
     chat's messages go out in order even when one of them has to wait. `exclude`: addresses
     the caller is busy with already. `hold`: the rows become the caller's claim's, so other
     processes sharing the database leave them alone while that claim lives; rows of a dead
-    claim (its `alive_until` before `hold.alive_at`) are free again."""
+    claim (its `alive_until` before `hold.alive_at`) are free again. With `hold.skip_own`, rows
+    the caller's own claim holds are left out too: those are the chats a sender is busy with,
+    so it need not name them all (`exclude`) at every look; it lets go of a row it keeps
+    (`release`) for it to be taken again."""
     # The head of each chat: no earlier row for the same address. Asked per candidate through
     # the index (channel, address, id), in id order, so a pass reads about `limit` rows however
     # long the outbox is: grouping the whole outbox by chat at every pass made 10,000 check-ins
@@ -476,7 +505,7 @@ def ready_outgoing(
     # then sorted): walking the ids in order stops after `limit`. SQLite has no statistics to
     # choose by; PostgreSQL's planner, with them, walks the ids by itself, and would not with
     # the expression (its estimate of it is wrong).
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    sqlite = _on_sqlite(session)
     of_channel = (
         (col(OutboxRow.channel) + "") == channel if sqlite else col(OutboxRow.channel) == channel
     )
@@ -489,8 +518,11 @@ def ready_outgoing(
     if exclude:
         statement = statement.where(col(OutboxRow.address).not_in(list(exclude)))
     if hold is not None:
+        alive = col(OutboxClaim.alive_until) >= hold.alive_at
         living = sa.select(col(OutboxClaim.id)).where(
-            col(OutboxClaim.alive_until) >= hold.alive_at, col(OutboxClaim.id) != hold.claim
+            sa.or_(alive, col(OutboxClaim.id) == hold.claim)
+            if hold.skip_own
+            else sa.and_(alive, col(OutboxClaim.id) != hold.claim)
         )
         statement = statement.where(
             sa.or_(col(OutboxRow.claim).is_(None), col(OutboxRow.claim).not_in(living))
@@ -518,11 +550,26 @@ def open_claim(
     return claim.id
 
 
-def renew_claim(session: Session, claim: int, until: datetime) -> bool:
-    """Still alive until `until`; False when the claim is gone (cleared as dead)."""
+def _on_sqlite(session: Session) -> bool:
+    return db.is_sqlite(session.get_bind())
+
+
+def renew_claim(session: Session, claim: int, until: datetime, alive_at: datetime) -> bool:
+    """Still alive until `until` (never less than before: of two renewals racing, the later
+    write does not shorten the earlier one's). False when the claim is gone, or was dead by
+    `alive_at` (the caller's moment plus what other clocks may run ahead): others may have
+    taken its rows, so it is not revived, and the caller opens a new one."""
     table = _table(OutboxClaim)
+    moment = sa.literal(until, type_=table.c.alive_until.type)
+    longest = (
+        sa.func.max(table.c.alive_until, moment)
+        if _on_sqlite(session)
+        else sa.func.greatest(table.c.alive_until, moment)
+    )
     result = session.connection().execute(
-        sa.update(table).where(table.c.id == claim).values(alive_until=until)
+        sa.update(table)
+        .where(table.c.id == claim, table.c.alive_until >= alive_at)
+        .values(alive_until=longest)
     )
     return result.rowcount > 0
 
@@ -543,6 +590,17 @@ def _outgoing(row: OutboxRow) -> Outgoing:
         address=row.address,
         payload=json.loads(row.payload),
         attempts=row.attempts,
+    )
+
+
+def release(session: Session, outgoing_ids: Collection[int], claim: int) -> None:
+    """Rows this claim took and did not deliver (to be tried again) are no longer held by it,
+    so that it (or another process) takes them again; rows another claim holds by now stay."""
+    table = _table(OutboxRow)
+    session.connection().execute(
+        sa.update(table)
+        .where(table.c.id.in_(list(outgoing_ids)), table.c.claim == claim)
+        .values(claim=None)
     )
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.outbox import CLAIM_LIFE, Chart, Document, Outbox, encode, item_of
 from bot.storage import store
@@ -193,3 +194,125 @@ def test_a_stopped_process_leaves_no_claim_and_nothing_held(coach):
     with coach.store.transaction() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(OutboxClaim)).scalar() == 0
         assert session.execute(sa.select(OutboxRow.claim)).scalars().all() == [None]
+
+
+def test_a_sender_is_not_offered_what_it_holds_until_it_lets_go_of_it(coach):
+    put(coach, "1", message("a", "een"), message("b", "twee"))
+    put(coach, "2", message("c", "drie"))
+    put(coach, "3", message("d", "vier"))
+    outbox, other = coach.outbox(CHANNEL), coach.outbox(CHANNEL)  # as two processes
+    first = outbox.take(2, skip_held=True)
+    assert [o.address for o in first] == ["1", "2"]
+    # What it holds is its busy chats: it need not name them to be offered only the others.
+    again = outbox.take(10, skip_held=True)
+    assert [o.address for o in again] == ["3"]
+    assert outbox.take(10, skip_held=True) == []
+    # Chat 1's first message delivered, chat 2's kept to try again: let go of, offered anew,
+    # and not to the other process while this one holds it again.
+    one, two = first
+    offered = outbox.take(10, sent=[one.id], release=[two.id], skip_held=True)
+    assert sorted((o.address, o.item.key) for o in offered) == [("1", "b"), ("2", "c")]
+    assert other.take(10) == [], "everything is held by the first process"
+    # Without skip_held a process is offered what it holds (and excludes by name).
+    assert [o.address for o in outbox.take(10, exclude=["2", "3"])] == ["1"]
+
+
+def lapse(coach, outbox: Outbox) -> None:
+    """The process stalled: its claim is dead in others' eyes (it has not renewed in time)."""
+    with coach.store.transaction() as session:
+        session.execute(
+            sa.update(OutboxClaim)
+            .where(col(OutboxClaim.id) == outbox._claim)
+            .values(alive_until=coach.clock.real() - timedelta(seconds=1))
+        )
+
+
+def test_a_row_in_flight_is_never_offered_to_another_process_after_its_claim_lapsed(coach):
+    """The review's scenario: P1's claim lapses while it delivers X; P2 takes X and stops before
+    sending it; P1's renewal gets through. The lapsed claim is not revived: P1's delivery under
+    it sends nothing, and X, taken again by P1's next look, is held (not let go of) until that
+    delivery has ended, so a third process is never offered it."""
+    put(coach, "1", message("a", "een"))
+    p1, p2, p3 = (coach.outbox(CHANNEL) for _ in range(3))
+    p1._stop.set()  # its renewals by hand
+    (x,) = p1.take(10, skip_held=True)  # in flight: its delivery waits for its moment
+    assert p1.holds(x.claim)
+    lapse(coach, p1)
+    assert [o.id for o in p2.take(10)] == [x.id], "free in others' eyes"
+    p2.close()  # stopped before sending it
+    p1._renew()
+    assert not p1.holds(x.claim), "the delivery under the lapsed claim sends nothing"
+    (again,) = p1.take(10, skip_held=True)
+    assert again.id == x.id and p1.holds(again.claim)
+    for _ in range(3):  # looks while that delivery still runs: no room, nothing let go of
+        assert p1.take(0, skip_held=True) == []
+        assert p3.take(10) == [], "held by the process delivering it"
+    # The delivery under the lapsed claim ends unsent: let go of, taken again, sent once.
+    (last,) = p1.take(10, release=[x.id], skip_held=True)
+    assert last.id == x.id and p1.holds(last.claim)
+    assert p3.take(10) == []
+
+
+class LookFailed(Exception):
+    pass
+
+
+def test_a_renewal_in_a_look_that_fails_is_not_believed(coach, monkeypatch):
+    """A look renews the claim in its own transaction; if that transaction does not commit, the
+    database keeps the old moment, and so does the process."""
+    put(coach, "1", message("a", "een"))
+    outbox = coach.outbox(CHANNEL)
+    outbox.open()
+    outbox._stop.set()
+    outbox._renewer.join()
+    with coach.store.transaction() as session:
+        alive_before = session.execute(sa.select(OutboxClaim.alive_until)).scalar_one()
+    outbox._holds_until -= 2.0  # the last renewal is two seconds old: the look renews
+    before = outbox._holds_until
+
+    def failing(*args, **kwargs):
+        raise LookFailed("the connection was lost after the renewal")
+
+    monkeypatch.setattr(store, "ready_outgoing", failing)
+    with pytest.raises(LookFailed):
+        outbox.take(10, skip_held=True)
+    assert outbox._holds_until == before, "believed only what was committed"
+    with coach.store.transaction() as session:
+        assert session.execute(sa.select(OutboxClaim.alive_until)).scalar_one() == alive_before
+    monkeypatch.undo()
+    assert [o.item.key for o in outbox.take(10, skip_held=True)] == ["a"]
+    assert outbox._holds_until > before, "a look that commits renews"
+
+
+def test_a_renewal_never_moves_the_claim_back_nor_revives_a_lapsed_one(coach):
+    outbox = coach.outbox(CHANNEL)
+    outbox.open()
+    outbox._stop.set()
+    outbox._renewer.join()
+    claim = outbox._claim
+    now = coach.clock.real()
+    margin = timedelta(seconds=1)
+
+    def alive_until():
+        with coach.store.transaction() as session:
+            return session.execute(
+                sa.select(OutboxClaim.alive_until).where(OutboxClaim.id == claim)
+            ).scalar_one()
+
+    with coach.store.transaction() as session:
+        assert store.renew_claim(session, claim, now + 3 * CLAIM_LIFE, now + margin)
+    later = alive_until()
+    with coach.store.transaction() as session:  # a renewal that waited, its moment older
+        assert store.renew_claim(session, claim, now + CLAIM_LIFE, now + margin)
+    assert alive_until() == later, "the later write does not shorten the claim"
+    with coach.store.transaction() as session:  # lapsed by the time a renewal gets through
+        assert not store.renew_claim(
+            session, claim, later + CLAIM_LIFE, later + timedelta(seconds=1)
+        )
+    assert alive_until() == later
+    # The process itself: a lapsed claim is replaced, and what it took is not sent under it.
+    put(coach, "1", message("a", "een"))
+    (x,) = outbox.take(10, skip_held=True)
+    lapse(coach, outbox)
+    outbox._renew()
+    assert outbox._claim != claim and outbox.holds() and not outbox.holds(x.claim)

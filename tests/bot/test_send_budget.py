@@ -145,3 +145,16 @@ def test_three_processes_stay_within_the_bots_limit_together(kind, tmp_path) -> 
     for i, start in enumerate(times):
         within = sum(1 for t in times[i:] if t < start + 1.0)
         assert within <= rate + burst + 3
+
+
+def test_places_reserved_ahead_are_at_hand_without_asking_the_database(database) -> None:
+    budget = SharedBudget(Store(database), "telegram:bot", 200.0, 20)
+    now = time.monotonic()
+    assert budget.reserve_at_hand(now) is None  # nothing reserved yet: only `reserve` may ask
+    assert budget.reserve(now) < 1  # one look: a block of ten places, one of them taken
+    at_hand = [budget.reserve_at_hand(now) for _ in range(9)]
+    assert all(wait is not None and wait < 1 for wait in at_hand)
+    assert budget.reserve_at_hand(now) is None, "the block is spent"
+    with Store(database).transaction() as session:
+        left = session.connection().execute(sa.text("SELECT tokens FROM send_budget")).scalar()
+    assert left is not None and 9 <= left <= 10.5  # the database was asked once

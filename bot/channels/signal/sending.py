@@ -71,7 +71,7 @@ class Outbox(Protocol):
     def retry_later(self, outgoing_id: int, at: datetime) -> bool: ...
     def unreachable(self, address: str) -> int: ...
     def close(self) -> None: ...
-    def holds(self) -> bool: ...
+    def holds(self, claim: int | None = None) -> bool: ...
 
 
 def data_uri(data: bytes, mime: str, filename: str) -> str:
@@ -156,10 +156,10 @@ class Sender:
                 "%d sent item(s) not acknowledged yet (%s)", len(done), type(error).__name__
             )
 
-    def _still_mine(self) -> None:
-        """Asked right before each call to signal-cli: other processes may think this one's
-        claim dead and send the item themselves."""
-        if not self.outbox.holds():
+    def _still_mine(self, claim: int | None) -> None:
+        """Asked right before each call to signal-cli: other processes may think the claim the
+        item was taken under (`claim`) dead and send the item themselves."""
+        if not self.outbox.holds(claim):
             raise ClaimLapsed
 
     async def _deliver(self, item: Outgoing) -> None:
@@ -190,14 +190,14 @@ class Sender:
         address = item.address
         if address.startswith(GROUP_PREFIX):
             words = item.item.plain if isinstance(item.item, Message) else ""
-            self._still_mine()
+            self._still_mine(item.claim)
             await self.client.send_to_group(address.removeprefix(GROUP_PREFIX), words)
             return
         if isinstance(item.item, Message):
             rendered = render(item.item)
             if len(rendered.text) > TYPING_AFTER:
                 await self._typing(address)
-            self._still_mine()
+            self._still_mine(item.claim)
             await self.client.send(address, rendered.text, text_styles=rendered.styles)
             self.shown[address] = numbered.flat(item.item.buttons)
         elif isinstance(item.item, Document):
@@ -205,21 +205,21 @@ class Sender:
             attachment = data_uri(
                 document.content.encode("utf-8"), document.mime, document.filename
             )
-            self._still_mine()
+            self._still_mine(item.claim)
             await self.client.send(address, "", attachments=[attachment])
         elif isinstance(item.item, Chart):
-            await self._chart(address, item.item)
+            await self._chart(address, item.item, item.claim)
 
-    async def _chart(self, address: str, chart: Chart) -> None:
+    async def _chart(self, address: str, chart: Chart, claim: int | None) -> None:
         from bot.balance_chart import drawn  # matplotlib: only when someone asks for /mijn
 
         png = await asyncio.to_thread(drawn, chart.as_json())
         if png is None:  # the caption alone: the chat goes on (drawn() logged why)
-            self._still_mine()
+            self._still_mine(claim)
             await self.client.send(address, chart.caption)
             return
         image = data_uri(png, "image/png", "balans.png")
-        self._still_mine()
+        self._still_mine(claim)
         await self.client.send(address, chart.caption, attachments=[image])
 
     async def _typing(self, address: str) -> None:

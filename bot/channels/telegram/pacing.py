@@ -12,6 +12,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -42,6 +43,11 @@ class Limiter(Protocol):
         """Telegram said 429 for the bot as a whole: nothing goes out until `moment`."""
         ...
 
+    def reserve_at_hand(self, now: float) -> float | None:
+        """`reserve` when that needs neither the database nor a wait for another thread; None
+        otherwise (then `reserve` is called from a thread of the pacer's own)."""
+        ...
+
 
 class _Bucket:
     """A token bucket that hands out reservations: `reserve()` says how long to wait."""
@@ -62,6 +68,9 @@ class _Bucket:
         self.refill(now)
         self.tokens -= 1
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def reserve_at_hand(self, now: float) -> float:
+        return self.reserve(now)  # in memory: always at hand
 
     def empty_until(self, moment: float) -> None:
         """After a 429: nothing is left until `moment`."""
@@ -97,16 +106,24 @@ class Pacer:
             if isinstance(overall, tuple)
             else overall
         )
+        # A limiter that asks the database does so from one thread of its own: never on the
+        # event loop, and never in the queue of the default threads the dispatcher runs on.
+        self._asking: ThreadPoolExecutor | None = None
         self.chats: dict[int, _Bucket] = {}
         self.chat_paused: dict[int, float] = {}
         self.paused_until = 0.0
         self.floods: deque[tuple[float, int]] = deque()
 
     async def turn(
-        self, chat_id: int, while_waiting: Callable[[], Awaitable[None]] | None = None
+        self,
+        chat_id: int,
+        while_waiting: Callable[[], Awaitable[None]] | None = None,
+        *,
+        overall: bool = True,
     ) -> None:
         """Wait until a message to this chat may go out; `while_waiting` is called first when
-        that takes a noticeable while (to show "typing…" meanwhile)."""
+        that takes a noticeable while (to show "typing…" meanwhile). `overall=False`: the limit
+        over all chats is left to `overall_turn`, for a caller that takes it later."""
         announced = while_waiting is None
         while True:
             now = time.monotonic()
@@ -124,14 +141,34 @@ class Pacer:
                 if not announced and wait >= NOTICEABLE:
                     await while_waiting()  # type: ignore[misc]
                 await asyncio.sleep(wait + self.MARGIN)
+        if overall:
+            await self.overall_turn()
+
+    async def overall_turn(self) -> None:
+        """Wait for this message's moment within the limit over all chats. Taken right before
+        the call (with a place among the calls under way): a moment taken earlier, while calls
+        were slow, would have passed by the time the message got its place, and the messages
+        so delayed would go out together, above the rate."""
         if self.overall is not None:
             now = time.monotonic()
-            if isinstance(self.overall, _Bucket):
-                wait = self.overall.reserve(now)
-            else:  # a budget of its own may ask the database: never on the event loop
-                wait = await asyncio.to_thread(self.overall.reserve, now)
+            at_hand = self.overall.reserve_at_hand(now)
+            wait = at_hand if at_hand is not None else await self._ask(now)
             if wait > 0:
                 await asyncio.sleep(wait + self.MARGIN)
+
+    async def _ask(self, now: float) -> float:
+        assert self.overall is not None
+        if self._asking is None:
+            self._asking = ThreadPoolExecutor(1, thread_name_prefix="kern-coach-budget")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._asking, self.overall.reserve, now)
+
+    def close(self) -> None:
+        """The sender stopped: the thread that asks the shared budget ends (a pacer used again
+        starts a new one)."""
+        asking, self._asking = self._asking, None
+        if asking is not None:
+            asking.shutdown(wait=True)
 
     def _chat(self, chat_id: int, now: float) -> _Bucket:
         bucket = self.chats.get(chat_id)
@@ -159,11 +196,28 @@ class Pacer:
                 self.overall.empty_until(until)
 
 
+class _Timing:
+    """When a call began, for the round trip: a caller that waits for something else first,
+    holding its place, says when the call itself begins (`begin`)."""
+
+    __slots__ = ("started",)
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def begin(self) -> None:
+        self.started = time.monotonic()
+
+
 class CallLimit:
     """How many Bot API calls may be under way at once: as many as it takes to send Telegram's
     30 messages a second at the round-trip time we measure, and no more: every open connection
     costs the HTTP client work on each request (on loopback one at a time is fastest; to
-    Telegram, a 100 ms round trip, four)."""
+    Telegram, a 100 ms round trip, four).
+
+    Callers wait in line, first come first served, and a finished call hands its place to the
+    first of them only: with thousands of chats waiting, waking them all at every finished call
+    (a condition's `notify_all`) made each message cost work in proportion to the backlog."""
 
     def __init__(
         self, rate: float = SEND_RATE, least: int = 1, most: int = 16, round_trip: float = 0.1
@@ -171,25 +225,46 @@ class CallLimit:
         self.rate, self.least, self.most = rate, least, most
         self.round_trip = round_trip  # seconds, a moving average
         self.active = 0
-        self._changed = asyncio.Condition()
+        self._line: deque[asyncio.Future[None]] = deque()
 
     @property
     def limit(self) -> int:
         return max(self.least, min(self.most, math.ceil(self.rate * self.round_trip) + 1))
 
+    @property
+    def waiting(self) -> int:
+        """Callers in line for a place."""
+        return sum(1 for f in self._line if not f.done())
+
     @contextlib.asynccontextmanager
-    async def call(self) -> AsyncIterator[None]:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.active < self.limit)
+    async def call(self) -> AsyncIterator[_Timing]:
+        if self.active < self.limit and not self._line:
             self.active += 1
-        started = time.monotonic()
+        else:
+            place = asyncio.get_running_loop().create_future()
+            self._line.append(place)
+            try:
+                await place
+            except asyncio.CancelledError:
+                if place.done() and not place.cancelled():  # handed a place, then cancelled
+                    self._release()
+                raise
+        timing = _Timing()
         try:
-            yield
+            yield timing
         finally:
-            self.round_trip += 0.1 * (time.monotonic() - started - self.round_trip)
-            async with self._changed:
-                self.active -= 1
-                self._changed.notify_all()
+            self.round_trip += 0.1 * (time.monotonic() - timing.started - self.round_trip)
+            self._release()
+
+    def _release(self) -> None:
+        """A call ended: its place goes to the first in line (the limit may have moved with
+        the round trip, so as many as fit now)."""
+        self.active -= 1
+        while self._line and self.active < self.limit:
+            place = self._line.popleft()
+            if not place.done():  # a cancelled waiter left its future behind
+                self.active += 1
+                place.set_result(None)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:

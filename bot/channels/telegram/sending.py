@@ -179,11 +179,20 @@ class OutboxSender:
 
     One loop reads the outbox; each chat with a message ready gets a delivery task (at most one
     per chat). A delivered row is deleted by the loop, in the same transaction that reads what is
-    ready next, so a chat's next message is offered only once the one before it is gone."""
+    ready next, so a chat's next message is offered only once the one before it is gone: the
+    deliveries that ended since the last look are acknowledged together, one statement.
+
+    The work per message does not grow with the backlog: at most `most_in_flight` chats are in
+    flight (what the rate sends in `AHEAD` seconds), each waits for its own moment (the pacer's
+    reservation) and then for a place among the calls under way (handed over one at a time),
+    and the outbox leaves out what this process holds by its claim, so the sender never hands
+    the database the list of chats it is busy with."""
 
     BATCH = 100  # rows taken from the database at once, at most
-    # Chats in flight at once: what the overall rate sends in this many seconds. Taking more
-    # would only hold rows other processes could be sending, and that a killed one holds.
+    # Chats in flight at once: what the overall rate sends in this many seconds. Enough to keep
+    # sending while a look at the outbox waits for the database (on SQLite, for a dispatcher
+    # pass to commit); taking more would only hold rows other processes could be sending, and
+    # that a killed one holds.
     AHEAD = 2.0
     IDLE = 2.0  # seconds between looks at the outbox when nobody woke us (safety net)
     SHUTDOWN_GRACE = 5.0
@@ -205,16 +214,20 @@ class OutboxSender:
         self.outbox = coach.outbox(CHANNEL)
         self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}  # address → its delivery
-        # deliveries that ended: (address, id of the row to delete, or None to keep it)
-        self._ended: list[tuple[str, int | None]] = []
+        # deliveries that ended: (address, row id, whether it is done with: deleted, else kept
+        # and let go of, so that it is taken again)
+        self._ended: list[tuple[str, int, bool]] = []
+        # Rows taken for a chat in flight with another row (the one in flight was deleted
+        # meanwhile, e.g. the person forgotten, and a new one written): no task has them.
+        self._not_started: list[int] = []
         self._calling: set[str] = set()  # chats whose delivery waits for Telegram's answer
         self._before: dict[str, asyncio.Task[Any]] = {}  # address → an edit that goes first
         self._stopping = False
-        self.calls = CallLimit()
         rate = self.pacer.rate
-        self.most_in_flight = (
-            self.BATCH if rate is None else max(1, min(self.BATCH, math.ceil(rate * self.AHEAD)))
-        )
+        # As many calls at once as the rate needs at the round trip measured (at 200 a second
+        # and 30 ms, seven; sized for 30 a second that would be two, and the rate out of reach).
+        self.calls = CallLimit() if rate is None else CallLimit(rate)
+        self.most_in_flight = self.BATCH if rate is None else max(1, math.ceil(rate * self.AHEAD))
         self.fatal: FatalTelegramError | None = None
         self.sent_count = 0
 
@@ -238,25 +251,40 @@ class OutboxSender:
             while not self._stopping:
                 self._wake.clear()
                 ended, self._ended = self._ended, []
-                busy = [a for a in self._in_flight if a not in {a for a, _ in ended}]
-                room = max(0, self.most_in_flight - len(busy))
+                not_started, self._not_started = self._not_started, []
+                room = max(0, self.most_in_flight - len(self._in_flight) + len(ended))
+                busy: list[str] = []
+                if not self.outbox.lease:  # no claim leaves out the chats in flight: by name
+                    ending = {a for a, _, _ in ended}
+                    busy = [a for a in self._in_flight if a not in ending]
                 try:
                     rows = await self.db.run(
-                        self._look, [i for _, i in ended if i is not None], room, busy
+                        self._look, ended, not_started, min(self.BATCH, room), busy
                     )
                 except Exception as error:  # the database is away: keep what we know, wait
                     self._ended = ended + self._ended
+                    self._not_started = not_started + self._not_started
                     log.warning("cannot read the outbox (%s); trying again", type(error).__name__)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.IDLE)
                     continue
-                for address, _ in ended:
+                for address, _, _ in ended:
                     self._in_flight.pop(address, None)
                 for row in rows:
-                    if row.address not in self._in_flight:
-                        self._in_flight[row.address] = asyncio.create_task(
-                            self._deliver(row), name=f"send-{row.id}"
-                        )
+                    flying = self._in_flight.get(row.address)
+                    if flying is not None:
+                        # Taken again under a new claim while its delivery under the lapsed one
+                        # is still under way (that delivery sends nothing now, `holds`): it
+                        # stays held, so no one else is offered it, and when the delivery ends
+                        # it is let go of and taken again. No second task for the chat.
+                        if flying.get_name() != f"send-{row.id}":
+                            self._not_started.append(row.id)
+                        continue
+                    self._in_flight[row.address] = asyncio.create_task(
+                        self._deliver(row), name=f"send-{row.id}"
+                    )
+                if len(rows) == self.BATCH and len(self._in_flight) < self.most_in_flight:
+                    self._wake.set()  # more may be ready, and there is room: look again at once
                 if self.fatal is not None:
                     raise self.fatal
                 with contextlib.suppress(TimeoutError):
@@ -280,10 +308,10 @@ class OutboxSender:
             _, pending = await asyncio.wait(tasks, timeout=self.SHUTDOWN_GRACE)
             for task in pending:  # not awaited: see TelegramChannel._unless_stopped
                 task.cancel()
-        sent = [i for _, i in self._ended if i is not None]
+        sent = [i for _, i, done in self._ended if done]
         if sent:
             try:
-                await self.db.run(self._look, sent, 0, [])
+                await self.db.run(self._look, self._ended, [], 0, [])
             except Exception as error:
                 log.warning(
                     "%d sent message(s) not deleted (%s); they may go out again",
@@ -296,13 +324,27 @@ class OutboxSender:
             await self.db.run(self.outbox.close)
         except Exception as error:  # what it held is free once its claim runs out
             log.warning("outbox not released (%s)", type(error).__name__)
+        await asyncio.to_thread(self.pacer.close)
         if self._own_db:
             await asyncio.to_thread(self.db.close)
 
-    def _look(self, delivered: list[int], limit: int, busy: list[str]) -> list[Outgoing]:
-        """Acknowledge what was delivered, then take what is ready now for chats we are not
-        busy with: one transaction."""
-        return self.outbox.take(limit, busy, sent=delivered)
+    def _look(
+        self,
+        ended: list[tuple[str, int, bool]],
+        not_started: list[int],
+        limit: int,
+        busy: list[str],
+    ) -> list[Outgoing]:
+        """Acknowledge what was delivered and let go of what was kept (and of rows no delivery
+        has), then take what is ready now: one transaction. The chats in flight are left out by
+        the claim that holds their rows (or, without a lease, `busy`)."""
+        return self.outbox.take(
+            limit,
+            busy,
+            sent=[i for _, i, done in ended if done],
+            release=[*not_started, *(i for _, i, done in ended if not done)],
+            skip_held=True,
+        )
 
     def _retry_later(self, outgoing_id: int, delay: float) -> bool:
         """Record the failed attempt; False when the row is gone (the person was forgotten)."""
@@ -329,7 +371,7 @@ class OutboxSender:
             with contextlib.suppress(Exception):
                 await self.db.run(self._retry_later, row.id, backoff(row.attempts + 1))
         finally:
-            self._ended.append((row.address, row.id if delete else None))
+            self._ended.append((row.address, row.id, delete))
             self._wake.set()
 
     async def _send(self, row: Outgoing) -> bool:
@@ -352,12 +394,19 @@ class OutboxSender:
             part = parts[done]
             try:
                 await self.pacer.turn(
-                    chat_id, functools.partial(self._typing, chat_id) if part.long else None
+                    chat_id,
+                    functools.partial(self._typing, chat_id) if part.long else None,
+                    overall=False,
                 )
                 self._calling.add(row.address)
-                async with self.calls.call():
-                    if not self.outbox.holds():
-                        # Others may think our claim dead and send this row: leave it to them.
+                async with self.calls.call() as timing:
+                    # The overall moment with a place in hand, so that slow calls do not let
+                    # moments pass and then send their messages together (above the rate).
+                    await self.pacer.overall_turn()
+                    timing.begin()
+                    if not self.outbox.holds(row.claim):
+                        # Others may think the claim it was taken under dead and send this row:
+                        # leave it to them (or to this process's next look, under a new claim).
                         log.warning("outbox claim lapsed; chat %s not sent to now", row.address)
                         return False
                     started = time.monotonic()
