@@ -162,7 +162,7 @@ def run_telegram(webhook_url: str | None = None, port: int = 8443, host: str = "
 
 def run_signal(health_port: int | None = None) -> int:
     """`kern-coach signal`: the coach on Signal, through a signal-cli daemon (SIGNAL_CLI_URL).
-    `health_port` (else KERN_COACH_HEALTH_PORT) serves /healthz and /metrics."""
+    `health_port` (else KERN_COACH_SIGNAL_HEALTH_PORT) serves /healthz and /metrics."""
     import asyncio
 
     from bot.channels.signal.channel import SignalChannel
@@ -174,6 +174,6 @@ def run_signal(health_port: int | None = None) -> int:
         coach,
         config.signal_cli_url,
         config.signal_account,
-        health_port=health_port if health_port is not None else config.health_port,
+        health_port=health_port if health_port is not None else config.signal_health_port,
     )
     return asyncio.run(channel.run())

@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         "--health-port",
         type=int,
         default=None,
-        help="port of /healthz and /metrics (default KERN_COACH_HEALTH_PORT; none if unset)",
+        help="port of /healthz and /metrics (default KERN_COACH_SIGNAL_HEALTH_PORT; none if unset)",
     )
     signal.set_defaults(run=_signal)
 

@@ -33,6 +33,9 @@ class Config:
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     telegram_webhook_secret: str | None = None
     health_port: int | None = None
+    # The Signal coach's own (KERN_COACH_SIGNAL_HEALTH_PORT): it often runs beside the Telegram
+    # coach on one host, from one environment file, and one port cannot serve both.
+    signal_health_port: int | None = None
     # The signal-cli daemon (JSON-RPC over TCP) and the coach's own Signal number on it.
     signal_cli_url: str = DEFAULT_SIGNAL_CLI_URL
     signal_account: str | None = None
@@ -49,6 +52,7 @@ class Config:
     def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
         env = os.environ if environ is None else environ
         health = env.get("KERN_COACH_HEALTH_PORT")
+        signal_health = env.get("KERN_COACH_SIGNAL_HEALTH_PORT")
         return cls(
             database_url=env.get("KERN_COACH_DATABASE_URL") or default_database_url(),
             log_level=env.get("KERN_COACH_LOG_LEVEL", "INFO").upper(),
@@ -57,6 +61,7 @@ class Config:
             telegram_api_url=env.get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL,
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             health_port=int(health) if health else None,
+            signal_health_port=int(signal_health) if signal_health else None,
             signal_cli_url=env.get("SIGNAL_CLI_URL") or DEFAULT_SIGNAL_CLI_URL,
             signal_account=env.get("SIGNAL_ACCOUNT") or None,
             forgotten_file=env.get("KERN_COACH_FORGOTTEN_FILE") or None,

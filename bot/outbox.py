@@ -190,9 +190,11 @@ class Outbox:
         the one this process holds; a row taken under a claim that lapsed may be another's."""
         if not self.lease:
             return True
-        if claim is not None and claim != self._claim:
+        with self._belief:  # the claim and its deadline as one: a new claim comes with its own
+            current, until = self._claim, self._holds_until
+        if claim is not None and claim != current:
             return False
-        return time.monotonic() < self._holds_until
+        return time.monotonic() < until
 
     def _renew_while_open(self) -> None:
         while not self._stop.wait(RENEW_EVERY):

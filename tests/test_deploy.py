@@ -122,7 +122,7 @@ def test_signal_runs_as_a_compose_profile_and_as_systemd_units_beside_the_coach(
     assert coach["command"] == ["kern-coach", "signal"]
     assert coach["environment"]["SIGNAL_CLI_URL"] == "tcp://signal-cli:7583"
     # The image's HEALTHCHECK asks /healthz on 8080, which the Signal coach serves too.
-    assert coach["environment"]["KERN_COACH_HEALTH_PORT"] == "8080"
+    assert coach["environment"]["KERN_COACH_SIGNAL_HEALTH_PORT"] == "8080"
     assert "healthcheck" not in coach
     assert coach["depends_on"]["db"]["condition"] == "service_healthy"
     assert "signal-cli" in coach["depends_on"]

@@ -234,7 +234,10 @@ def test_a_row_in_flight_is_never_offered_to_another_process_after_its_claim_lap
     delivery has ended, so a third process is never offered it."""
     put(coach, "1", message("a", "een"))
     p1, p2, p3 = (coach.outbox(CHANNEL) for _ in range(3))
-    p1._stop.set()  # its renewals by hand
+    p1.open()
+    p1._stop.set()  # its renewals by hand: the thread that renews it ends
+    assert p1._renewer is not None
+    p1._renewer.join()
     (x,) = p1.take(10, skip_held=True)  # in flight: its delivery waits for its moment
     assert p1.holds(x.claim)
     lapse(coach, p1)

@@ -42,7 +42,12 @@ class CoachProcess:
         environment = {
             key: value
             for key, value in os.environ.items()
-            if key not in ("KERN_COACH_HEALTH_PORT", "KERN_COACH_CLOCK_OFFSET")
+            if key
+            not in (
+                "KERN_COACH_HEALTH_PORT",
+                "KERN_COACH_SIGNAL_HEALTH_PORT",
+                "KERN_COACH_CLOCK_OFFSET",
+            )
         }
         environment.update(
             KERN_COACH_DATABASE_URL=database_url,

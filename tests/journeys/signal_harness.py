@@ -45,6 +45,7 @@ class SignalProcess(CoachProcess):
         *,
         clock_offset: str = "",
         health_port: int | None = None,
+        **env: str,
     ):
         health = [] if health_port is None else ["--health-port", str(health_port)]
         super().__init__(
@@ -54,6 +55,7 @@ class SignalProcess(CoachProcess):
             SIGNAL_CLI_URL=fake.url,
             SIGNAL_ACCOUNT=fake.account,
             KERN_COACH_CLOCK_OFFSET=clock_offset,
+            **env,
         )
 
 

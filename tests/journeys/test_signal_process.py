@@ -283,12 +283,14 @@ def health(port: int, path: str = "/healthz") -> tuple[int, str]:
 def test_healthz_tells_the_operator_when_the_daemon_is_gone_and_when_it_is_back(
     fake, launch, person
 ):
-    port = free_port()
-    coach = launch(health_port=port)
+    port, telegrams = free_port(), free_port()
+    # The Telegram coach's variable, as in a shared /etc/kern-coach.env: not the Signal coach's.
+    coach = launch(health_port=port, KERN_COACH_HEALTH_PORT=str(telegrams))
     status, body = wait_for(lambda: (s := health(port))[0] == 200 and s, "a healthy coach")
     report = json.loads(body)
     assert report["database"] == "ok" and report["scheduler"] == "running"
     assert report["signal_cli"] == "connected"
+    assert health(telegrams) == (0, ""), "the Telegram coach's port is left to it"
 
     fake.stop_daemon()  # signal-cli went away: the coach runs on but cannot reach anyone
     status, body = wait_for(lambda: (s := health(port))[0] == 503 and s, "the coach unhealthy")

@@ -39,6 +39,7 @@ from .errors import (
     CaptchaRejected,
     DaemonUnavailable,
     InvalidRequest,
+    NotConnected,
     ProofRequired,
     RateLimited,
     SignalCliError,
@@ -158,7 +159,11 @@ class Sender:
 
     def _still_mine(self, claim: int | None) -> None:
         """Asked right before each call to signal-cli: other processes may think the claim the
-        item was taken under (`claim`) dead and send the item themselves."""
+        item was taken under (`claim`) dead and send the item themselves. Not connected, the
+        call would wait up to a minute for the connection after this check, long enough for the
+        claim to lapse meanwhile: it is tried again later instead (nothing was sent)."""
+        if not self.client.connected:
+            raise NotConnected("send")
         if not self.outbox.holds(claim):
             raise ClaimLapsed
 
@@ -167,7 +172,7 @@ class Sender:
             await self._send(item)
         except asyncio.CancelledError:
             raise
-        except ClaimLapsed:  # left to the others, or to this process once its claim is renewed
+        except ClaimLapsed:  # left to the others, or taken again under this process's new claim
             log.warning("outbox claim lapsed; item %d not sent now", item.id)
             await asyncio.sleep(self.IDLE)  # its chat stays busy a moment: no tight loop
         except SignalCliError as error:
