@@ -23,15 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def console_seconds(database: Path, opening: int = 2) -> tuple[float, float]:
-    """(first message, first reply) in seconds from the start of the process.
-
-    `opening` is how many messages the coach shows by itself at start; the one after them is the
-    reply to the "1" typed the moment the first message shows.
-    """
+def console(database: Path) -> subprocess.Popen[str]:
+    """`python -m bot console` on `database`, its input and output piped to this script."""
     env = {**os.environ, "KERN_COACH_DATABASE_URL": f"sqlite:///{database}"}
-    started = time.perf_counter()
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "bot", "console"],
         cwd=ROOT,
         env=env,
@@ -39,6 +34,16 @@ def console_seconds(database: Path, opening: int = 2) -> tuple[float, float]:
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def console_seconds(database: Path, opening: int = 2) -> tuple[float, float]:
+    """(first message, first reply) in seconds from the start of the process.
+
+    `opening` is how many messages the coach shows by itself at start; the one after them is the
+    reply to the "1" typed the moment the first message shows.
+    """
+    started = time.perf_counter()
+    process = console(database)
     assert process.stdout is not None and process.stdin is not None
     seen: list[float] = []
     for line in process.stdout:
@@ -61,15 +66,7 @@ def opening_messages(database: Path) -> int:
 
     It is asked once, on a copy, so that the timed runs know which message is the reply.
     """
-    env = {**os.environ, "KERN_COACH_DATABASE_URL": f"sqlite:///{database}"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "console"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    process = console(database)
     time.sleep(15)  # long enough for every opening message, even on a busy machine
     output, _ = process.communicate(timeout=30)  # closes stdin: Ctrl-D, the console stops
     return sum(line.startswith("coach ›") for line in output.splitlines())
